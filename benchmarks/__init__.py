@@ -1,0 +1,1 @@
+"""Speed and memory at realistic scale; each module's `run()` returns a JSON-able dict."""
