@@ -176,3 +176,13 @@ def test_round_tables_are_bounded():
     assert list(enc._tables) == [1001, 1002]
     ct = enc.encrypt(1000, b"again")  # evicted round is rebuilt correctly
     assert tl.decrypt(ct, 1000, v.SIG_1000) == b"again"
+
+
+def test_bittensor_core_envelope_behaviour():
+    # test_vectors.md §3: the envelope is required, and its trailing round is not checked.
+    with pytest.raises(ValueError, match="Error deserializing data"):
+        bittensor_core.decrypt_with_signature(v.FIXTURE_A_CT, v.SIG_1000.hex())
+    blob = tl.envelope(v.FIXTURE_A_CT, 7)
+    assert blob[-8:] == (7).to_bytes(8, "little")
+    assert bittensor_core.decrypt_with_signature(blob, v.SIG_1000.hex()) == v.FIXTURE_A_PLAINTEXT
+    assert len(tl.envelope(v.FIXTURE_B_CT, 1000)) == 277
