@@ -1,0 +1,1 @@
+"""Pure scoring and weight mechanisms: numpy and plain data in, numbers out; no Dagster, no I/O."""
