@@ -1,0 +1,86 @@
+"""One challenge's training panel and its npz file format (docs/panel-format.md).
+
+The file is what `incentive score` reads and `incentive panel generate` / `panel export` write.
+It is loaded without pickle, so a panel file from elsewhere cannot run code.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class PanelFormatError(ValueError):
+    """A panel file that is not in the documented format."""
+
+
+@dataclass(frozen=True)
+class Panel:
+    hotkeys: tuple[str, ...]  # (H,)
+    block: np.ndarray  # (T,) int64, sample blocks in time order
+    price: np.ndarray  # (T,) float64, or (T, A) for multi-asset challenges
+    embeddings: np.ndarray  # (T, H, D) float32, NaN where a miner did not submit
+    # Planted truth, present only in generated panels.
+    roles: tuple[str, ...] = ()
+    skill: np.ndarray | None = None
+    sources: tuple[str, ...] = ()
+
+    def sidx(self, sample_every: int = 5) -> np.ndarray:
+        return self.block // sample_every
+
+    def without(self, hotkeys: set[str]) -> "Panel":
+        """The same panel with some miners removed (e.g. to measure what clones change)."""
+        keep = [i for i, hk in enumerate(self.hotkeys) if hk not in hotkeys]
+        pick = lambda seq: tuple(seq[i] for i in keep) if seq else ()  # noqa: E731
+        return Panel(
+            tuple(self.hotkeys[i] for i in keep), self.block, self.price, self.embeddings[:, keep],
+            pick(self.roles), None if self.skill is None else self.skill[keep], pick(self.sources),
+        )
+
+    def save(self, path: str | Path, prefix: str) -> None:
+        arrays = {
+            "hotkeys": np.array(self.hotkeys, dtype=str),
+            "block": self.block.astype(np.int64),
+            f"{prefix}__embeddings": self.embeddings.astype(np.float32),
+            (f"{prefix}__prices" if self.price.ndim == 2 else f"{prefix}__price"): self.price,
+        }
+        if self.roles:
+            arrays |= {"roles": np.array(self.roles, dtype=str), "skill": self.skill,
+                       "sources": np.array(self.sources, dtype=str)}
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path, prefix: str) -> "Panel":
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise PanelFormatError(f"{path}: not a readable npz file ({exc})") from None
+        emb_key = f"{prefix}__embeddings"
+        price_key = next((k for k in (f"{prefix}__price", f"{prefix}__prices") if k in data), None)
+        missing = [k for k in ("hotkeys", "block", emb_key) if k not in data] + ([] if price_key else [f"{prefix}__price"])
+        if missing:
+            have = ", ".join(sorted(data)) or "nothing"
+            raise PanelFormatError(f"{path}: missing {', '.join(missing)} (the file has {have})")
+        hotkeys, block, emb, price = data["hotkeys"], data["block"], data[emb_key], data[price_key]
+        T = len(block)
+        if hotkeys.ndim != 1 or hotkeys.dtype.kind != "U":
+            raise PanelFormatError("hotkeys must be a 1-d string array")
+        if block.ndim != 1 or block.dtype.kind not in "iu":
+            raise PanelFormatError("block must be a 1-d integer array")
+        if emb.ndim != 3 or emb.shape[:2] != (T, len(hotkeys)) or emb.dtype.kind != "f":
+            raise PanelFormatError(f"{emb_key} must be float (T, H, D) = ({T}, {len(hotkeys)}, D), got {emb.shape}")
+        if price.shape[:1] != (T,) or price.ndim not in (1, 2) or price.dtype.kind not in "fiu":
+            raise PanelFormatError(f"{price_key} must be numeric with {T} rows, got {price.shape}")
+        if len(set(hotkeys.tolist())) != len(hotkeys):
+            raise PanelFormatError("hotkeys must be unique")
+        if np.any(np.diff(block) <= 0):
+            raise PanelFormatError("block must be strictly increasing")
+        roles = tuple(data["roles"].tolist()) if "roles" in data else ()
+        return cls(
+            tuple(hotkeys.tolist()), block.astype(np.int64), price.astype(np.float64), emb.astype(np.float32),
+            roles, data.get("skill"), tuple(data["sources"].tolist()) if "sources" in data else (),
+        )

@@ -1,0 +1,68 @@
+"""The panel npz format: round trip, and clear refusals of files that do not follow it."""
+
+import numpy as np
+import pytest
+
+from devnet.signals import RoleMix, SignalSpec, generate
+from mechanisms.panel import Panel, PanelFormatError
+
+
+@pytest.fixture(scope="module")
+def small():
+    return generate(SignalSpec(seed=1, days=1, roles=RoleMix().scaled(12)))
+
+
+def test_round_trip(tmp_path, small):
+    path = tmp_path / "p.npz"
+    small.save(path, "ETH")
+    back = Panel.load(path, "ETH")
+    assert back.hotkeys == small.hotkeys and back.roles == small.roles and back.sources == small.sources
+    assert np.array_equal(back.embeddings, small.embeddings, equal_nan=True)
+    assert np.array_equal(back.block, small.block) and np.array_equal(back.price, small.price)
+    assert np.array_equal(back.skill, small.skill, equal_nan=True)
+
+
+def test_wrong_prefix_names_what_the_file_has(tmp_path, small):
+    path = tmp_path / "p.npz"
+    small.save(path, "ETH")
+    with pytest.raises(PanelFormatError, match="missing BTC__embeddings.*ETH__embeddings"):
+        Panel.load(path, "BTC")
+
+
+def save(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_refusals(tmp_path):
+    T, H = 5, 2
+    good = dict(hotkeys=np.array(["a", "b"]), block=np.arange(T) * 5, X__embeddings=np.zeros((T, H, 2)),
+                X__price=np.ones(T))
+    Panel.load(save(tmp_path / "ok.npz", **good), "X")
+    cases = {
+        "pickled": good | {"hotkeys": np.array(["a", "b"], dtype=object)},
+        "shape": good | {"X__embeddings": np.zeros((T, H + 1, 2))},
+        "order": good | {"block": np.array([0, 5, 5, 10, 15])},
+        "dupes": good | {"hotkeys": np.array(["a", "a"])},
+        "price": good | {"X__price": np.ones(T - 1)},
+    }
+    for name, arrays in cases.items():
+        with pytest.raises(PanelFormatError):
+            Panel.load(save(tmp_path / f"{name}.npz", **arrays), "X")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(PanelFormatError, match="not a readable"):
+        Panel.load(tmp_path / "junk.npz", "X")
+
+
+def test_multi_asset_prices_key(tmp_path):
+    T = 4
+    path = save(tmp_path / "m.npz", hotkeys=np.array(["a"]), block=np.arange(T), M__embeddings=np.zeros((T, 1, 3)),
+                M__prices=np.ones((T, 3)))
+    assert Panel.load(path, "M").price.shape == (T, 3)
+
+
+def test_without_drops_miners(small):
+    gone = {small.hotkeys[0], small.hotkeys[3]}
+    rest = small.without(gone)
+    assert len(rest.hotkeys) == len(small.hotkeys) - 2 and not gone & set(rest.hotkeys)
+    assert rest.embeddings.shape[1] == len(rest.hotkeys) == len(rest.roles) == len(rest.skill)
