@@ -1,0 +1,130 @@
+"""The planted-panel generator: roles, calibrated skills, copies and determinism."""
+
+import numpy as np
+import pytest
+from bittensor_core import ss58_decode
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+import profiles
+from devnet.signals import ROLES, RoleMix, SignalSpec, generate, rho_for_auc, spec_for
+
+SPEC = SignalSpec(seed=3, days=6)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return generate(SPEC)
+
+
+def labels(panel, horizon=60):
+    sidx = panel.sidx()
+    pos = np.searchsorted(sidx, sidx + horizon)
+    ok = pos < len(sidx)
+    ok[ok] &= sidx[pos[ok]] == sidx[ok] + horizon
+    return ok, (panel.price[pos[ok]] > panel.price[ok]).astype(int)
+
+
+def test_rho_for_auc_is_monotone_and_anchored():
+    assert rho_for_auc(0.5 + 1e-9) == pytest.approx(0.0, abs=1e-6)
+    rhos = [rho_for_auc(a) for a in (0.51, 0.55, 0.6, 0.7)]
+    assert rhos == sorted(rhos) and 0 < rhos[0] < rhos[-1] < 1
+
+
+def test_roles_and_shapes(panel):
+    T = round(SPEC.days * SPEC.samples_per_day)
+    assert len(panel.hotkeys) == SPEC.roles.total == 48
+    assert panel.embeddings.shape[1:] == (48, 2) and T * 0.99 < len(panel.block) <= T
+    assert {r: panel.roles.count(r) for r in ROLES} == {r: getattr(SPEC.roles, r) for r in ROLES}
+    assert np.all(np.diff(panel.block) > 0) and np.all(panel.block % 5 == 0)
+    for hotkey in panel.hotkeys:
+        assert len(ss58_decode(hotkey)) == 32  # a real SS58 address of a 32-byte key
+
+
+def test_informative_miners_have_their_planted_auc(panel):
+    ok, y = labels(panel)
+    roles = np.array(panel.roles)
+    planted, measured = [], []
+    for j in np.flatnonzero(roles == "informative"):
+        f = panel.embeddings[ok, j, 0]
+        m = ~np.isnan(f)
+        planted.append(panel.skill[j])
+        measured.append(roc_auc_score(y[m], f[m]))
+    assert len(set(np.round(planted, 6))) >= 8
+    assert min(planted) >= 0.51 and max(planted) <= 0.60
+    assert np.max(np.abs(np.array(planted) - measured)) < 0.03
+    assert spearmanr(planted, measured).statistic > 0.8
+
+
+def test_worthless_roles(panel):
+    roles = np.array(panel.roles)
+    X = panel.embeddings
+    assert np.isnan(X[:, roles == "silent"]).all()
+    const = X[:, roles == "constant"]
+    assert (const == const[0]).all()
+    ok, y = labels(panel)
+    for j in np.flatnonzero(roles == "noise"):
+        assert abs(roc_auc_score(y, X[ok, j, 0]) - 0.5) < 0.03
+
+
+def test_clones_twin_and_copycats(panel):
+    roles = np.array(panel.roles)
+    source = panel.hotkeys.index(panel.sources[panel.roles.index("clone")])
+    informative = panel.skill[roles == "informative"]
+    assert panel.skill[source] >= np.quantile(informative, 0.75) - 1e-12  # a top-quartile miner
+    for j in np.flatnonzero(roles == "clone"):
+        both = ~np.isnan(X := panel.embeddings[:, j, 0]) & ~np.isnan(panel.embeddings[:, source, 0])
+        assert np.max(np.abs(X[both] - panel.embeddings[both, source, 0])) < 1e-3
+    twin = np.flatnonzero(roles == "twin")[0]
+    assert panel.skill[twin] == panel.skill[source]
+    assert not np.allclose(np.nan_to_num(panel.embeddings[:, twin]), np.nan_to_num(panel.embeddings[:, source]))
+    best = int(np.nanargmax(np.where(roles == "informative", panel.skill, np.nan)))
+    for j in np.flatnonzero(roles == "copycat"):
+        assert panel.sources[j] == panel.hotkeys[best]
+        lag = SPEC.copy_lag
+        sidx = panel.sidx()
+        rows = np.flatnonzero(np.isin(sidx - lag, sidx))
+        src_rows = np.searchsorted(sidx, sidx[rows] - lag)
+        a, b = panel.embeddings[rows, j], panel.embeddings[src_rows, best]
+        both = ~np.isnan(a).any(1) & ~np.isnan(b).any(1)
+        assert both.sum() > 1000 and np.array_equal(a[both], b[both])
+
+
+def test_young_miners_start_late(panel):
+    roles = np.array(panel.roles)
+    start = round((SPEC.days - SPEC.young_days) * SPEC.samples_per_day)
+    first_block = SPEC.first_block + 5 * start
+    for j in np.flatnonzero(roles == "young"):
+        assert np.isnan(panel.embeddings[panel.block < first_block, j]).all()
+        assert (~np.isnan(panel.embeddings[panel.block >= first_block, j, 0])).mean() > 0.95
+
+
+def test_same_seed_same_panel_other_seed_other_panel(panel):
+    again = generate(SPEC)
+    assert again.hotkeys == panel.hotkeys and again.roles == panel.roles
+    assert np.array_equal(again.embeddings, panel.embeddings, equal_nan=True)
+    assert np.array_equal(again.price, panel.price)
+    other = generate(SignalSpec(seed=4, days=6))
+    assert other.hotkeys != panel.hotkeys and not np.array_equal(other.price, panel.price)
+
+
+@pytest.mark.parametrize("total", [16, 48, 256])
+def test_role_mix_scales(total):
+    mix = RoleMix().scaled(total)
+    assert mix.total == total and mix.informative >= 8
+
+
+def test_spec_for_profile_lock_rules():
+    profile = profiles.load()
+    challenge = profile.challenge("ETH")
+    assert spec_for(profile, challenge).copy_lag == 60  # horizon rule: 300 blocks = 60 samples
+    reference = profile.model_copy(update={"protocol": profile.protocol.model_copy(update={"lock_rule": "reference"})})
+    assert spec_for(reference, challenge).copy_lag == 1  # a 30 s lock is readable a sample later
+    assert spec_for(profile, challenge, miners=256).roles.total == 256
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError):
+        SignalSpec(roles=RoleMix(informative=7))
+    with pytest.raises(ValueError):
+        SignalSpec(auc_range=(0.6, 0.55))
