@@ -1,0 +1,141 @@
+"""The profile file: one YAML per subnet, validated before anything runs (pydantic v2).
+
+A profile names the chain, the weight rules, the challenges with their mechanisms and modes, the
+protocol settings, where data comes from, and the devnet's planted population. Unknown keys are
+errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mechanisms.registry import MECHANISMS
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Chain(Strict):
+    network: str = "devnet"  # devnet | finney | test | local | ws://…
+    netuid: int = Field(1, ge=0, le=65535)
+    tempo: int = Field(360, gt=0)  # blocks per epoch
+    sample_every: int = Field(5, gt=0)  # blocks per sample
+    block_time: float = Field(12.0, gt=0)  # seconds
+
+
+class Weights(Strict):
+    burn_uid: int = Field(0, ge=0, le=65535)
+    burn_share: float = Field(0.35, ge=0, le=1)
+    ema_alpha: float | None = Field(None, gt=0, le=1)  # None: 1 − 0.7^(tempo/1000) per epoch
+    young_window_blocks: int = Field(36_000, ge=0)
+    young_weight: float = Field(0.0001, ge=0, lt=1)
+    degenerate_rel_std: float = Field(0.001, ge=0)
+    version_key: int = Field(0, ge=0)
+
+
+class Challenge(Strict):
+    name: str = Field(min_length=1)
+    ticker: str = Field(min_length=1)  # the plaintext key miners submit under
+    mechanism: str
+    weight: float = Field(gt=0)
+    mode: Literal["compat", "fixed"] = "fixed"
+    dim: int = Field(gt=0)
+    horizon_blocks: int = Field(gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("mechanism")
+    @classmethod
+    def _known_mechanism(cls, value: str) -> str:
+        if value not in MECHANISMS:
+            raise ValueError(f"unknown mechanism {value!r}; implemented: {', '.join(sorted(MECHANISMS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _params_fit_mechanism(self) -> "Challenge":
+        MECHANISMS[self.mechanism].make_params(self.params)  # raises ValueError naming the bad key
+        return self
+
+
+class Protocol(Strict):
+    owner_pk: str = Field("fbfe185ded7a4e6865effceb23cbac32894170587674e751ac237a06f72b3067",
+                          pattern=r"^[0-9a-fA-F]{64}$")
+    # horizon: a challenge counts only if the round stays sealed for its horizon (mantis.md §3.1,
+    # fixed mode); reference: the reference validator's rule (no check; miners lock 30 s).
+    lock_rule: Literal["horizon", "reference"] = "horizon"
+    reference_lock_seconds: float = Field(30.0, gt=0)
+
+
+class Sources(Strict):
+    payloads: str = "devnet"
+    prices: str = "devnet"
+    drand: str = "devnet"
+
+
+class Roles(Strict):
+    informative: int = Field(24, ge=8)
+    noise: int = Field(6, ge=0)
+    constant: int = Field(3, ge=0)
+    silent: int = Field(2, ge=0)
+    clone: int = Field(3, ge=0)
+    twin: int = Field(1, ge=0)
+    copycat: int = Field(3, ge=0)
+    young: int = Field(6, ge=0)
+
+
+class Devnet(Strict):
+    seed: int = 7
+    bootstrap_days: float = Field(14.0, gt=0)
+    auc_range: tuple[float, float] = (0.51, 0.60)
+    roles: Roles = Field(default_factory=Roles)
+
+    @field_validator("auc_range")
+    @classmethod
+    def _auc_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.5 < value[0] < value[1] < 1:
+            raise ValueError("auc_range must be two AUCs with 0.5 < low < high < 1")
+        return value
+
+
+class Profile(Strict):
+    name: str
+    chain: Chain = Field(default_factory=Chain)
+    weights: Weights = Field(default_factory=Weights)
+    challenges: tuple[Challenge, ...] = Field(min_length=1)
+    protocol: Protocol = Field(default_factory=Protocol)
+    sources: Sources = Field(default_factory=Sources)
+    devnet: Devnet = Field(default_factory=Devnet)
+
+    @model_validator(mode="after")
+    def _unique_challenges(self) -> "Profile":
+        for attr in ("name", "ticker"):
+            values = [getattr(c, attr) for c in self.challenges]
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                raise ValueError(f"challenge {attr}s must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def ema_alpha(self) -> float:
+        """Per epoch; the default keeps the reference's smoothing time constant (mantis.md §13.3)."""
+        if self.weights.ema_alpha is not None:
+            return self.weights.ema_alpha
+        return 1 - 0.7 ** (self.chain.tempo / 1000)
+
+    def challenge(self, name: str) -> Challenge:
+        for c in self.challenges:
+            if name in (c.name, c.ticker):
+                return c
+        raise KeyError(f"no challenge {name!r} in profile {self.name!r}; it has {', '.join(c.name for c in self.challenges)}")
+
+    def lock_seconds(self, challenge: Challenge) -> float:
+        """The shortest lock whose values count for `challenge` under the profile's lock rule."""
+        if self.protocol.lock_rule == "horizon":
+            return challenge.horizon_blocks * self.chain.block_time
+        return self.protocol.reference_lock_seconds
+
+    def horizon_samples(self, challenge: Challenge) -> int:
+        return math.ceil(challenge.horizon_blocks / self.chain.sample_every)

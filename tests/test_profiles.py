@@ -1,0 +1,74 @@
+"""Profile files: the default loads; every kind of mistake is refused with its location."""
+
+import pytest
+
+import profiles
+from profiles import ProfileError
+
+DEVNET = (profiles.DIRECTORY / "devnet.yaml").read_text()
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_default_profile_loads():
+    p = profiles.load()
+    assert p.name == "devnet" and p.chain.tempo == 360
+    c = p.challenge("ETH-1H-BINARY")
+    assert c is p.challenge("ETH") and c.mechanism == "binary" and c.mode == "fixed"
+    assert p.ema_alpha == pytest.approx(1 - 0.7 ** 0.36)
+    assert p.lock_seconds(c) == 3600 and p.horizon_samples(c) == 60
+
+
+def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv(profiles.ENV, str(write(tmp_path, DEVNET.replace("name: devnet", "name: mine"))))
+    assert profiles.load().name == "mine"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  tempo: 360", "  tempo: 0", "chain.tempo"),
+        ("  tempo: 360", "  tempo: 360\n  tempi: 5", "chain.tempi"),
+        ("    mechanism: binary", "    mechanism: quantum", "unknown mechanism 'quantum'"),
+        ("    params: {}", "    params: {C: 5}", "unknown binary parameters: C"),
+        ("    weight: 1.0", "    weight: -1", "challenges.0.weight"),
+        ("    mode: fixed", "    mode: strict", "challenges.0.mode"),
+        ("  owner_pk: fbfe", "  owner_pk: zzfe", "protocol.owner_pk"),
+        ("  lock_rule: horizon", "  lock_rule: never", "protocol.lock_rule"),
+        ("  auc_range: [0.51, 0.60]", "  auc_range: [0.6, 0.51]", "auc_range"),
+        ("informative: 24", "informative: 3", "devnet.roles.informative"),
+        ("  burn_share: 0.35", "  burn_share: 1.5", "weights.burn_share"),
+    ],
+)
+def test_invalid_profiles_name_the_problem(tmp_path, old, new, message):
+    assert old in DEVNET
+    with pytest.raises(ProfileError, match="invalid profile") as exc:
+        profiles.load(write(tmp_path, DEVNET.replace(old, new, 1)))
+    assert message in str(exc.value)
+
+
+def test_duplicate_challenges_are_refused(tmp_path):
+    block = DEVNET[DEVNET.index("  - name: ETH-1H-BINARY"):DEVNET.index("protocol:")]
+    text = DEVNET.replace(block, block + block)
+    with pytest.raises(ProfileError, match="unique"):
+        profiles.load(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text", ["- a list", "name: [unclosed", ""])
+def test_unreadable_profiles(tmp_path, text):
+    with pytest.raises(ProfileError):
+        profiles.load(write(tmp_path, text))
+
+
+def test_missing_file():
+    with pytest.raises(ProfileError, match="cannot read"):
+        profiles.load("/nonexistent/profile.yaml")
+
+
+def test_unknown_challenge_lists_the_known_ones():
+    with pytest.raises(KeyError, match="ETH-1H-BINARY"):
+        profiles.load().challenge("BTC")
