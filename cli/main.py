@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import UsageError, payload
+from cli import UsageError, panel, payload, score
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="incentive", description="Validator platform for Bittensor subnets.")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     payload.register(groups)
+    score.register(groups)
+    panel.register(groups)
     return parser
 
 

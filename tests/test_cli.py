@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from mechanisms.panel import Panel
 from protocol.drand import LocalBeacon
 from tests import vectors as v
 
@@ -92,3 +93,42 @@ def test_open_reads_stdin():
         input=v.FIXTURE_C_PATH.read_bytes(), capture_output=True, check=False,
     )
     assert done.returncode == 0 and json.loads(done.stdout)["hotkey"] == v.ALICE
+
+
+def test_panel_generate_then_score(tmp_path, capsys):
+    out = tmp_path / "panel.npz"
+    assert main(["panel", "generate", "--challenge", "ETH", "--out", str(out), "--seed", "4",
+                 "--miners", "16", "--days", "12"]) == 0
+    assert "16 miners" in capsys.readouterr().err
+    assert main(["score", "--panel", str(out), "--challenge", "ETH-1H-BINARY", "--json"]) == 0
+    salience = json.loads(capsys.readouterr().out)
+    panel = Panel.load(out, "ETH-1H-BINARY")
+    assert set(salience) == set(panel.hotkeys)
+    assert abs(sum(salience.values()) - 1) < 1e-9
+    best = max(salience, key=salience.get)
+    assert panel.roles[panel.hotkeys.index(best)] in ("informative", "twin", "clone")
+    assert main(["score", "--panel", str(out), "--challenge", "ETH"]) == 0
+    assert capsys.readouterr().out.startswith("ETH-1H-BINARY (binary, fixed mode)")
+
+
+def test_score_with_other_key_prefix(tmp_path, capsys):
+    out = tmp_path / "panel.npz"
+    assert main(["panel", "generate", "--challenge", "ETH", "--out", str(out), "--key", "ETH", "--days", "1",
+                 "--miners", "12"]) == 0
+    assert main(["score", "--panel", str(out), "--challenge", "ETH-1H-BINARY", "--key", "ETH", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {}  # one day: too little to learn from
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["score", "--panel", "/nonexistent.npz", "--challenge", "ETH"],
+        ["score", "--panel", str(v.FIXTURE_C_PATH), "--challenge", "ETH"],
+        ["score", "--panel", "x.npz", "--challenge", "NOPE"],
+        ["score", "--panel", "x.npz", "--challenge", "ETH", "--profile", "/nonexistent.yaml"],
+        ["panel", "generate", "--challenge", "NOPE", "--out", "x.npz"],
+    ],
+)
+def test_score_usage_errors(argv, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("incentive: ")
