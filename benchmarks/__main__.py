@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks import protocol
+from benchmarks import binary, protocol
 
-BENCHMARKS = {"protocol": protocol.run}
+BENCHMARKS = {"protocol": protocol.run, "binary": binary.run}
 
 
 def main() -> None:
