@@ -93,3 +93,13 @@ def test_compat_mode_runs_and_is_deterministic():
     first = binary_salience(panel.embeddings, panel.sidx(), panel.price, panel.hotkeys, "compat")
     again = binary_salience(panel.embeddings, panel.sidx(), panel.price, panel.hotkeys, "compat")
     assert first == again and first and abs(sum(first.values()) - 1) < 1e-9
+
+
+def test_fixed_mode_is_deterministic_and_independent_of_column_order():
+    panel = generate(SignalSpec(seed=6, days=12, roles=SignalSpec().roles.scaled(16)))
+    first = binary_salience(panel.embeddings, panel.sidx(), panel.price, panel.hotkeys, "fixed")
+    assert first and first == binary_salience(panel.embeddings, panel.sidx(), panel.price, panel.hotkeys, "fixed")
+    perm = np.random.default_rng(0).permutation(len(panel.hotkeys))
+    shuffled = binary_salience(panel.embeddings[:, perm], panel.sidx(), panel.price,
+                               [panel.hotkeys[i] for i in perm], "fixed")
+    assert shuffled == first
