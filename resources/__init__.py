@@ -1,0 +1,1 @@
+"""Dagster resources for external systems: one abstract interface each, a live and a devnet implementation."""

@@ -1,0 +1,42 @@
+"""The chain as the platform sees it: head, metagraph, commitments, hyperparameters, set_weights.
+
+Implementations: `chain_bittensor.BittensorChain` (bittensor 11 `Subtensor`) and
+`chain_devnet.DevnetChain` (the embedded devnet chain in the ledger database). Both return these
+plain dataclasses, so nothing above the resource knows which chain it talks to.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import dagster as dg
+
+from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, Neuron, WeightsReceipt
+
+__all__ = ["ChainError", "ChainParams", "ChainResource", "Commitment", "Metagraph", "Neuron", "WeightsReceipt"]
+
+
+class ChainResource(dg.ConfigurableResource, abc.ABC):
+    """One subnet on one chain."""
+
+    netuid: int
+
+    @abc.abstractmethod
+    def head_block(self) -> int:
+        """The current head block."""
+
+    @abc.abstractmethod
+    def params(self) -> ChainParams:
+        """Tempo and the weight-setting hyperparameters."""
+
+    @abc.abstractmethod
+    def metagraph(self, block: int | None = None) -> Metagraph:
+        """Registered neurons (uid order) at `block` (None: head)."""
+
+    @abc.abstractmethod
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Each hotkey's newest commitment at `block` (None: head)."""
+
+    @abc.abstractmethod
+    def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
+        """Send u16 weights (zeros dropped); a dry run when no wallet is configured."""
