@@ -1,0 +1,765 @@
+"""The ledger: everything the platform records, behind one SQLAlchemy URL.
+
+`Ledger("sqlite:///path/ledger.db")` (the default, embedded) or
+`Ledger("postgresql+psycopg2://user@host:port/db")` (production); the same code runs on both, with
+dialect-specific `INSERT … ON CONFLICT` for idempotent writes. On SQLite every connection gets WAL
+journaling, a 30 s busy timeout and foreign keys, and write transactions start with
+`BEGIN IMMEDIATE` so that concurrent writers (a collection run, sensors, other runs) queue on the
+busy timeout instead of failing on a lock upgrade. `Ledger(url)` upgrades the schema to the newest
+migration (`ledger/migrations/`) unless `migrate=False`.
+
+Writes are idempotent per key: writing a key that exists changes nothing (the methods return whether
+or how many rows were new), except where a method says it replaces. Rows whose data can come from
+bootstrap history or from live collection (samples, embeddings, prices) carry `source`
+("bootstrap" or "live"). Bytes are stored as bytes, small structured values as JSON text (finite
+numbers only); nothing read back is unpickled or evaluated.
+
+Embedding blob
+--------------
+The validated vectors of one challenge at one sample are ONE row, `embeddings(challenge, sidx)`,
+whose `data` is a packed blob (all integers little-endian):
+
+    offset          size          field
+    0               4             magic b"LEM1" (ledger embeddings, format 1)
+    4               4             H: uint32, number of hotkeys in the row
+    8               4             D: uint32, vector dimension (>= 1)
+    12              4·H           hotkey ids: uint32, ids into `hotkeys(id, ss58)`, strictly increasing
+    12+4H           ceil(H/8)     presence mask: bit i (LSB first within each byte, numpy
+                                  packbits(bitorder="little")) set ⇔ hotkey i has a vector;
+                                  padding bits are zero
+    12+4H+⌈H/8⌉     2·P·D         vectors: float16 little-endian (IEEE binary16), row-major P × D,
+                                  one row per PRESENT hotkey (P = popcount of the mask), in id order
+
+Total length is exactly 12 + 4H + ⌈H/8⌉ + 2PD; any other length, a wrong magic, unsorted ids or
+set padding bits make the blob unreadable (ValueError). The float16 values are the given floats
+rounded to nearest, ties to even (numpy `astype(float16)` from the dtype they arrive in, without an
+intermediate float32 step), and are always finite. An absent hotkey has no vector at all, so a
+present all-zero vector stays distinct from "absent". Reading casts to float32 and puts NaN where a
+hotkey is absent or not listed in a row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+
+from ledger import migrations
+from ledger import schema as t
+from resources.chain_types import Commitment, Metagraph, Neuron, WeightsReceipt
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
+_CHUNK = 900  # bound on IN (...) lists and rows per statement
+_INT64 = (-(2**63), 2**63 - 1)
+
+# ----------------------------------------------------------------------------------------------
+# Row types
+
+
+@dataclass(frozen=True)
+class Sample:
+    sidx: int
+    block: int
+    taken_at: float
+    source: str  # "bootstrap" | "live"
+    status: str  # "taken" | "missed"
+    reason: str
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    sidx: int
+    hotkey: str
+    url: str
+    status: str
+    body: bytes | None
+    reason: str
+    round: int | None
+    fetched_at: float
+
+
+@dataclass(frozen=True)
+class Rejection:
+    sidx: int
+    hotkey: str
+    reason: str
+    detail: str
+    challenge: str = ""  # "" = the whole payload
+
+
+@dataclass(frozen=True)
+class StoredWeights:
+    epoch: int
+    block: int
+    uids: tuple[int, ...]
+    hotkeys: tuple[str, ...]
+    weights: tuple[float, ...]
+    u16: tuple[int, ...]
+    meta: dict
+
+
+@dataclass(frozen=True)
+class Submission:
+    epoch: int
+    block: int
+    uids: tuple[int, ...]
+    weights: tuple[int, ...]
+    version_key: int
+    hotkey: str
+    sent: bool
+    detail: str
+    forced: bool
+    recorded_at: float
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding blobs
+
+_MAGIC = b"LEM1"
+_HEADER = struct.Struct("<4sII")
+
+
+def pack_embedding_blob(ids: np.ndarray, present: np.ndarray, vectors: np.ndarray) -> bytes:
+    """Pack hotkey ids (H,), presence (H,) bool and the present rows' float16 vectors (P, D)."""
+    ids = np.asarray(ids)
+    present = np.asarray(present, dtype=bool)
+    vectors = np.asarray(vectors)
+    if ids.ndim != 1 or present.shape != ids.shape:
+        raise ValueError("ids and present must be 1-D of the same length")
+    if ids.size and (ids.min() < 0 or ids.max() > 0xFFFF_FFFF or np.any(np.diff(ids) <= 0)):
+        raise ValueError("hotkey ids must be strictly increasing uint32")
+    if vectors.dtype != np.float16 or vectors.ndim != 2 or vectors.shape[0] != int(present.sum()):
+        raise ValueError("vectors must be float16 of shape (number present, D)")
+    if vectors.shape[1] < 1:
+        raise ValueError("dimension must be at least 1")
+    if not np.isfinite(vectors).all():
+        raise ValueError("vectors must be finite")
+    return b"".join((
+        _HEADER.pack(_MAGIC, ids.size, vectors.shape[1]),
+        ids.astype("<u4").tobytes(),
+        np.packbits(present, bitorder="little").tobytes(),
+        np.ascontiguousarray(vectors, dtype="<f2").tobytes(),
+    ))
+
+
+def unpack_embedding_blob(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids (H,) int64, present (H,) bool, vectors (P, D) float16) from a blob; ValueError if corrupt."""
+    blob = bytes(blob)
+    if len(blob) < _HEADER.size:
+        raise ValueError("embedding blob: shorter than its header")
+    magic, h, d = _HEADER.unpack_from(blob)
+    if magic != _MAGIC or d < 1:
+        raise ValueError("embedding blob: bad magic or dimension")
+    mask_len = (h + 7) // 8
+    off_mask = _HEADER.size + 4 * h
+    off_vec = off_mask + mask_len
+    if len(blob) < off_vec:
+        raise ValueError("embedding blob: truncated")
+    ids = np.frombuffer(blob, dtype="<u4", count=h, offset=_HEADER.size).astype(np.int64)
+    mask_bytes = np.frombuffer(blob, dtype=np.uint8, count=mask_len, offset=off_mask)
+    bits = np.unpackbits(mask_bytes, bitorder="little")
+    if bits[h:].any():
+        raise ValueError("embedding blob: padding bits set in the presence mask")
+    present = bits[:h].astype(bool)
+    p = int(present.sum())
+    if len(blob) != off_vec + 2 * p * d:
+        raise ValueError(f"embedding blob: {len(blob)} bytes, expected {off_vec + 2 * p * d}")
+    if h > 1 and np.any(np.diff(ids) <= 0):
+        raise ValueError("embedding blob: hotkey ids not strictly increasing")
+    vectors = np.frombuffer(blob, dtype="<f2", count=p * d, offset=off_vec).reshape(p, d)
+    return ids, present, vectors
+
+
+# ----------------------------------------------------------------------------------------------
+# Engine
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for `url` with the ledger's connection settings (see the module docstring)."""
+    u = sa.make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        memory = u.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        else:
+            Path(u.database).resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(u, **kwargs)
+        _sqlite_events(engine, wal=not memory)
+        return engine
+    if backend == "postgresql":
+        return sa.create_engine(u, pool_pre_ping=True)
+    raise ValueError(f"unsupported ledger database {backend!r}: use sqlite or postgresql")
+
+
+def _sqlite_events(engine: sa.Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        # Let SQLAlchemy's "begin" event (below) issue BEGIN instead of the sqlite3 module, which
+        # would defer it to the first DML statement (and never begin before DDL).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if wal:
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        write = conn.get_execution_options().get("ledger_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# ----------------------------------------------------------------------------------------------
+# Small value helpers
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError as e:
+        raise ValueError(f"ledger JSON values must be finite: {e}") from None
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in json.loads(text))
+
+
+def _check_source(source: str) -> None:
+    if source not in t.SOURCES:
+        raise ValueError(f"source must be one of {t.SOURCES}, not {source!r}")
+
+
+def _check_int64(name: str, value: int | None) -> None:
+    if value is not None and not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError(f"{name} {value} does not fit a signed 64-bit column")
+
+
+def _chunks(items: Sequence, n: int = _CHUNK) -> Iterator[Sequence]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+# ----------------------------------------------------------------------------------------------
+# The ledger
+
+
+class Ledger:
+    """Samples, payloads, rejections, drand signatures, embeddings, prices, metagraph snapshots,
+    weights, submissions and the devnet chain's state, in one SQLite or PostgreSQL database."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine: sa.Engine = make_engine(url)
+        self._dialect = self.engine.dialect.name
+        self._writer = self.engine.execution_options(ledger_write=True)
+        self._local = threading.local()
+        if migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.engine.url!r})"
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (a no-op when it is there already)."""
+        with self._writer.begin() as conn:  # never inside a caller's transaction
+            if self._dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            migrations.upgrade(conn)
+
+    def dispose(self) -> None:
+        """Close pooled connections (the ledger can be used again afterwards; it reconnects)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make this thread's writes inside the block one transaction: one commit, all or nothing.
+
+        Bulk writers (a bootstrap history) use it because a commit per row costs a disk sync.
+        Nested blocks join the outer one.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._writer.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _read(self) -> AbstractContextManager[sa.Connection]:
+        """Inside `transaction()`, its connection (read your own writes); else a fresh one."""
+        conn = getattr(self._local, "conn", None)
+        return nullcontext(conn) if conn is not None else self.engine.connect()
+
+    def _write(self) -> AbstractContextManager[sa.Connection]:
+        conn = getattr(self._local, "conn", None)
+        return nullcontext(conn) if conn is not None else self._writer.begin()
+
+    def _insert(self, table: sa.Table):  # noqa: ANN202
+        return (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(table)
+
+    def _insert_new(self, conn: sa.Connection, table: sa.Table, rows: list[dict], key: Sequence[str]) -> int:
+        """INSERT … ON CONFLICT DO NOTHING; the number of rows that were new."""
+        if not rows:
+            return 0
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=list(key))
+        stmt = stmt.returning(table.c[key[0]])
+        return sum(len(conn.execute(stmt, list(chunk)).all()) for chunk in _chunks(rows))
+
+    def _upsert(self, conn: sa.Connection, table: sa.Table, rows: list[dict], key: Sequence[str]) -> int:
+        """INSERT … ON CONFLICT DO UPDATE (replace the non-key columns); rows written."""
+        if not rows:
+            return 0
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: stmt.excluded[c] for c in rows[0] if c not in key},
+        )
+        for chunk in _chunks(rows):
+            conn.execute(stmt, list(chunk))
+        return len(rows)
+
+    def _hotkey_ids(self, conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
+        """Ids of `names` in the hotkeys dictionary, adding the ones not there yet."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        for name in wanted:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"hotkey must be a non-empty string, not {name!r}")
+        out = self._select_hotkey_ids(conn, wanted)
+        missing = [s for s in wanted if s not in out]
+        if missing:
+            stmt = self._insert(t.hotkeys).on_conflict_do_nothing(index_elements=["ss58"])
+            for chunk in _chunks(missing):
+                conn.execute(stmt, [{"ss58": s} for s in chunk])
+            out.update(self._select_hotkey_ids(conn, missing))
+        return out
+
+    @staticmethod
+    def _select_hotkey_ids(conn: sa.Connection, names: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(names):
+            q = sa.select(t.hotkeys.c.ss58, t.hotkeys.c.id).where(t.hotkeys.c.ss58.in_(chunk))
+            out.update(tuple(row) for row in conn.execute(q))
+        return out
+
+    def _hotkey_names(self, conn: sa.Connection, ids: Iterable[int]) -> dict[int, str]:
+        wanted = sorted({int(i) for i in ids})
+        out: dict[int, str] = {}
+        for chunk in _chunks(wanted):
+            q = sa.select(t.hotkeys.c.id, t.hotkeys.c.ss58).where(t.hotkeys.c.id.in_(chunk))
+            out.update(tuple(row) for row in conn.execute(q))
+        missing = set(wanted) - out.keys()
+        if missing:
+            raise ValueError(f"hotkey ids {sorted(missing)[:5]} are not in the hotkeys table")
+        return out
+
+    # -- samples -----------------------------------------------------------------------------
+
+    def record_sample(self, sidx: int, block: int, taken_at: float, *, source: str = "live",
+                      status: str = "taken", reason: str = "") -> bool:
+        """Record sample `sidx` (taken at `block`, or missed with a reason); True if it was new."""
+        _check_source(source)
+        if status not in t.SAMPLE_STATUSES:
+            raise ValueError(f"status must be one of {t.SAMPLE_STATUSES}, not {status!r}")
+        _check_int64("sidx", sidx)
+        row = {"sidx": int(sidx), "block": int(block), "taken_at": float(taken_at), "source": source,
+               "status": status, "reason": str(reason)}
+        with self._write() as conn:
+            return self._insert_new(conn, t.samples, [row], ["sidx"]) == 1
+
+    def samples(self, lo: int, hi: int) -> list[Sample]:
+        """Samples with sidx in [lo, hi), ascending."""
+        s = t.samples.c
+        q = (sa.select(s.sidx, s.block, s.taken_at, s.source, s.status, s.reason)
+             .where(s.sidx >= lo, s.sidx < hi).order_by(s.sidx))
+        with self._read() as conn:
+            return [Sample(*r) for r in conn.execute(q).tuples()]
+
+    # -- raw payloads and rejections --------------------------------------------------------
+
+    def record_payloads(self, rows: Iterable[RawPayload]) -> int:
+        """Record downloaded payloads, one per (sidx, hotkey); returns how many were new."""
+        first: dict[tuple[int, str], RawPayload] = {}
+        for r in rows:
+            _check_int64("round", r.round)
+            _check_int64("sidx", r.sidx)
+            if r.body is not None and not isinstance(r.body, (bytes, bytearray, memoryview)):
+                raise TypeError(f"payload body must be bytes or None, not {type(r.body).__name__}")
+            first.setdefault((int(r.sidx), r.hotkey), r)
+        if not first:
+            return 0
+        with self._write() as conn:
+            ids = self._hotkey_ids(conn, (h for _, h in first))
+            values = [
+                {"sidx": sidx, "hotkey_id": ids[hk], "url": r.url, "status": r.status,
+                 "body": None if r.body is None else bytes(r.body), "reason": r.reason,
+                 "round": None if r.round is None else int(r.round), "fetched_at": float(r.fetched_at)}
+                for (sidx, hk), r in first.items()
+            ]
+            return self._insert_new(conn, t.raw_payloads, values, ["sidx", "hotkey_id"])
+
+    def raw_payloads(self, lo: int, hi: int, hotkey: str | None = None) -> list[RawPayload]:
+        """Payloads with sidx in [lo, hi) (of one hotkey if given), by (sidx, hotkey)."""
+        p, h = t.raw_payloads.c, t.hotkeys.c
+        q = (sa.select(p.sidx, h.ss58, p.url, p.status, p.body, p.reason, p.round, p.fetched_at)
+             .join_from(t.raw_payloads, t.hotkeys, p.hotkey_id == h.id)
+             .where(p.sidx >= lo, p.sidx < hi).order_by(p.sidx, h.ss58))
+        if hotkey is not None:
+            q = q.where(h.ss58 == hotkey)
+        with self._read() as conn:
+            return [
+                RawPayload(sidx, hk, url, status, None if body is None else bytes(body), reason, rnd, at)
+                for sidx, hk, url, status, body, reason, rnd, at in conn.execute(q).tuples()
+            ]
+
+    def record_rejections(self, rows: Iterable[Rejection]) -> int:
+        """Record why payloads (or one challenge of one) were rejected, keyed (sidx, hotkey,
+        challenge); an existing key is replaced. Returns the number of rows written."""
+        last: dict[tuple[int, str, str], Rejection] = {}
+        for r in rows:
+            last[(int(r.sidx), r.hotkey, r.challenge)] = r
+        if not last:
+            return 0
+        with self._write() as conn:
+            ids = self._hotkey_ids(conn, (h for _, h, _ in last))
+            values = [
+                {"sidx": sidx, "hotkey_id": ids[hk], "challenge": ch, "reason": r.reason, "detail": r.detail}
+                for (sidx, hk, ch), r in last.items()
+            ]
+            return self._upsert(conn, t.rejections, values, ["sidx", "hotkey_id", "challenge"])
+
+    def rejections(self, lo: int, hi: int) -> list[Rejection]:
+        """Rejections with sidx in [lo, hi), by (sidx, hotkey, challenge)."""
+        r, h = t.rejections.c, t.hotkeys.c
+        q = (sa.select(r.sidx, h.ss58, r.reason, r.detail, r.challenge)
+             .join_from(t.rejections, t.hotkeys, r.hotkey_id == h.id)
+             .where(r.sidx >= lo, r.sidx < hi).order_by(r.sidx, h.ss58, r.challenge))
+        with self._read() as conn:
+            return [Rejection(*row) for row in conn.execute(q).tuples()]
+
+    # -- drand -------------------------------------------------------------------------------
+
+    def store_signatures(self, signatures: Mapping[int, bytes]) -> int:
+        """Store verified 48-byte round signatures; returns how many rounds were new."""
+        rows = []
+        for rnd, sig in signatures.items():
+            _check_int64("round", rnd)
+            sig = bytes(sig)
+            if len(sig) != 48:
+                raise ValueError(f"round {rnd}: a drand signature has 48 bytes, not {len(sig)}")
+            rows.append({"round": int(rnd), "signature": sig})
+        with self._write() as conn:
+            return self._insert_new(conn, t.drand_signatures, rows, ["round"])
+
+    def signatures(self, rounds: Iterable[int]) -> dict[int, bytes]:
+        """The stored signatures among `rounds`."""
+        wanted = sorted({int(r) for r in rounds if _INT64[0] <= int(r) <= _INT64[1]})
+        c = t.drand_signatures.c
+        out: dict[int, bytes] = {}
+        with self._read() as conn:
+            for chunk in _chunks(wanted):
+                q = sa.select(c.round, c.signature).where(c.round.in_(chunk))
+                out.update((rnd, bytes(sig)) for rnd, sig in conn.execute(q).tuples())
+        return out
+
+    # -- embeddings --------------------------------------------------------------------------
+
+    def store_embeddings(self, challenge: str, sidx: int, hotkeys: Sequence[str], values: np.ndarray,
+                         present: np.ndarray, *, source: str = "live") -> bool:
+        """Store one challenge's vectors at one sample as a packed float16 blob (module docstring).
+
+        `values` (H, D) holds row i for `hotkeys[i]`, `present` (H,) bool says which rows are
+        vectors (the others are ignored, whatever they hold). Present values must be finite and
+        within float16 range. True if (challenge, sidx) was new; an existing row is left alone."""
+        _check_source(source)
+        _check_int64("sidx", sidx)
+        hotkeys = list(hotkeys)
+        values = np.asarray(values)
+        present = np.asarray(present)
+        if values.ndim != 2 or values.shape[1] < 1:
+            raise ValueError(f"values must be (H, D) with D >= 1, got shape {values.shape}")
+        if present.dtype != np.bool_ or present.shape != (values.shape[0],):
+            raise ValueError(f"present must be bool of shape ({values.shape[0]},)")
+        if len(hotkeys) != values.shape[0]:
+            raise ValueError(f"{len(hotkeys)} hotkeys for {values.shape[0]} rows")
+        if len(set(hotkeys)) != len(hotkeys):
+            raise ValueError("hotkeys must be distinct")
+        if values.dtype.kind in "biu":
+            values = values.astype(np.float64)
+        elif values.dtype.kind != "f":
+            raise ValueError(f"values must be numeric, not {values.dtype}")
+        with self._write() as conn:
+            ids_of = self._hotkey_ids(conn, hotkeys)
+            ids = np.array([ids_of[h] for h in hotkeys], dtype=np.int64)
+            order = np.argsort(ids, kind="stable")
+            ids, pres = ids[order], present[order]
+            # Round straight from the given dtype (numpy rounds to nearest, ties to even).
+            with np.errstate(over="ignore", invalid="ignore"):
+                vectors = values[order][pres].astype("<f2")
+            bad = ~np.isfinite(vectors).all(axis=1)
+            if bad.any():
+                names = [hotkeys[i] for i in order[pres][bad]][:5]
+                raise ValueError(f"{challenge} sidx {sidx}: non-finite or beyond float16 range for {names}")
+            blob = pack_embedding_blob(ids, pres, vectors)
+            row = {"challenge": challenge, "sidx": int(sidx), "source": source, "data": blob}
+            return self._insert_new(conn, t.embeddings, [row], ["challenge", "sidx"]) == 1
+
+    def embeddings(self, challenge: str, lo: int, hi: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+        """(sidx (T,) int64 ascending, hotkeys (sorted union over the rows), values (T, H, D)
+        float32 with NaN where a hotkey has no vector) for sidx in [lo, hi)."""
+        e = t.embeddings.c
+        q = (sa.select(e.sidx, e.data).where(e.challenge == challenge, e.sidx >= lo, e.sidx < hi)
+             .order_by(e.sidx))
+        with self._read() as conn:
+            rows = [(int(s), unpack_embedding_blob(d)) for s, d in conn.execute(q).tuples()]
+            all_ids = np.unique(np.concatenate([r[1][0] for r in rows])) if rows else np.empty(0, np.int64)
+            names = self._hotkey_names(conn, all_ids.tolist())
+        sidx = np.array([s for s, _ in rows], dtype=np.int64)
+        if not rows:
+            return sidx, (), np.empty((0, 0, 0), dtype=np.float32)
+        dims = {vec.shape[1] for _, (_, _, vec) in rows}
+        if len(dims) != 1:
+            raise ValueError(f"{challenge}: rows in [{lo}, {hi}) have different dimensions {sorted(dims)}")
+        (dim,) = dims
+        hotkeys = tuple(sorted(names.values()))
+        col_of = {h: i for i, h in enumerate(hotkeys)}
+        col_by_id = np.array([col_of[names[int(i)]] for i in all_ids], dtype=np.int64)
+        out = np.full((len(rows), len(hotkeys), dim), np.nan, dtype=np.float32)
+        for k, (_, (ids, pres, vec)) in enumerate(rows):
+            cols = col_by_id[np.searchsorted(all_ids, ids[pres])]
+            out[k, cols] = vec.astype(np.float32)
+        return sidx, hotkeys, out
+
+    def embedding_sources(self, challenge: str, lo: int, hi: int) -> dict[str, int]:
+        """source → number of embedding rows of `challenge` with sidx in [lo, hi)."""
+        e = t.embeddings.c
+        q = (sa.select(e.source, sa.func.count()).where(e.challenge == challenge, e.sidx >= lo, e.sidx < hi)
+             .group_by(e.source))
+        with self._read() as conn:
+            return {src: int(n) for src, n in conn.execute(q).tuples()}
+
+    # -- prices ------------------------------------------------------------------------------
+
+    def store_prices(self, sidx: int, prices: Mapping[str, float], *, source: str = "live") -> int:
+        """Store the price snapshot of sample `sidx`, one row per key (NaN stored as NULL);
+        returns how many keys were new."""
+        _check_source(source)
+        _check_int64("sidx", sidx)
+        rows = []
+        for key, value in prices.items():
+            v = float(value)
+            rows.append({"key": str(key), "sidx": int(sidx), "value": None if math.isnan(v) else v,
+                         "source": source})
+        with self._write() as conn:
+            return self._insert_new(conn, t.prices, rows, ["key", "sidx"])
+
+    def prices(self, key: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sidx int64, values float64 with NaN for missing prices) for sidx in [lo, hi)."""
+        p = t.prices.c
+        q = sa.select(p.sidx, p.value).where(p.key == key, p.sidx >= lo, p.sidx < hi).order_by(p.sidx)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        sidx = np.array([r[0] for r in rows], dtype=np.int64)
+        vals = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
+        return sidx, vals
+
+    # -- metagraph snapshots -----------------------------------------------------------------
+
+    def store_metagraph(self, metagraph: Metagraph) -> bool:
+        """Store a metagraph snapshot at its block; True if that block was new."""
+        _check_int64("block", metagraph.block)
+        uids = [n.uid for n in metagraph.neurons]
+        if len(set(uids)) != len(uids):
+            raise ValueError(f"metagraph at block {metagraph.block}: duplicate uids")
+        head = {"block": int(metagraph.block), "netuid": int(metagraph.netuid), "n": len(uids)}
+        with self._write() as conn:
+            if self._insert_new(conn, t.metagraphs, [head], ["block"]) == 0:
+                return False
+            ids = self._hotkey_ids(conn, (n.hotkey for n in metagraph.neurons))
+            rows = [
+                {"block": int(metagraph.block), "uid": int(n.uid), "hotkey_id": ids[n.hotkey],
+                 "coldkey": n.coldkey, "stake": float(n.stake), "registered_at": int(n.registered_at),
+                 "validator_permit": bool(n.validator_permit)}
+                for n in metagraph.neurons
+            ]
+            for chunk in _chunks(rows):
+                conn.execute(sa.insert(t.metagraph_neurons), list(chunk))
+            return True
+
+    def metagraph(self, block: int) -> Metagraph | None:
+        """The newest snapshot taken at or before `block` (None if there is none)."""
+        m, n, h = t.metagraphs.c, t.metagraph_neurons.c, t.hotkeys.c
+        with self._read() as conn:
+            head = conn.execute(
+                sa.select(m.block, m.netuid).where(m.block <= block).order_by(m.block.desc()).limit(1)
+            ).first()
+            if head is None:
+                return None
+            q = (sa.select(n.uid, h.ss58, n.coldkey, n.stake, n.registered_at, n.validator_permit)
+                 .join_from(t.metagraph_neurons, t.hotkeys, n.hotkey_id == h.id)
+                 .where(n.block == head.block).order_by(n.uid))
+            neurons = tuple(Neuron(uid, hk, ck, float(st), int(reg), bool(vp))
+                            for uid, hk, ck, st, reg, vp in conn.execute(q).tuples())
+        return Metagraph(netuid=int(head.netuid), block=int(head.block), neurons=neurons)
+
+    # -- weights and submissions -------------------------------------------------------------
+
+    def store_weights(self, w: StoredWeights) -> bool:
+        """Store an epoch's weight vector; True if the epoch was new (an existing one is kept)."""
+        if not len(w.uids) == len(w.hotkeys) == len(w.weights):
+            raise ValueError("uids, hotkeys and weights must have the same length")
+        _check_int64("epoch", w.epoch)
+        row = {"epoch": int(w.epoch), "block": int(w.block), "uids": _json([int(u) for u in w.uids]),
+               "hotkeys": _json(list(w.hotkeys)), "weights": _json([float(x) for x in w.weights]),
+               "u16": _json([int(x) for x in w.u16]), "meta": _json(dict(w.meta))}
+        with self._write() as conn:
+            return self._insert_new(conn, t.weights, [row], ["epoch"]) == 1
+
+    @staticmethod
+    def _weights_row(r: sa.Row) -> StoredWeights:
+        return StoredWeights(
+            epoch=int(r.epoch), block=int(r.block), uids=_int_tuple(r.uids),
+            hotkeys=tuple(json.loads(r.hotkeys)), weights=tuple(float(x) for x in json.loads(r.weights)),
+            u16=_int_tuple(r.u16), meta=json.loads(r.meta),
+        )
+
+    def weights(self, epoch: int) -> StoredWeights | None:
+        with self._read() as conn:
+            r = conn.execute(sa.select(t.weights).where(t.weights.c.epoch == epoch)).first()
+        return None if r is None else self._weights_row(r)
+
+    def latest_weights_before(self, epoch: int) -> StoredWeights | None:
+        """The stored weights of the newest epoch strictly before `epoch`."""
+        c = t.weights.c
+        with self._read() as conn:
+            r = conn.execute(sa.select(t.weights).where(c.epoch < epoch).order_by(c.epoch.desc()).limit(1)).first()
+        return None if r is None else self._weights_row(r)
+
+    def record_submission(self, epoch: int, receipt: WeightsReceipt, *, forced: bool, recorded_at: float) -> None:
+        """Append what a set_weights call did (history: every call is kept)."""
+        row = {"epoch": int(epoch), "netuid": int(receipt.netuid), "block": int(receipt.block),
+               "uids": _json([int(u) for u in receipt.uids]), "weights": _json([int(x) for x in receipt.weights]),
+               "version_key": int(receipt.version_key), "hotkey": receipt.hotkey, "sent": bool(receipt.sent),
+               "detail": receipt.detail, "forced": bool(forced), "recorded_at": float(recorded_at)}
+        with self._write() as conn:
+            conn.execute(sa.insert(t.submissions), row)
+
+    def submissions(self, epoch: int | None = None) -> list[Submission]:
+        """Recorded submissions (of one epoch if given), oldest first."""
+        c = t.submissions.c
+        q = sa.select(t.submissions).order_by(c.id)
+        if epoch is not None:
+            q = q.where(c.epoch == epoch)
+        with self._read() as conn:
+            return [
+                Submission(epoch=int(r.epoch), block=int(r.block), uids=_int_tuple(r.uids),
+                           weights=_int_tuple(r.weights), version_key=int(r.version_key), hotkey=r.hotkey,
+                           sent=bool(r.sent), detail=r.detail, forced=bool(r.forced),
+                           recorded_at=float(r.recorded_at))
+                for r in conn.execute(q)
+            ]
+
+    # -- devnet chain state ------------------------------------------------------------------
+
+    def devnet_get(self, key: str) -> Any | None:
+        """The JSON value stored under `key` (None if absent)."""
+        c = t.devnet_state.c
+        with self._read() as conn:
+            v = conn.execute(sa.select(c.value).where(c.key == key)).scalar_one_or_none()
+        return None if v is None else json.loads(v)
+
+    def devnet_set(self, key: str, value: Any) -> None:
+        """Set `key` to a JSON-serialisable value (replaces)."""
+        with self._write() as conn:
+            self._upsert(conn, t.devnet_state, [{"key": key, "value": _json(value)}], ["key"])
+
+    def devnet_register(self, neuron: Neuron) -> None:
+        """Register (or replace) the neuron at its uid."""
+        row = {"uid": int(neuron.uid), "hotkey": neuron.hotkey, "coldkey": neuron.coldkey,
+               "stake": float(neuron.stake), "registered_at": int(neuron.registered_at),
+               "validator_permit": bool(neuron.validator_permit)}
+        with self._write() as conn:
+            self._upsert(conn, t.devnet_neurons, [row], ["uid"])
+
+    def devnet_neurons(self, block: int | None = None) -> list[Neuron]:
+        """Neurons registered at or before `block` (None: all), in uid order."""
+        c = t.devnet_neurons.c
+        q = sa.select(c.uid, c.hotkey, c.coldkey, c.stake, c.registered_at, c.validator_permit).order_by(c.uid)
+        if block is not None:
+            q = q.where(c.registered_at <= block)
+        with self._read() as conn:
+            return [Neuron(int(u), hk, ck, float(st), int(reg), bool(vp))
+                    for u, hk, ck, st, reg, vp in conn.execute(q).tuples()]
+
+    def devnet_commit(self, hotkey: str, block: int, data: str) -> None:
+        """Record `hotkey`'s commitment at `block`. Older ones are kept as history; a second
+        commitment in the same block replaces the first (the last extrinsic wins, as on chain)."""
+        with self._write() as conn:
+            self._upsert(conn, t.devnet_commitments, [{"hotkey": hotkey, "block": int(block), "data": data}],
+                         ["hotkey", "block"])
+
+    def devnet_commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Each hotkey's newest commitment at or before `block` (None: newest of all)."""
+        c = t.devnet_commitments.c
+        newest = sa.select(c.hotkey, sa.func.max(c.block).label("block")).group_by(c.hotkey)
+        if block is not None:
+            newest = newest.where(c.block <= block)
+        newest = newest.subquery()
+        q = (sa.select(c.hotkey, c.block, c.data)
+             .join(newest, sa.and_(c.hotkey == newest.c.hotkey, c.block == newest.c.block))
+             .order_by(c.hotkey))
+        with self._read() as conn:
+            return {hk: Commitment(hk, int(b), data) for hk, b, data in conn.execute(q).tuples()}
+
+    def devnet_record_weights(self, block: int, hotkey: str, uids: Sequence[int], weights: Sequence[int],
+                              version_key: int) -> int:
+        """Record a set_weights call on the devnet chain; returns its record id."""
+        row = {"block": int(block), "hotkey": hotkey, "uids": _json([int(u) for u in uids]),
+               "weights": _json([int(w) for w in weights]), "version_key": int(version_key)}
+        with self._write() as conn:
+            return int(conn.execute(sa.insert(t.devnet_weights).returning(t.devnet_weights.c.id), row).scalar_one())
+
+    def devnet_weights(self, hotkey: str | None = None) -> list[dict]:
+        """Recorded devnet set_weights calls (of one hotkey if given), ascending id:
+        {"id", "block", "hotkey", "uids", "weights", "version_key"} with uids/weights as lists."""
+        c = t.devnet_weights.c
+        q = sa.select(t.devnet_weights).order_by(c.id)
+        if hotkey is not None:
+            q = q.where(c.hotkey == hotkey)
+        with self._read() as conn:
+            return [
+                {"id": int(r.id), "block": int(r.block), "hotkey": r.hotkey, "uids": json.loads(r.uids),
+                 "weights": json.loads(r.weights), "version_key": int(r.version_key)}
+                for r in conn.execute(q)
+            ]
