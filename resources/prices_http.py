@@ -1,0 +1,144 @@
+"""Live price feed: the MANTIS price snapshot over HTTP (mantis.md §1, §10).
+
+Format: `{"prices": {KEY: number}, "funding_rates": {ASSET: number}, <timestamp>: …}`. Project
+rules: an invalid price is NaN, never 0 (builders drop both alike, but NaN cannot be mistaken for a
+quote), and a snapshot whose own timestamp is older than `max_age_s` is refused.
+
+Timestamp fields accepted, first present wins: "timestamp", "ts", "time", "updated_at". A value is
+unix seconds as a JSON number (values above 1e11 are taken as milliseconds: 1e11 seconds is the
+year 5138) or an ISO-8601 string (no zone means UTC). A snapshot with none of these fields is
+dated `now` (the spec checks freshness only "if present"); one with an unreadable timestamp is
+refused, since its freshness cannot be checked.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from pydantic import Field
+
+from protocol import json_guard
+from resources.payloads_http import BodyTooLarge, describe_error, read_capped
+from resources.prices import PriceFeed, PriceFeedError, PriceSnapshot
+
+DEFAULT_PRICE_URL = "https://pub-ba8c1b8edb8046edaccecbd26b5ca7f8.r2.dev/latest_prices.json"
+TIMESTAMP_FIELDS = ("timestamp", "ts", "time", "updated_at")
+_MILLISECONDS_ABOVE = 1e11
+
+
+def price_value(value: Any) -> float:
+    """A price as float, or NaN unless it is a finite JSON number > 0 (bools and strings are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        price = float(value)
+    except OverflowError:  # an integer beyond float range
+        return math.nan
+    return price if math.isfinite(price) and price > 0 else math.nan
+
+
+def rate_value(value: Any) -> float:
+    """A funding rate as float, or NaN unless it is a finite JSON number (zero and negative are valid)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        rate = float(value)
+    except OverflowError:
+        return math.nan
+    return rate if math.isfinite(rate) else math.nan
+
+
+def snapshot_time(doc: dict[str, Any]) -> float | None:
+    """The snapshot's own unix time from the first TIMESTAMP_FIELDS entry, None if it has none.
+
+    Raises PriceFeedError for a present but unreadable value: a feed whose age cannot be told must
+    not pass the freshness check by accident.
+    """
+    for name in TIMESTAMP_FIELDS:
+        if name not in doc:
+            continue
+        value = doc[name]
+        seconds: float | None = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                seconds = float(value)
+            except OverflowError:
+                seconds = None
+            if seconds is not None and seconds > _MILLISECONDS_ABOVE:
+                seconds /= 1000.0
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=timezone.utc)
+                seconds = parsed.timestamp()
+        if seconds is None or not math.isfinite(seconds):
+            raise PriceFeedError(f"snapshot field {name!r} is not a timestamp: {str(value)[:64]!r}")
+        return seconds
+    return None
+
+
+def parse_snapshot(body: bytes, now: float, max_age_s: float) -> PriceSnapshot:
+    """A PriceSnapshot from the feed's bytes, or PriceFeedError (not JSON, no prices, stale).
+
+    A timestamp more than `max_age_s` in the future is refused as well: it means a broken clock or
+    unit on the feed's side, and would otherwise pass every later freshness check.
+    """
+    try:
+        doc = json_guard.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PriceFeedError(f"price feed is not JSON: {str(exc)[:120]}") from None
+    if not isinstance(doc, dict):
+        raise PriceFeedError("price feed is not a JSON object")
+    prices = doc.get("prices")
+    if not isinstance(prices, dict):
+        raise PriceFeedError('price feed has no "prices" object')
+    taken_at = snapshot_time(doc)
+    if taken_at is None:
+        taken_at = now
+    age = now - taken_at
+    if age > max_age_s:
+        raise PriceFeedError(f"price snapshot is {age:.0f} s old (limit {max_age_s:g} s)")
+    if -age > max_age_s:
+        raise PriceFeedError(f"price snapshot is dated {-age:.0f} s in the future")
+    rates = doc.get("funding_rates")
+    return PriceSnapshot(
+        taken_at=taken_at,
+        prices={str(k): price_value(v) for k, v in prices.items()},
+        funding_rates={str(k): rate_value(v) for k, v in rates.items()} if isinstance(rates, dict) else {},
+    )
+
+
+class HttpPriceFeed(PriceFeed):
+    """GETs the price snapshot URL; refuses unreachable, non-JSON and stale snapshots."""
+
+    url: str = Field(default=DEFAULT_PRICE_URL, description="Price snapshot URL (mantis.md §1).")
+    max_age_s: float = Field(default=120.0, description="Oldest acceptable snapshot timestamp, in seconds.")
+    connect_timeout_s: float = Field(default=5.0, description="Socket connect timeout.")
+    read_timeout_s: float = Field(default=10.0, description="Socket read timeout.")
+    max_bytes: int = Field(default=8 * 1024 * 1024, description="Body size cap, enforced while streaming.")
+
+    def snapshot(self, now: float) -> PriceSnapshot:
+        try:
+            with requests.get(
+                self.url,
+                stream=True,
+                timeout=(self.connect_timeout_s, self.read_timeout_s),
+                headers={"Accept": "application/json"},
+            ) as response:
+                if response.status_code != 200:
+                    raise PriceFeedError(f"price feed answered HTTP {response.status_code}")
+                body = read_capped(response, self.max_bytes)
+        except PriceFeedError:
+            raise
+        except BodyTooLarge:
+            raise PriceFeedError(f"price feed body is larger than {self.max_bytes} bytes") from None
+        except Exception as exc:  # noqa: BLE001 - requests / urllib3 failures: unreachable, timeouts
+            raise PriceFeedError(f"price feed unreachable: {describe_error(exc)}") from None
+        return parse_snapshot(body, now, max_age_s=self.max_age_s)
