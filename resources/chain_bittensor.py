@@ -1,0 +1,324 @@
+"""The live chain resource: `ChainResource` on the bittensor 11 SDK (`bt.Subtensor`).
+
+Reads go through the SDK's typed namespaces and are converted to the project dataclasses of
+`resources.chain`; nothing of the SDK's types leaves this module.
+
+SDK calls per method:
+
+- `head_block`: `sub.block`.
+- `params`: `sub.at()` (one block for every read), `query(storage.SubtensorModule.NetworksAdded)`,
+  `query(storage.SubtensorModule.Tempo)`, `hyperparameters.weights_rate_limit`,
+  `.max_weight_limit`, `.min_allowed_weights`, `subnets.commit_reveal_enabled`.
+- `metagraph`: `sub.subnets.metagraph(netuid, block, commitments=False)`, one
+  `SubnetInfoRuntimeApi.get_metagraph` runtime call.
+- `commitments`: `sub.subnets.commitments(netuid, block)`, the `Commitments.CommitmentOf`,
+  `Commitments.RevealedCommitments` and `SubtensorModule.Uids` maps at one block.
+- `set_weights`: `sub.at()` with `hyperparameters.min_allowed_weights` / `.max_weight_limit`
+  (and `neurons.uid` for a lone weight), then `sub.execute(bt.SetWeights(...), wallet)`: the SDK
+  preflights registration and the rate limit, composes `set_mechanism_weights` or, when the subnet
+  has commit-reveal on, `commit_timelocked_mechanism_weights`, signs with the hotkey and waits for
+  finalisation.
+
+The `bt.Subtensor` is built lazily, once per resource instance, in blocking mode (the SDK runs a
+private event loop on a daemon thread). Dagster re-instantiates resources for each run, so each run
+gets its own connection; `teardown_after_execution` closes it.
+
+Tests inject a fake `bt.Substrate` with `BittensorChain.with_substrate(fake, netuid=...)`. The
+injected substrate is private state: it survives direct use of the instance, but not Dagster's
+re-instantiation inside `materialize` (asset-level tests use the devnet chain instead).
+
+Wallets: `wallet_name` names a keyfile wallet (`<wallet_path>/<name>/hotkeys/<hotkey>`); only the
+hotkey is read, and only to sign. An encrypted hotkey is used only when its password is in the
+keyfile's `BT_PW_…` environment variable; there is never an interactive prompt. Without
+`wallet_name`, `set_weights` is a dry run that touches neither the keyfiles nor the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import operator
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import bittensor as bt
+from bittensor.intents.weights import clip_to_max_weight, normalize
+from pydantic import PrivateAttr
+
+from resources.chain import (
+    ChainError,
+    ChainParams,
+    ChainResource,
+    Commitment,
+    Metagraph,
+    Neuron,
+    WeightsReceipt,
+)
+
+log = logging.getLogger(__name__)
+
+U16_MAX = 65535
+DRY_RUN_DETAIL = "dry run: no wallet configured (wallet_name is unset); nothing was signed or sent"
+
+
+class BittensorChain(ChainResource):
+    """One subnet on a bittensor chain (finney, test, local or a ws:// endpoint)."""
+
+    network: str = "finney"  # finney | test | local | ws://… | wss://…
+    wallet_name: str | None = None  # keyfiles only; None ⇒ set_weights is a dry run
+    wallet_hotkey: str | None = None  # None ⇒ "default"
+    wallet_path: str | None = None  # None ⇒ the SDK's default (~/.bittensor/wallets)
+
+    _substrate: Any = PrivateAttr(default=None)  # injected bt.Substrate (tests); None ⇒ RPC
+    _subtensor: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def with_substrate(cls, substrate: Any, netuid: int, **config: Any) -> BittensorChain:
+        """An instance that talks to `substrate` (any `bt.Substrate`) instead of an RPC node."""
+        chain = cls(netuid=netuid, **config)
+        chain._substrate = substrate
+        return chain
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _sub(self) -> Any:
+        with self._lock:
+            if self._subtensor is None:
+                with self._calling("creating bt.Subtensor"):
+                    self._subtensor = bt.Subtensor(self.network, substrate=self._substrate)
+            return self._subtensor
+
+    @contextlib.contextmanager
+    def _calling(self, what: str) -> Iterator[None]:
+        """Turn anything the SDK or the connection raises into a ChainError naming the call."""
+        try:
+            yield
+        except ChainError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every SDK/transport failure is a chain failure
+            raise ChainError(
+                f"{what} failed on network {self.network!r}, netuid {self.netuid}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    def teardown_after_execution(self, context: Any) -> None:
+        with self._lock:
+            sub, self._subtensor = self._subtensor, None
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                sub.close()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def head_block(self) -> int:
+        with self._calling("head_block"):
+            return int(self._sub().block)
+
+    def params(self) -> ChainParams:
+        with self._calling("params"):
+            snap = self._sub().at()
+            if not snap.query(bt.storage.SubtensorModule.NetworksAdded, [self.netuid]):
+                raise ChainError(
+                    f"params: subnet {self.netuid} does not exist on {self.network!r} "
+                    f"at block {snap.block}"
+                )
+            hyper = snap.hyperparameters
+            return ChainParams(
+                tempo=int(snap.query(bt.storage.SubtensorModule.Tempo, [self.netuid])),
+                weights_rate_limit=int(hyper.weights_rate_limit(self.netuid)),
+                max_weight_limit=int(hyper.max_weight_limit(self.netuid)),
+                min_allowed_weights=int(hyper.min_allowed_weights(self.netuid)),
+                commit_reveal=bool(snap.subnets.commit_reveal_enabled(self.netuid)),
+            )
+
+    def metagraph(self, block: int | None = None) -> Metagraph:
+        with self._calling(f"metagraph(block={block})"):
+            graph = self._sub().subnets.metagraph(self.netuid, block=block, commitments=False)
+            if graph is None:
+                raise ChainError(
+                    f"metagraph(block={block}): subnet {self.netuid} does not exist on "
+                    f"{self.network!r}"
+                )
+            neurons = tuple(
+                Neuron(
+                    uid=int(n.uid),
+                    hotkey=str(n.hotkey),
+                    coldkey=str(n.coldkey),
+                    # Alpha on this subnet, in alpha units (rao / 1e9); `.amount` is the balance in
+                    # its own currency, so it also works for the root subnet (TAO).
+                    stake=float(n.alpha_stake.amount),
+                    registered_at=int(n.block_at_registration),
+                    validator_permit=bool(n.validator_permit),
+                )
+                for n in sorted(graph.neurons, key=lambda n: n.uid)
+            )
+            return Metagraph(netuid=self.netuid, block=int(graph.block), neurons=neurons)
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Each hotkey's newest readable commitment.
+
+        The chain keeps one `CommitmentOf` entry per hotkey (a new commit replaces the old); a
+        timelocked commitment reads as its newest chain-decrypted plaintext, and one whose storage
+        entry was dropped after its reveal as that reveal (block = the reveal block). Commitments
+        that are still sealed (or whose reveal failed) have no text yet and are left out, as are
+        hotkeys that never committed. Hotkeys no longer registered keep their entry: callers match
+        commitments against the metagraph of the same block.
+        """
+        with self._calling(f"commitments(block={block})"):
+            records = self._sub().subnets.commitments(self.netuid, block=block)
+            # One record per hotkey; `value` is its newest readable text (None while sealed).
+            return {
+                str(hk): Commitment(hotkey=str(hk), block=int(rec.block), data=str(rec.value))
+                for hk, rec in records.items()
+                if rec.value is not None
+            }
+
+    # -- set_weights ----------------------------------------------------------------------------
+
+    def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
+        nz_uids, nz_weights = _nonzero_u16(uids, weights)
+        version_key = _u64(version_key, "version_key")
+        if self.wallet_name is None:
+            return WeightsReceipt(
+                netuid=self.netuid,
+                block=0,  # not read: a dry run does not touch the network
+                uids=nz_uids,
+                weights=nz_weights,
+                version_key=version_key,
+                hotkey="",
+                sent=False,
+                detail=DRY_RUN_DETAIL,
+            )
+
+        wallet, hotkey_ss58 = self._wallet()
+        with self._calling("set_weights"):
+            sub = self._sub()
+            snap = sub.at()
+            min_allowed = int(snap.hyperparameters.min_allowed_weights(self.netuid))
+            max_limit = int(snap.hyperparameters.max_weight_limit(self.netuid))
+            if len(nz_uids) < min_allowed:
+                # The chain exempts a lone weight on the validator's own uid (a pure self-weight).
+                own_uid = (
+                    snap.neurons.uid(hotkey_ss58, self.netuid) if len(nz_uids) == 1 else None
+                )
+                if own_uid is None or nz_uids != (int(own_uid),):
+                    raise ChainError(
+                        f"set_weights: subnet {self.netuid} requires at least {min_allowed} "
+                        f"non-zero weights (min_allowed_weights); got {len(nz_uids)} after "
+                        "dropping zeros; nothing was sent"
+                    )
+            sent_uids, sent_weights = _as_sdk_sends(nz_uids, nz_weights, max_limit)
+            intent = bt.SetWeights(
+                netuid=self.netuid,
+                uids=list(nz_uids),
+                weights=[float(w) for w in nz_weights],
+                version_key=version_key,
+            )
+            log.info(
+                "set_weights: netuid %s, %d uids, version_key %s, hotkey %s, block %s",
+                self.netuid, len(sent_uids), version_key, hotkey_ss58, snap.block,
+            )
+            result = sub.execute(intent, wallet, retries=2)
+            if not result.success:
+                raise ChainError(
+                    f"set_weights: the chain refused the weights on netuid {self.netuid}: "
+                    f"{result.message or 'no message'}"
+                )
+        return WeightsReceipt(
+            netuid=self.netuid,
+            block=int(snap.block),
+            uids=sent_uids,
+            weights=sent_weights,
+            version_key=version_key,
+            hotkey=hotkey_ss58,
+            sent=True,
+            detail=_detail(result),
+        )
+
+    def _wallet(self) -> tuple[Any, str]:
+        """The keyfile wallet and its hotkey address; refuses what would need a prompt."""
+        with self._calling("set_weights (wallet)"):
+            kwargs = {} if self.wallet_path is None else {"path": self.wallet_path}
+            wallet = bt.Wallet(self.wallet_name, self.wallet_hotkey or "default", **kwargs)
+            keyfile = wallet.hotkey_file
+            if not keyfile.is_readable():
+                raise ChainError(
+                    f"set_weights: hotkey keyfile {keyfile.path} does not exist or is not readable"
+                )
+            if keyfile.is_encrypted() and not bt.sp_core.get_password_from_environment(
+                keyfile.env_var_name()
+            ):
+                raise ChainError(
+                    f"set_weights: hotkey keyfile {keyfile.path} is encrypted and its password "
+                    f"variable {keyfile.env_var_name()} is not set; refusing to prompt"
+                )
+            try:
+                public = wallet.hotkeypub
+            except FileNotFoundError:  # legacy wallets have no hotkeypub.txt
+                public = wallet.hotkey
+            return wallet, str(public.ss58_address)
+
+
+def _nonzero_u16(
+    uids: Sequence[int], weights: Sequence[int]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validated (uid, u16) pairs with the zeros dropped, in the caller's order."""
+    if len(uids) != len(weights):
+        raise ChainError(f"set_weights: {len(uids)} uids but {len(weights)} weights")
+    try:
+        pairs = [(operator.index(u), operator.index(w)) for u, w in zip(uids, weights)]
+    except TypeError as error:
+        raise ChainError(f"set_weights: uids and weights must be integers ({error})") from error
+    bad = [(u, w) for u, w in pairs if not (0 <= u <= U16_MAX and 0 <= w <= U16_MAX)]
+    if bad:
+        raise ChainError(f"set_weights: uids and weights must be u16 (0..65535); got {bad[:3]}")
+    if len({u for u, _ in pairs}) != len(pairs):
+        raise ChainError("set_weights: duplicate uids")
+    kept = [(u, w) for u, w in pairs if w > 0]
+    if not kept:
+        raise ChainError("set_weights: all weights are zero; nothing to send")
+    return tuple(u for u, _ in kept), tuple(w for _, w in kept)
+
+
+def _u64(value: int, name: str) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError as error:
+        raise ChainError(f"set_weights: {name} must be an integer") from error
+    if not 0 <= value < 2**64:
+        raise ChainError(f"set_weights: {name} must be a u64; got {value}")
+    return value
+
+
+def _as_sdk_sends(
+    uids: tuple[int, ...], weights: tuple[int, ...], max_weight_limit: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The u16 vector `bt.SetWeights` will put on chain for these weights.
+
+    `SetWeights` treats weights as relative: it clips them to `max_weight_limit` (when below
+    65535 and more than one weight is set) and max-upscales to u16 with the SDK's own functions,
+    called here with the same inputs. For a vector from `mechanisms.weights.quantize_u16` this is
+    the identity when the limit is 65535; below it the SDK clips the already rounded vector again,
+    which moves a few entries by 1–2 units now and then, so the receipt reports these values.
+    """
+    floats = [float(w) for w in weights]
+    if len(floats) > 1 and max_weight_limit < U16_MAX:
+        floats = clip_to_max_weight(floats, max_weight_limit / U16_MAX)
+    sent_uids, sent_weights = normalize(list(uids), floats)
+    return tuple(sent_uids), tuple(sent_weights)
+
+
+def _detail(result: Any) -> str:
+    """Where the extrinsic landed, from the SDK's result (which carries no extrinsic hash)."""
+    if result.extrinsic_id:
+        text = f"extrinsic {result.extrinsic_id}"
+        if result.block_hash:
+            text += f" in block {result.block_hash}"
+    else:
+        text = result.message or "submitted"
+    reveal_round = (result.data or {}).get("reveal_round")
+    if reveal_round is not None:
+        text += f"; timelocked commit, revealed at drand round {reveal_round}"
+    return text
