@@ -20,7 +20,7 @@ from scipy.special import ndtr
 from mechanisms.panel import Panel
 from profiles import Challenge, Profile
 
-ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young")
+ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young", "malformed")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class RoleMix:
     twin: int = 1
     copycat: int = 3
     young: int = 6
+    malformed: int = 0  # devnet miners that publish broken payloads (no values in a panel)
 
     @property
     def total(self) -> int:
@@ -198,8 +199,9 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     for col in slots["constant"]:
         X[:, col] = rng.uniform(-1, 1, size=D)
         miners[col] = PlantedMiner(hotkeys[col], "constant", math.nan, 0)
-    for col in slots["silent"]:
-        miners[col] = PlantedMiner(hotkeys[col], "silent", math.nan, T)
+    for role in ("silent", "malformed"):
+        for col in slots[role]:
+            miners[col] = PlantedMiner(hotkeys[col], role, math.nan, T)
     start = T - round(spec.young_days * spec.samples_per_day)
     for col in slots["young"]:
         skill = float(rng.uniform(lo, hi))

@@ -84,11 +84,14 @@ class Roles(Strict):
     twin: int = Field(1, ge=0)
     copycat: int = Field(3, ge=0)
     young: int = Field(6, ge=0)
+    malformed: int = Field(0, ge=0)
 
 
 class Devnet(Strict):
     seed: int = 7
     bootstrap_days: float = Field(14.0, gt=0)
+    live_days: float = Field(2.0, gt=0)  # how far past the bootstrap the planted world extends
+    payload_port: int = Field(8787, ge=1, le=65535)  # loopback port the payload directory is served on
     auc_range: tuple[float, float] = (0.51, 0.60)
     roles: Roles = Field(default_factory=Roles)
 

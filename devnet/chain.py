@@ -1,0 +1,85 @@
+"""The devnet chain: neurons, commitments, head block and weight records, kept in the ledger.
+
+It implements what a real subnet offers the validator (the same `resources.chain` types), on the
+devnet clock, so everything above the chain resource runs unchanged against it.
+"""
+
+from __future__ import annotations
+
+from devnet.clock import DevnetClock
+from devnet.world import FIRST_BLOCK, World
+from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, WeightsReceipt
+
+INSTALLED = "installed"
+WEIGHTS_RATE_LIMIT = 100  # blocks between two set_weights of one hotkey
+
+
+def payload_url(port: int, hotkey: str) -> str:
+    return f"http://127.0.0.1:{port}/{hotkey}"
+
+
+class DevnetChainState:
+    def __init__(self, world: World, ledger) -> None:
+        self.world, self.ledger = world, ledger
+        self.clock = DevnetClock(ledger)
+
+    @property
+    def netuid(self) -> int:
+        return self.world.profile.chain.netuid
+
+    def installed(self) -> bool:
+        return self.ledger.devnet_get(INSTALLED) is not None
+
+    def install(self) -> None:
+        """Register everyone, commit the miners' URLs and start the clock at the live start; once."""
+        if self.installed():
+            mark = self.ledger.devnet_get(INSTALLED)
+            if mark["seed"] != self.world.seed:
+                raise ChainError(f"this ledger holds a devnet with seed {mark['seed']}, not {self.world.seed}")
+            return
+        port = self.world.profile.devnet.payload_port
+        for neuron in self.world.neurons():
+            self.ledger.devnet_register(neuron)
+        for miner, neuron in zip(self.world.miners, self.world.neurons()[2:]):
+            if miner.role != "silent":  # a silent miner never commits a URL
+                self.ledger.devnet_commit(miner.hotkey, neuron.registered_at, payload_url(port, miner.hotkey))
+        self.clock.set_manual(self.world.time_of(self.world.live_start_block))
+        self.ledger.devnet_set(INSTALLED, {"seed": self.world.seed, "profile": self.world.profile.name})
+
+    def head_block(self) -> int:
+        return self.world.block_at(self.clock.now())
+
+    def params(self) -> ChainParams:
+        return ChainParams(self.world.tempo, WEIGHTS_RATE_LIMIT, 65535, 1, False)
+
+    def metagraph(self, block: int | None = None) -> Metagraph:
+        block = self.head_block() if block is None else block
+        return Metagraph(self.netuid, block, tuple(self.ledger.devnet_neurons(block)))
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        return self.ledger.devnet_commitments(self.head_block() if block is None else block)
+
+    def set_weights(self, hotkey: str, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
+        """Record a weight set from a registered validator, as the chain would accept it."""
+        head = self.head_block()
+        metagraph = self.metagraph(head)
+        by_hotkey = metagraph.by_hotkey()
+        if hotkey not in by_hotkey or not by_hotkey[hotkey].validator_permit:
+            raise ChainError(f"{hotkey} is not a registered validator on devnet netuid {self.netuid}")
+        if len(uids) != len(weights) or not uids:
+            raise ChainError("set_weights needs one weight per uid and at least one uid")
+        unknown = sorted(set(uids) - set(metagraph.uids))
+        if unknown:
+            raise ChainError(f"uids not registered: {unknown}")
+        if any(not 0 <= w <= 65535 for w in weights):
+            raise ChainError("weights must be u16")
+        last = [r["block"] for r in self.ledger.devnet_weights(hotkey)]
+        if last and head - last[-1] < WEIGHTS_RATE_LIMIT:
+            raise ChainError(f"rate limit: last weights at block {last[-1]}, head {head}, limit {WEIGHTS_RATE_LIMIT}")
+        kept = [(u, w) for u, w in zip(uids, weights) if w > 0]
+        record = self.ledger.devnet_record_weights(head, hotkey, [u for u, _ in kept], [w for _, w in kept], version_key)
+        return WeightsReceipt(self.netuid, head, tuple(u for u, _ in kept), tuple(w for _, w in kept), version_key,
+                              hotkey, True, f"devnet weights record {record}")
+
+
+__all__ = ["DevnetChainState", "FIRST_BLOCK", "payload_url"]

@@ -1,0 +1,156 @@
+"""Devnet miners: each sample, every miner's planted values as a really encrypted V2 payload.
+
+Honest roles lock to the local beacon for the lock rule's minimum (plus one sample), as a miner who
+wants every value scored must; `malformed` miners rotate through a catalogue of broken payloads,
+each of which a validator must refuse with a known reason. Encryption runs in a process pool when
+there are enough payloads to pay for the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from devnet.world import World
+from protocol import payload as pl
+from protocol.drand import QUICKNET
+from protocol.timelock import TimelockEncryptor
+
+# Each malformation and the refusal it must meet (protocol.payload.Reason values).
+MALFORMATIONS = {
+    "not-json": "schema",
+    "version": "schema",
+    "time-garbage": "schema",
+    "owner-key": "owner-key",
+    "foreign-hotkey": "hotkey",
+    "binding": "binding",
+    "timelock": "timelock",
+    "content": "aead",
+}
+_KINDS = tuple(MALFORMATIONS)
+_POOL_MIN_JOBS = 24
+
+
+@dataclass(frozen=True)
+class Job:
+    hotkey: str
+    round: int
+    plaintext: bytes
+    beacon_pk: bytes
+    owner_pk: bytes
+    malformation: str | None = None
+    foreign_hotkey: str = ""
+
+
+_ENCRYPTORS: dict[bytes, TimelockEncryptor] = {}
+
+
+def _encryptor(pk: bytes) -> TimelockEncryptor:
+    if pk not in _ENCRYPTORS:
+        _ENCRYPTORS[pk] = TimelockEncryptor(pk)
+    return _ENCRYPTORS[pk]
+
+
+def _flip(hex_text: str) -> str:
+    raw = bytearray(bytes.fromhex(hex_text))
+    raw[len(raw) // 2] ^= 0x01
+    return raw.hex()
+
+
+def build(job: Job) -> bytes:
+    """One payload file's bytes (top-level so worker processes can run it)."""
+    kind = job.malformation
+    if kind == "not-json":
+        return b'{"v": 2, "round": ' + str(job.round).encode() + b", this is not json"
+    owner = secrets.token_bytes(32) if kind == "owner-key" else job.owner_pk
+    hk = job.foreign_hotkey if kind == "foreign-hotkey" else job.hotkey
+    pk = QUICKNET.public_key if kind == "timelock" else job.beacon_pk
+    body = pl.seal(hk, job.round, job.plaintext, _encryptor(pk), owner).to_json()
+    if kind == "owner-key":
+        body["owner_pk"] = owner.hex()  # honest about the key it used: not the subnet owner's
+    elif kind == "version":
+        body["v"] = 1
+    elif kind == "time-garbage":
+        body["W_time"]["ct"] = secrets.token_bytes(372).hex()
+    elif kind == "binding":
+        body["binding"] = _flip(body["binding"])
+    elif kind == "content":
+        body["C"]["ct"] = _flip(body["C"]["ct"])
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class Miners:
+    """The devnet's miners for one world; `publish(sidx)` writes every payload file of a sample."""
+
+    def __init__(self, world: World, directory: str | Path, workers: int | None = None) -> None:
+        self.world = world
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self.owner_pk = bytes.fromhex(world.profile.protocol.owner_pk)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> "Miners":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def lock_seconds(self) -> float:
+        """The rule's minimum lock plus one sample, so values count under it."""
+        world = self.world
+        return world.profile.lock_seconds(world.challenge) + world.sample_every * world.block_time
+
+    def jobs(self, sidx: int, now: float) -> tuple[list[Job], list[str]]:
+        """Payload jobs of a sample, and the hotkeys that publish nothing (their files are removed)."""
+        world = self.world
+        row = world.row(sidx)
+        if row is None:
+            raise ValueError(f"sample {sidx} is outside the devnet world")
+        round_ = world.beacon.chain.round_at(now + self.lock_seconds())
+        values = world.panel.embeddings[row]
+        ticker = world.challenge.ticker
+        jobs, silent = [], []
+        for i, miner in enumerate(world.miners):
+            if miner.role == "malformed":
+                kind = _KINDS[(sidx + i) % len(_KINDS)]
+                other = world.miners[(i + 1) % len(world.miners)].hotkey
+                plaintext = pl.plaintext_bytes({ticker: [0.0] * world.challenge.dim}, miner.hotkey)
+                jobs.append(Job(miner.hotkey, round_, plaintext, world.beacon.chain.public_key, self.owner_pk, kind, other))
+            elif np.isnan(values[i]).any():
+                silent.append(miner.hotkey)  # not submitting this sample (silent, young before start, a miss)
+            else:
+                plaintext = pl.plaintext_bytes({ticker: [float(v) for v in values[i]]}, miner.hotkey)
+                jobs.append(Job(miner.hotkey, round_, plaintext, world.beacon.chain.public_key, self.owner_pk))
+        return jobs, silent
+
+    def publish(self, sidx: int, now: float) -> dict[str, Job]:
+        """Write (atomically) every miner's payload for sample `sidx` taken at world time `now`."""
+        jobs, silent = self.jobs(sidx, now)
+        if self.workers > 1 and len(jobs) >= _POOL_MIN_JOBS:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers)
+            bodies = list(self._pool.map(build, jobs, chunksize=max(1, len(jobs) // (4 * self.workers))))
+        else:
+            bodies = [build(job) for job in jobs]
+        for job, body in zip(jobs, bodies):
+            tmp = self.directory / f".{job.hotkey}.tmp"
+            tmp.write_bytes(body)
+            os.replace(tmp, self.directory / job.hotkey)
+        for hotkey in silent:
+            (self.directory / hotkey).unlink(missing_ok=True)
+        return {job.hotkey: job for job in jobs}
+
+
+__all__ = ["MALFORMATIONS", "Job", "Miners", "build"]

@@ -1,0 +1,135 @@
+"""The devnet's planted world, rebuilt identically from the profile in any process.
+
+One seeded panel covers the bootstrap history and the live days after it; blocks map to times at
+the profile's block time; the subnet owner holds uid 0 (the burn uid), the validator uid 1 and the
+miners the uids after it. The local beacon's key comes from the same seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+from bittensor_core import Keypair
+
+from devnet.signals import PlantedMiner, generate, spec_for
+from mechanisms.panel import Panel
+from profiles import Challenge, Profile
+from protocol.drand import LocalBeacon
+from resources.chain_types import Neuron
+
+GENESIS_TIME = 1_760_000_000  # world time of the devnet's first sample block (fixed: runs replay)
+FIRST_BLOCK = 1_000_000
+BEACON_PERIOD = 3
+
+
+def devnet_keypair(seed: int, name: str) -> Keypair:
+    return Keypair.create_from_seed(hashlib.sha256(f"incentive-devnet:{seed}:{name}".encode()).digest())
+
+
+@dataclass(frozen=True)
+class World:
+    profile: Profile
+
+    @property
+    def challenge(self) -> Challenge:
+        """The planted challenge (the first of the profile; more arrive with more mechanisms)."""
+        return self.profile.challenges[0]
+
+    @cached_property
+    def panel(self) -> Panel:
+        dev = self.profile.devnet
+        spec = spec_for(self.profile, self.challenge, days=dev.bootstrap_days + dev.live_days)
+        return generate(replace(spec, first_block=FIRST_BLOCK, gap_rate=0.0))
+
+    @property
+    def seed(self) -> int:
+        return self.profile.devnet.seed
+
+    # --- time ------------------------------------------------------------------------------------
+
+    @property
+    def block_time(self) -> float:
+        return self.profile.chain.block_time
+
+    def time_of(self, block: int) -> float:
+        return GENESIS_TIME + (block - FIRST_BLOCK) * self.block_time
+
+    def block_at(self, t: float) -> int:
+        return FIRST_BLOCK + math.floor((t - GENESIS_TIME) / self.block_time + 1e-9)
+
+    @property
+    def sample_every(self) -> int:
+        return self.profile.chain.sample_every
+
+    @property
+    def tempo(self) -> int:
+        return self.profile.chain.tempo
+
+    @property
+    def live_start_block(self) -> int:
+        """The first epoch boundary after the bootstrap history: where live sampling starts."""
+        end = FIRST_BLOCK + round(self.profile.devnet.bootstrap_days * 86_400 / self.block_time)
+        return math.ceil(end / self.tempo) * self.tempo
+
+    @property
+    def end_block(self) -> int:
+        return int(self.panel.block[-1]) + self.sample_every
+
+    def epoch_of(self, block: int) -> int:
+        return block // self.tempo
+
+    # --- beacon ----------------------------------------------------------------------------------
+
+    @cached_property
+    def beacon(self) -> LocalBeacon:
+        seed = hashlib.sha256(f"incentive-devnet-beacon:{self.seed}".encode()).digest()
+        return LocalBeacon.from_seed(seed, genesis=GENESIS_TIME - 30 * 86_400, period=BEACON_PERIOD)
+
+    # --- neurons -------------------------------------------------------------------------------
+
+    @cached_property
+    def owner(self) -> Keypair:
+        return devnet_keypair(self.seed, "owner")
+
+    @cached_property
+    def validator(self) -> Keypair:
+        return devnet_keypair(self.seed, "validator")
+
+    @cached_property
+    def miners(self) -> tuple[PlantedMiner, ...]:
+        """Planted miners in uid order (uid = 2 + index)."""
+        p = self.panel
+        first = {h: int(np.argmax(~np.isnan(p.embeddings[:, j]).all(axis=1))) for j, h in enumerate(p.hotkeys)}
+        return tuple(
+            PlantedMiner(h, p.roles[j], float(p.skill[j]), first[h], p.sources[j]) for j, h in enumerate(p.hotkeys)
+        )
+
+    def miner_uid(self, index: int) -> int:
+        return 2 + index
+
+    def neurons(self) -> list[Neuron]:
+        """Everyone the devnet registers; young miners register when they start submitting."""
+        out = [
+            Neuron(0, self.owner.ss58_address, self.owner.ss58_address, 1000.0, FIRST_BLOCK),
+            Neuron(1, self.validator.ss58_address, self.validator.ss58_address, 50_000.0, FIRST_BLOCK, True),
+        ]
+        for i, m in enumerate(self.miners):
+            joined = int(self.panel.block[m.first_sample]) if m.role == "young" else FIRST_BLOCK
+            coldkey = devnet_keypair(self.seed, f"cold:{m.hotkey}").ss58_address
+            out.append(Neuron(self.miner_uid(i), m.hotkey, coldkey, 10.0 + i, joined))
+        return out
+
+    # --- samples ---------------------------------------------------------------------------------
+
+    def row(self, sidx: int) -> int | None:
+        """The panel row of a sample index, or None outside the world."""
+        i = int(np.searchsorted(self.panel.block, sidx * self.sample_every))
+        return i if i < len(self.panel.block) and self.panel.block[i] == sidx * self.sample_every else None
+
+    def bootstrap_sidx(self) -> range:
+        return range(int(self.panel.block[0]) // self.sample_every, self.live_start_block // self.sample_every)
+
