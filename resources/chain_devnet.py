@@ -1,0 +1,33 @@
+"""ChainResource on the embedded devnet chain (state in the ledger, time on the devnet clock)."""
+
+from __future__ import annotations
+
+from devnet.chain import DevnetChainState
+from resources.chain import ChainParams, ChainResource, Commitment, Metagraph, WeightsReceipt
+from resources.devnet_context import devnet_state
+
+
+class DevnetChain(ChainResource):
+    profile_path: str = ""  # "" = $INCENTIVE_PROFILE or profiles/devnet.yaml
+    ledger_url: str
+    validator_hotkey: str = ""  # "" = the devnet's own validator
+
+    def _state(self) -> DevnetChainState:
+        return devnet_state(self.profile_path, self.ledger_url)
+
+    def head_block(self) -> int:
+        return self._state().head_block()
+
+    def params(self) -> ChainParams:
+        return self._state().params()
+
+    def metagraph(self, block: int | None = None) -> Metagraph:
+        return self._state().metagraph(block)
+
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        return self._state().commitments(block)
+
+    def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
+        state = self._state()
+        hotkey = self.validator_hotkey or state.world.validator.ss58_address
+        return state.set_weights(hotkey, uids, weights, version_key)

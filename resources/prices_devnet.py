@@ -1,0 +1,22 @@
+"""PriceFeed on the devnet's planted price path: the price of the sample at `now`."""
+
+from __future__ import annotations
+
+import math
+
+from resources.devnet_context import devnet_state
+from resources.prices import PriceFeed, PriceFeedError, PriceSnapshot
+
+
+class DevnetPriceFeed(PriceFeed):
+    profile_path: str = ""
+    ledger_url: str
+
+    def snapshot(self, now: float) -> PriceSnapshot:
+        world = devnet_state(self.profile_path, self.ledger_url).world
+        block = world.block_at(now)
+        row = world.row(block // world.sample_every)
+        if row is None:
+            raise PriceFeedError(f"block {block} is outside the devnet world")
+        price = float(world.panel.price[row])
+        return PriceSnapshot(now, {world.challenge.ticker: price if math.isfinite(price) else math.nan})

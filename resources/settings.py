@@ -1,0 +1,77 @@
+"""build_resources(profile): the active profile chooses, per external system, live or devnet.
+
+The chain is live unless `chain.network` is "devnet"; drand, payloads and prices follow the
+profile's `sources` ("devnet" or a live setting). Wallet names and paths come from the environment
+(the keys themselves stay in keyfiles); nothing secret passes through here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from profiles import Profile
+from resources.ledger import LedgerResource
+
+DEVNET = "devnet"
+
+
+def home_dir() -> Path:
+    """Where the ledger file and devnet payloads live by default: $INCENTIVE_HOME or ./.incentive."""
+    return Path(os.environ.get("INCENTIVE_HOME", ".incentive")).resolve()
+
+
+def ledger_url(home: Path | None = None) -> str:
+    return os.environ.get("INCENTIVE_LEDGER_URL") or f"sqlite:///{(home or home_dir()) / 'ledger.sqlite'}"
+
+
+def build_resources(profile: Profile, *, profile_path: str = "", home: Path | None = None) -> dict[str, Any]:
+    home = home or home_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    url = ledger_url(home)
+    netuid = profile.chain.netuid
+    resources: dict[str, Any] = {"ledger": LedgerResource(url=url)}
+
+    if profile.chain.network == DEVNET:
+        from resources.chain_devnet import DevnetChain
+
+        resources["chain"] = DevnetChain(netuid=netuid, profile_path=profile_path, ledger_url=url)
+    else:
+        from resources.chain_bittensor import BittensorChain
+
+        resources["chain"] = BittensorChain(
+            netuid=netuid, network=profile.chain.network,
+            wallet_name=os.environ.get("INCENTIVE_WALLET_NAME"),
+            wallet_hotkey=os.environ.get("INCENTIVE_WALLET_HOTKEY"),
+            wallet_path=os.environ.get("INCENTIVE_WALLET_PATH"),
+        )
+
+    if profile.sources.drand == DEVNET:
+        from resources.drand_devnet import DevnetDrand
+
+        resources["drand"] = DevnetDrand(profile_path=profile_path, ledger_url=url)
+    else:
+        from resources.drand_http import HttpDrand
+
+        resources["drand"] = HttpDrand()
+
+    if profile.sources.payloads == DEVNET:
+        from resources.payloads_devnet import DevnetPayloadStore
+
+        resources["payloads"] = DevnetPayloadStore(directory=str(home / "payloads"), port=profile.devnet.payload_port)
+    else:
+        from resources.payloads_http import HttpPayloadStore
+
+        resources["payloads"] = HttpPayloadStore()
+
+    if profile.sources.prices == DEVNET:
+        from resources.prices_devnet import DevnetPriceFeed
+
+        resources["prices"] = DevnetPriceFeed(profile_path=profile_path, ledger_url=url)
+    else:
+        from resources.prices_http import HttpPriceFeed
+
+        source = profile.sources.prices
+        resources["prices"] = HttpPriceFeed(url=source) if source.startswith(("http://", "https://")) else HttpPriceFeed()
+    return resources

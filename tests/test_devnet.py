@@ -1,0 +1,227 @@
+"""The embedded devnet: world, clock, chain, miners, payload store, beacon and bootstrap history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import profiles
+from devnet.bootstrap import write_bootstrap
+from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState, payload_url
+from devnet.clock import DevnetClock
+from devnet.miners import MALFORMATIONS, Miners
+from devnet.world import FIRST_BLOCK, World
+from ledger import Ledger
+from protocol import payload as pl
+from resources.chain import ChainError
+from resources.chain_devnet import DevnetChain
+from resources.drand_devnet import DevnetDrand
+from resources.payloads import ABSENT, FETCHED
+from resources.payloads_devnet import DevnetPayloadStore
+from resources.prices_devnet import DevnetPriceFeed
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(profiles.load())
+
+
+@pytest.fixture
+def ledger_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/ledger.sqlite"
+
+
+@pytest.fixture
+def state(world, ledger_url) -> DevnetChainState:
+    s = DevnetChainState(world, Ledger(ledger_url))
+    s.install()
+    return s
+
+
+def test_world_layout(world):
+    assert world.live_start_block % world.tempo == 0
+    assert world.live_start_block >= FIRST_BLOCK + 14 * 7200
+    assert world.time_of(world.block_at(world.time_of(FIRST_BLOCK + 1234))) == world.time_of(FIRST_BLOCK + 1234)
+    neurons = world.neurons()
+    assert [n.uid for n in neurons] == list(range(len(neurons)))
+    assert neurons[1].validator_permit and not any(n.validator_permit for n in neurons[2:])
+    assert len({n.hotkey for n in neurons}) == len(neurons)
+    young = [n for n, m in zip(neurons[2:], world.miners) if m.role == "young"]
+    assert young and all(FIRST_BLOCK < n.registered_at < world.end_block for n in young)
+    assert World(profiles.load()).panel.hotkeys == world.panel.hotkeys  # rebuilt identically
+
+
+def test_clock_manual_and_scaled(ledger_url):
+    clock = DevnetClock(Ledger(ledger_url))
+    with pytest.raises(RuntimeError):
+        clock.now()
+    clock.set_manual(1000.0)
+    assert clock.advance(60) == 1060.0 == clock.now()
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    clock.set_scaled(speed=1000.0)
+    t0 = clock.now()
+    assert 1060.0 <= t0 < 1060.0 + 1000  # ran at most about a second of wall time
+    with pytest.raises(RuntimeError):
+        clock.advance(5)
+
+
+def test_install_is_idempotent_and_sets_the_chain(state, world):
+    state.install()
+    assert state.head_block() == world.live_start_block
+    meta = state.metagraph()
+    assert meta.uids[:2] == (0, 1) and meta.block == world.live_start_block
+    commits = state.commitments()
+    silent = {m.hotkey for m in world.miners if m.role == "silent"}
+    assert silent and not silent & set(commits)
+    some = next(iter(commits.values()))
+    assert some.data == payload_url(world.profile.devnet.payload_port, some.hotkey)
+    other = DevnetChainState(World(world.profile.model_copy(update={"devnet": world.profile.devnet.model_copy(update={"seed": 99})})), state.ledger)
+    with pytest.raises(ChainError, match="seed"):
+        other.install()
+
+
+def test_young_miners_appear_in_the_metagraph_when_they_register(state, world):
+    young = [n for n, m in zip(world.neurons()[2:], world.miners) if m.role == "young"][0]
+    assert young.hotkey not in state.metagraph(young.registered_at - 1).hotkeys
+    assert young.hotkey in state.metagraph(young.registered_at).hotkeys
+
+
+def test_set_weights_accepts_only_the_validator_and_the_rate_limit(state, world):
+    chain = DevnetChain(netuid=world.profile.chain.netuid, ledger_url=str(state.ledger.engine.url))
+    receipt = chain.set_weights([0, 2, 3], [65535, 0, 1000], version_key=7)
+    assert receipt.sent and receipt.uids == (0, 3) and receipt.weights == (65535, 1000)
+    assert receipt.hotkey == world.validator.ss58_address and receipt.block == state.head_block()
+    recorded = state.ledger.devnet_weights(world.validator.ss58_address)
+    assert recorded[-1]["uids"] == [0, 3] and recorded[-1]["version_key"] == 7
+    with pytest.raises(ChainError, match="rate limit"):
+        chain.set_weights([0], [1], 7)
+    state.clock.advance(WEIGHTS_RATE_LIMIT * world.block_time)
+    assert chain.set_weights([0], [1], 7).sent
+    with pytest.raises(ChainError, match="not a registered validator"):
+        state.set_weights(world.miners[0].hotkey, [0], [1], 0)
+    with pytest.raises(ChainError, match="not registered"):
+        state.clock.advance(WEIGHTS_RATE_LIMIT * world.block_time)
+        chain.set_weights([10_000], [1], 0)
+
+
+def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
+    """Payloads fetched through the payload store and opened with the drand resource's signatures."""
+    url = str(state.ledger.engine.url)
+    store = DevnetPayloadStore(directory=str(tmp_path / "payloads"), port=world.profile.devnet.payload_port)
+    drand = DevnetDrand(ledger_url=url)
+    owner = bytes.fromhex(world.profile.protocol.owner_pk)
+    first = world.live_start_block // world.sample_every
+    samples = range(first, first + 6)
+    fetched = {}
+    with Miners(world, store.directory, workers=1) as miners:
+        for sidx in samples:
+            state.clock.set_manual(world.time_of(sidx * world.sample_every))
+            jobs = miners.publish(sidx, state.clock.now())
+            urls = {hk: c.data for hk, c in state.commitments().items()}
+            results = store.fetch_all(urls, deadline_s=5)
+            fetched[sidx] = (jobs, results)
+            # Locked: nothing of this sample can be opened yet.
+            assert drand.signature(next(iter(jobs.values())).round) is None
+    state.clock.advance(miners.lock_seconds() + 60)
+    opened = refused = 0
+    for sidx, (jobs, results) in fetched.items():
+        row = world.row(sidx)
+        for i, miner in enumerate(world.miners):
+            result = results.get(miner.hotkey)
+            if miner.role == "silent":
+                assert result is None  # no commitment at all
+                continue
+            if miner.hotkey not in jobs:
+                assert result.status == ABSENT and np.isnan(world.panel.embeddings[row, i]).any()
+                continue
+            assert result.status == FETCHED
+            signature = drand.signature(jobs[miner.hotkey].round)
+            outcome = pl.open_payload(result.body, signature, owner, hotkey=miner.hotkey, beacon=drand.chain())
+            if miner.role == "malformed":
+                assert not outcome and outcome.reason == MALFORMATIONS[jobs[miner.hotkey].malformation]
+                refused += 1
+            else:
+                assert outcome, (miner.role, outcome)
+                assert outcome.values == {world.challenge.ticker: [float(v) for v in world.panel.embeddings[row, i]]}
+                opened += 1
+    assert opened >= 40 * len(samples) and refused == 2 * len(samples)
+
+
+def test_every_malformation_occurs_over_a_few_samples(world, tmp_path):
+    kinds = set()
+    with Miners(world, tmp_path, workers=1) as miners:
+        for sidx in range(world.live_start_block // 5, world.live_start_block // 5 + len(MALFORMATIONS)):
+            jobs, _ = miners.jobs(sidx, world.time_of(sidx * 5))
+            kinds |= {j.malformation for j in jobs if j.malformation}
+    assert kinds == set(MALFORMATIONS)
+
+
+def test_worker_pool_builds_the_same_payloads(world, tmp_path):
+    sidx = world.live_start_block // 5
+    now = world.time_of(sidx * 5)
+    with Miners(world, tmp_path / "a", workers=2) as pooled:
+        jobs = pooled.publish(sidx, now)
+    sig_round = next(iter(jobs.values())).round
+    sig = world.beacon.signature(sig_round, world.beacon.chain.reveal_time(sig_round))
+    owner = bytes.fromhex(world.profile.protocol.owner_pk)
+    honest = [m for m in world.miners if m.hotkey in jobs and not jobs[m.hotkey].malformation]
+    for miner in honest:
+        body = (tmp_path / "a" / miner.hotkey).read_bytes()
+        assert pl.open_payload(body, sig, owner, hotkey=miner.hotkey).plaintext == jobs[miner.hotkey].plaintext
+
+
+def test_payload_store_refuses_foreign_urls(tmp_path):
+    store = DevnetPayloadStore(directory=str(tmp_path), port=8787)
+    out = store.fetch_all({"5Abc": "http://127.0.0.1:8787/5Other", "5Def": "https://x.r2.dev/5Def"}, 1)
+    assert {r.status for r in out.values()} == {"bad-url"}
+
+
+def test_price_feed_follows_the_world(state, world):
+    feed = DevnetPriceFeed(ledger_url=str(state.ledger.engine.url))
+    now = state.clock.now()
+    snap = feed.snapshot(now)
+    row = world.row(world.block_at(now) // world.sample_every)
+    assert snap.prices == {world.challenge.ticker: float(world.panel.price[row])}
+
+
+def test_bootstrap_history_reads_back_as_the_planted_panel(world, ledger_url):
+    small = World(world.profile.model_copy(update={"devnet": world.profile.devnet.model_copy(update={"bootstrap_days": 0.25, "live_days": 0.1})}))
+    ledger = Ledger(ledger_url)
+    written = write_bootstrap(small, ledger)
+    assert written == len(small.bootstrap_sidx()) and write_bootstrap(small, ledger) == 0
+    rng = small.bootstrap_sidx()
+    sidx, hotkeys, values = ledger.embeddings(small.challenge.name, rng.start, rng.stop)
+    assert sidx.tolist() == list(rng)
+    cols = [small.panel.hotkeys.index(h) for h in hotkeys]
+    expected = small.panel.embeddings[: len(rng)][:, cols]
+    assert np.array_equal(values, expected, equal_nan=True)
+    assert ledger.embedding_sources(small.challenge.name, rng.start, rng.stop) == {"bootstrap": len(rng)}
+    p_sidx, prices = ledger.prices(small.challenge.ticker, rng.start, rng.stop)
+    assert np.array_equal(prices, small.panel.price[: len(rng)])
+
+
+def test_served_directory_through_the_live_http_store(state, world, tmp_path):
+    from devnet.server import serve
+    from resources.payloads_http import HttpPayloadStore
+
+    directory = tmp_path / "payloads"
+    sidx = world.live_start_block // world.sample_every
+    with Miners(world, directory, workers=1) as miners:
+        jobs = miners.publish(sidx, world.time_of(sidx * world.sample_every))
+    (directory / ".hidden").write_bytes(b"never served")
+    server = serve(directory)
+    try:
+        port = server.server_address[1]
+        live = HttpPayloadStore(allowed_host_suffixes=[], allowed_hosts=[f"127.0.0.1:{port}"])
+        embedded = DevnetPayloadStore(directory=str(directory), port=port)
+        hotkeys = [m.hotkey for m in world.miners[:12]]
+        urls = {hk: payload_url(port, hk) for hk in hotkeys}
+        over_http, from_disk = live.fetch_all(urls, deadline_s=10), embedded.fetch_all(urls, deadline_s=10)
+        for hk in hotkeys:
+            assert over_http[hk].status == from_disk[hk].status
+            assert over_http[hk].body == from_disk[hk].body
+        assert sum(r.status == FETCHED for r in over_http.values()) == sum(hk in jobs for hk in hotkeys)
+        assert live.fetch_all({".hidden": payload_url(port, ".hidden")}, 5)[".hidden"].status != FETCHED
+    finally:
+        server.shutdown()

@@ -1,0 +1,69 @@
+"""build_resources: the profile picks live or devnet per resource, and they run inside Dagster."""
+
+import dagster as dg
+import pytest
+
+import profiles
+from resources.chain import ChainResource
+from resources.chain_bittensor import BittensorChain
+from resources.chain_devnet import DevnetChain
+from resources.drand import DrandResource
+from resources.drand_devnet import DevnetDrand
+from resources.drand_http import HttpDrand
+from resources.ledger import LedgerResource
+from resources.payloads_devnet import DevnetPayloadStore
+from resources.payloads_http import HttpPayloadStore
+from resources.prices_devnet import DevnetPriceFeed
+from resources.prices_http import HttpPriceFeed
+from resources.settings import build_resources
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.delenv("INCENTIVE_LEDGER_URL", raising=False)
+    return tmp_path
+
+
+def test_devnet_profile_builds_devnet_resources(home):
+    r = build_resources(profiles.load(), home=home)
+    assert isinstance(r["chain"], DevnetChain) and isinstance(r["drand"], DevnetDrand)
+    assert isinstance(r["payloads"], DevnetPayloadStore) and isinstance(r["prices"], DevnetPriceFeed)
+    assert r["ledger"].url == f"sqlite:///{home}/ledger.sqlite"
+    assert r["payloads"].directory == str(home / "payloads")
+
+
+def test_live_profile_builds_live_resources(home, monkeypatch):
+    monkeypatch.setenv("INCENTIVE_WALLET_NAME", "validator")
+    monkeypatch.setenv("INCENTIVE_LEDGER_URL", "postgresql+psycopg2://v@127.0.0.1:5432/ledger")
+    base = profiles.load()
+    live = base.model_copy(update={
+        "chain": base.chain.model_copy(update={"network": "finney", "netuid": 123}),
+        "sources": base.sources.model_copy(update={"drand": "quicknet", "payloads": "http",
+                                                   "prices": "https://prices.example/latest.json"}),
+    })
+    r = build_resources(live, home=home)
+    assert isinstance(r["chain"], BittensorChain) and r["chain"].network == "finney" and r["chain"].netuid == 123
+    assert r["chain"].wallet_name == "validator"
+    assert isinstance(r["drand"], HttpDrand) and isinstance(r["payloads"], HttpPayloadStore)
+    assert isinstance(r["prices"], HttpPriceFeed) and r["prices"].url == "https://prices.example/latest.json"
+    assert r["ledger"].url.startswith("postgresql+psycopg2://")
+
+
+def test_devnet_resources_run_inside_dagster(home):
+    resources = build_resources(profiles.load(), home=home)
+    resources["ledger"].ledger()  # migrate
+    from devnet.chain import DevnetChainState
+    from devnet.world import World
+
+    DevnetChainState(World(profiles.load()), resources["ledger"].ledger()).install()
+
+    @dg.asset
+    def head(chain: ChainResource, drand: DrandResource, ledger: LedgerResource) -> dict:
+        meta = chain.metagraph()
+        return {"head": chain.head_block(), "neurons": len(meta.neurons), "round": drand.latest_round(),
+                "signature": drand.signature(drand.latest_round()) is not None}
+
+    result = dg.materialize([head], resources=resources)
+    out = result.output_for_node("head")
+    assert result.success and out["neurons"] == 52 and out["signature"]
+    assert out["head"] == World(profiles.load()).live_start_block
