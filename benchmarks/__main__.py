@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks import binary, protocol
+from benchmarks import binary, devnet, protocol
 
-BENCHMARKS = {"protocol": protocol.run, "binary": binary.run}
+BENCHMARKS = {"protocol": protocol.run, "binary": binary.run, "devnet": devnet.run}
 
 
 def main() -> None:
