@@ -6,6 +6,8 @@ devnet clock, so everything above the chain resource runs unchanged against it.
 
 from __future__ import annotations
 
+import time
+
 from devnet.clock import DevnetClock
 from devnet.world import FIRST_BLOCK, World
 from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, WeightsReceipt
@@ -22,6 +24,7 @@ class DevnetChainState:
     def __init__(self, world: World, ledger) -> None:
         self.world, self.ledger = world, ledger
         self.clock = DevnetClock(ledger)
+        self._miners = None
 
     @property
     def netuid(self) -> int:
@@ -48,6 +51,37 @@ class DevnetChainState:
 
     def head_block(self) -> int:
         return self.world.block_at(self.clock.now())
+
+    def advance_to(self, block: int, payload_dir: str, timeout_s: float, poll_s: float = 1.0) -> int:
+        """Bring the world to `block`: a manual clock is set there, a scaled one is waited for; then,
+        at a sample block, every miner publishes its payload for that sample (once)."""
+        if block >= self.world.end_block:
+            raise ChainError(f"block {block} is past the end of the devnet world ({self.world.end_block})")
+        target = self.world.time_of(block)
+        state = self.ledger.devnet_get("clock")
+        if state is not None and state["mode"] == "manual":
+            if self.clock.now() < target:
+                self.clock.set_manual(target)
+        else:
+            deadline = time.monotonic() + timeout_s
+            while self.clock.now() < target:
+                if time.monotonic() >= deadline:
+                    raise ChainError(f"the devnet did not reach block {block} within {timeout_s:.0f} s")
+                time.sleep(poll_s)
+        if block % self.world.sample_every == 0:
+            self._publish(block // self.world.sample_every, payload_dir)
+        return self.head_block()
+
+    def _publish(self, sidx: int, payload_dir: str) -> None:
+        from devnet.miners import Miners
+
+        key = f"published:{payload_dir}"
+        if (self.ledger.devnet_get(key) or -1) >= sidx:
+            return
+        if self._miners is None or str(self._miners.directory) != payload_dir:
+            self._miners = Miners(self.world, payload_dir)
+        self._miners.publish(sidx, self.world.time_of(sidx * self.world.sample_every))
+        self.ledger.devnet_set(key, sidx)
 
     def params(self) -> ChainParams:
         return ChainParams(self.world.tempo, WEIGHTS_RATE_LIMIT, 65535, 1, False)

@@ -35,6 +35,7 @@ MALFORMATIONS = {
 }
 _KINDS = tuple(MALFORMATIONS)
 _POOL_MIN_JOBS = 24
+ROUND_GRID = 100  # rounds (5 min at 3 s): consecutive samples share a round, and its pairing table
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class Miners:
         self.close()
 
     def lock_seconds(self) -> float:
-        """The rule's minimum lock plus one sample, so values count under it."""
+        """The rule's minimum lock plus one sample, so values count under it (rounds are then
+        rounded up to a grid of ROUND_GRID rounds, as a miner may: a longer lock is always valid)."""
         world = self.world
         return world.profile.lock_seconds(world.challenge) + world.sample_every * world.block_time
 
@@ -118,7 +120,8 @@ class Miners:
         row = world.row(sidx)
         if row is None:
             raise ValueError(f"sample {sidx} is outside the devnet world")
-        round_ = world.beacon.chain.round_at(now + self.lock_seconds())
+        earliest = world.beacon.chain.round_at(now + self.lock_seconds())
+        round_ = -(-earliest // ROUND_GRID) * ROUND_GRID  # lock a little longer, on a shared grid
         values = world.panel.embeddings[row]
         ticker = world.challenge.ticker
         jobs, silent = [], []

@@ -8,6 +8,7 @@ plain dataclasses, so nothing above the resource knows which chain it talks to.
 from __future__ import annotations
 
 import abc
+import time
 
 import dagster as dg
 
@@ -40,3 +41,19 @@ class ChainResource(dg.ConfigurableResource, abc.ABC):
     @abc.abstractmethod
     def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
         """Send u16 weights (zeros dropped); a dry run when no wallet is configured."""
+
+    def now(self) -> float:
+        """The time the chain lives in (unix seconds): the wall clock live, the world time on the devnet."""
+        return time.time()
+
+    def wait_for_block(self, block: int, timeout_s: float, poll_s: float = 3.0) -> int:
+        """Return the head once it reaches `block` (polling); raise ChainError after `timeout_s`.
+
+        The devnet overrides this: its world advances to the block (and its miners act) instead.
+        """
+        deadline = time.monotonic() + timeout_s
+        while (head := self.head_block()) < block:
+            if time.monotonic() >= deadline:
+                raise ChainError(f"head {head} did not reach block {block} within {timeout_s:.0f} s")
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        return head

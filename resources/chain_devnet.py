@@ -10,6 +10,7 @@ from resources.devnet_context import devnet_state
 class DevnetChain(ChainResource):
     profile_path: str = ""  # "" = $INCENTIVE_PROFILE or profiles/devnet.yaml
     ledger_url: str
+    payload_dir: str  # where the devnet miners publish (served by the devnet payload store)
     validator_hotkey: str = ""  # "" = the devnet's own validator
 
     def _state(self) -> DevnetChainState:
@@ -26,6 +27,13 @@ class DevnetChain(ChainResource):
 
     def commitments(self, block: int | None = None) -> dict[str, Commitment]:
         return self._state().commitments(block)
+
+    def now(self) -> float:
+        return self._state().clock.now()
+
+    def wait_for_block(self, block: int, timeout_s: float, poll_s: float = 1.0) -> int:
+        """Let the devnet world reach `block`; its miners publish the payloads of a sample block."""
+        return self._state().advance_to(block, self.payload_dir, timeout_s, poll_s)
 
     def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
         state = self._state()

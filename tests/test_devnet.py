@@ -88,7 +88,7 @@ def test_young_miners_appear_in_the_metagraph_when_they_register(state, world):
 
 
 def test_set_weights_accepts_only_the_validator_and_the_rate_limit(state, world):
-    chain = DevnetChain(netuid=world.profile.chain.netuid, ledger_url=str(state.ledger.engine.url))
+    chain = DevnetChain(netuid=world.profile.chain.netuid, ledger_url=str(state.ledger.engine.url), payload_dir="unused")
     receipt = chain.set_weights([0, 2, 3], [65535, 0, 1000], version_key=7)
     assert receipt.sent and receipt.uids == (0, 3) and receipt.weights == (65535, 1000)
     assert receipt.hotkey == world.validator.ss58_address and receipt.block == state.head_block()
@@ -123,7 +123,8 @@ def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
             fetched[sidx] = (jobs, results)
             # Locked: nothing of this sample can be opened yet.
             assert drand.signature(next(iter(jobs.values())).round) is None
-    state.clock.advance(miners.lock_seconds() + 60)
+    newest = max(job.round for jobs, _ in fetched.values() for job in jobs.values())
+    state.clock.set_manual(world.beacon.chain.reveal_time(newest))
     opened = refused = 0
     for sidx, (jobs, results) in fetched.items():
         row = world.row(sidx)
