@@ -13,6 +13,8 @@ from typing import Any
 
 from profiles import Profile
 from resources.ledger import LedgerResource
+from resources.settings_resource import SettingsResource
+from resources.storage import EpochArtifactIOManager
 
 DEVNET = "devnet"
 
@@ -31,12 +33,17 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
     home.mkdir(parents=True, exist_ok=True)
     url = ledger_url(home)
     netuid = profile.chain.netuid
-    resources: dict[str, Any] = {"ledger": LedgerResource(url=url)}
+    resources: dict[str, Any] = {
+        "ledger": LedgerResource(url=url),
+        "settings": SettingsResource(profile_path=profile_path),
+        "io_manager": EpochArtifactIOManager(base_dir=str(home / "artifacts")),
+    }
 
     if profile.chain.network == DEVNET:
         from resources.chain_devnet import DevnetChain
 
-        resources["chain"] = DevnetChain(netuid=netuid, profile_path=profile_path, ledger_url=url)
+        resources["chain"] = DevnetChain(netuid=netuid, profile_path=profile_path, ledger_url=url,
+                                         payload_dir=str(home / "payloads"))
     else:
         from resources.chain_bittensor import BittensorChain
 

@@ -1,0 +1,59 @@
+"""Epoch artifacts between assets: JSON for small values, one .npz per challenge for panels.
+
+Files live at `<base_dir>/<asset key path>/<partition>.json` (or a directory of `.npz` for panels),
+so an operator can read what an epoch computed; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from mechanisms.panel import Panel
+
+
+UNPARTITIONED = "latest"
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^0-9A-Za-z._-]", "__", key)
+
+
+class EpochArtifactIOManager(dg.ConfigurableIOManager):
+    base_dir: str
+
+    def _path(self, key: dg.AssetKey, partition: str) -> Path:
+        return Path(self.base_dir, *key.path, _safe(partition))
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        path = self._path(context.asset_key, context.partition_key if context.has_asset_partitions else UNPARTITIONED)
+        if isinstance(obj, dict) and obj and all(isinstance(v, Panel) for v in obj.values()):
+            path.mkdir(parents=True, exist_ok=True)
+            for name, panel in obj.items():
+                panel.save(path / f"{_safe(name)}.npz", name)
+            (path / "index.json").write_text(json.dumps(sorted(obj)))
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(obj, sort_keys=True, allow_nan=False))
+        tmp.replace(path.with_suffix(".json"))
+
+    def _load(self, key: dg.AssetKey, partition: str) -> Any:
+        path = self._path(key, partition)
+        if path.is_dir():
+            names = json.loads((path / "index.json").read_text())
+            return {name: Panel.load(path / f"{_safe(name)}.npz", name) for name in names}
+        return json.loads(path.with_suffix(".json").read_text())
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        key = context.asset_key
+        many = isinstance(context.asset_partitions_def, dg.MultiPartitionsDefinition)  # e.g. epoch × challenge
+        if context.has_asset_partitions and (many or len(context.asset_partition_keys) != 1):
+            return {str(k): self._load(key, str(k)) for k in context.asset_partition_keys}
+        return self._load(key, str(context.asset_partition_key) if context.has_asset_partitions else UNPARTITIONED)
