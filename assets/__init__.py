@@ -1,0 +1,1 @@
+"""Software-defined assets: thin, they read through resources and call mechanisms and protocol."""

@@ -1,0 +1,42 @@
+"""Setting the epoch's weights on chain: once per epoch, only after every blocking check passed."""
+
+
+import dagster as dg
+
+from assets.weights import final_weights
+from orchestration.partitions import EPOCHS, epoch_of
+from resources.chain import ChainResource
+from resources.ledger import LedgerResource
+from resources.settings_resource import SettingsResource
+
+SUBMISSION = dg.AssetKey(["chain", "weight_submission"])
+
+
+class SubmitConfig(dg.Config):
+    force: bool = False  # re-submit an epoch already submitted, or one older than the newest submitted
+
+
+@dg.asset(key=SUBMISSION, group_name="chain", partitions_def=EPOCHS, pool="chain_tx",
+          ins={"final_weights": dg.AssetIn(key=final_weights.key)},
+          automation_condition=dg.AutomationCondition.on_missing() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+          description="set_weights through the chain resource (a dry run without a wallet on a live chain).")
+def weight_submission(context: dg.AssetExecutionContext, config: SubmitConfig, final_weights: dict,
+                      chain: ChainResource, ledger: LedgerResource, settings: SettingsResource) -> dg.MaterializeResult:
+    profile, store = settings.profile(), ledger.ledger()
+    epoch = epoch_of(context)
+    sent = [s for s in store.submissions() if s.sent]
+    if not config.force:
+        if any(s.epoch == epoch for s in sent):
+            block = max(s.block for s in sent if s.epoch == epoch)
+            return dg.MaterializeResult(metadata={"sent": False, "skipped": f"already submitted at block {block}"})
+        newer = max((s.epoch for s in sent), default=-1)
+        if newer > epoch:  # stale: sending it would replace newer weights with older ones
+            return dg.MaterializeResult(metadata={"sent": False, "skipped": f"stale: epoch {newer} was already submitted"})
+    if final_weights["rejected"] is not None:
+        raise dg.Failure(f"epoch {epoch} has no usable weights: {final_weights['source']}")
+    receipt = chain.set_weights(final_weights["uids"], final_weights["u16"], profile.weights.version_key)
+    store.record_submission(epoch, receipt, forced=config.force, recorded_at=chain.now())
+    return dg.MaterializeResult(metadata={
+        "sent": receipt.sent, "block": receipt.block, "non_zero": len(receipt.uids),
+        "version_key": receipt.version_key, "hotkey": receipt.hotkey, "detail": receipt.detail, "forced": config.force,
+    })

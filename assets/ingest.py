@@ -1,0 +1,116 @@
+"""The epoch's collection run: every sample's payloads and prices, then the epoch's metagraph.
+
+Payloads can only be fetched live (miners overwrite them every minute), so one run per epoch
+samples every `sample_every` blocks until the epoch closes, writing each sample to the ledger as it
+goes. A rerun of a collected epoch reads the ledger and touches no network; a sample whose time has
+passed with nobody collecting is recorded as missed, never silently dropped.
+"""
+
+
+from collections import Counter
+
+import dagster as dg
+
+from assets.epochs import EpochBlocks
+from ledger import RawPayload
+from orchestration.partitions import EPOCHS, epoch_of
+from protocol import payload as pl
+from resources.chain import ChainResource
+from resources.ledger import LedgerResource
+from resources.payloads import FETCHED, PayloadStore
+from resources.prices import PriceFeed, PriceFeedError
+from resources.settings_resource import SettingsResource
+
+PAYLOADS = dg.AssetKey(["raw", "payloads"])
+PRICES = dg.AssetKey(["market", "prices"])
+METAGRAPH = dg.AssetKey(["chain", "metagraph"])
+
+
+class CollectConfig(dg.Config):
+    fetch_deadline_s: float = 20.0  # a sample is taken when this passes, even if miners hang
+    block_timeout_s: float = 120.0  # how long to wait for the chain to reach a sample block
+
+
+def _round(body: bytes | None) -> int | None:
+    parsed = pl.parse(body) if body is not None else None
+    return parsed.round if isinstance(parsed, pl.PayloadV2) else None
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(PAYLOADS, group_name="ingest", description="Every miner's fetched payload bytes per sample (ledger)."),
+        dg.AssetSpec(PRICES, group_name="ingest", description="The price snapshot of every sample (ledger)."),
+        dg.AssetSpec(METAGRAPH, group_name="ingest", description="The metagraph at the epoch's last block (ledger)."),
+    ],
+    partitions_def=EPOCHS,
+    can_subset=False,
+)
+def collect_epoch(
+    context: dg.AssetExecutionContext,
+    config: CollectConfig,
+    chain: ChainResource,
+    payloads: PayloadStore,
+    prices: PriceFeed,
+    ledger: LedgerResource,
+    settings: SettingsResource,
+):
+    profile, store = settings.profile(), ledger.ledger()
+    blocks = EpochBlocks.of(epoch_of(context), profile)
+    have = {s.sidx for s in store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)}
+    statuses: Counter[str] = Counter()
+    taken = missed = 0
+    for block in blocks.sample_blocks:
+        sidx = block // blocks.every
+        if sidx in have:
+            continue  # collected before (a resumed or re-materialised run): the ledger has it
+        if chain.head_block() >= block + blocks.every:
+            store.record_sample(sidx, block, chain.now(), status="missed", reason="no collection was running")
+            missed += 1
+            continue
+        chain.wait_for_block(block, config.block_timeout_s)
+        now = chain.now()
+        metagraph_hotkeys = set(chain.metagraph(block).hotkeys)
+        urls = {hk: c.data for hk, c in chain.commitments(block).items() if hk in metagraph_hotkeys}
+        results = payloads.fetch_all(urls, config.fetch_deadline_s)
+        try:
+            snapshot = prices.snapshot(now).prices
+        except PriceFeedError as exc:
+            context.log.warning(f"sample {sidx}: no prices ({exc})")
+            snapshot = {c.ticker: float("nan") for c in profile.challenges}
+        rows = [
+            RawPayload(sidx, r.hotkey, r.url, r.status, r.body, r.reason, _round(r.body), now)
+            for r in results.values()
+        ]
+        with store.transaction():
+            store.record_sample(sidx, block, now)
+            store.record_payloads(rows)
+            store.store_prices(sidx, snapshot)
+        statuses.update(r.status for r in rows)
+        taken += 1
+    chain.wait_for_block(blocks.last, config.block_timeout_s)
+    metagraph = store.metagraph(blocks.last)
+    if metagraph is None or metagraph.block != blocks.last:
+        metagraph = chain.metagraph(blocks.last)
+        store.store_metagraph(metagraph)
+    samples = store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)
+    raw = store.raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop)
+    rounds = [p.round for p in raw if p.round is not None]
+    yield dg.MaterializeResult(
+        asset_key=PAYLOADS,
+        metadata={
+            "blocks": f"{blocks.first}–{blocks.last}",
+            "samples_taken_now": taken,
+            "samples_in_ledger": sum(s.status == "taken" for s in samples),
+            "samples_missed": sum(s.status == "missed" for s in samples),
+            "payloads": len(raw),
+            "fetched": sum(p.status == FETCHED for p in raw),
+            "by_status": dg.MetadataValue.json(dict(Counter(p.status for p in raw))),
+            "max_round": max(rounds, default=0),
+        },
+    )
+    yield dg.MaterializeResult(asset_key=PRICES, metadata={"samples": len(samples), "tickers": ", ".join(c.ticker for c in profile.challenges)})
+    yield dg.MaterializeResult(
+        asset_key=METAGRAPH,
+        metadata={"block": metagraph.block, "neurons": len(metagraph.neurons),
+                  "validators": sum(n.validator_permit for n in metagraph.neurons)},
+    )

@@ -1,0 +1,139 @@
+"""Reveal an epoch once its rounds are out: verified signatures, then validated embeddings.
+
+Every payload that yields no values is kept with its reason (the ledger's rejections); one miner's
+garbage never fails the run or touches another miner's values.
+"""
+
+
+from collections import Counter, defaultdict
+
+import dagster as dg
+import numpy as np
+
+from assets.epochs import EpochBlocks
+from assets.ingest import METAGRAPH, PAYLOADS, PRICES
+from ledger import Rejection
+from orchestration.partitions import EPOCHS, epoch_of
+from protocol import payload as pl
+from protocol.validation import ChallengeFormat, challenge_values
+from resources.drand import DrandResource
+from resources.ledger import LedgerResource
+from resources.payloads import FETCHED
+from resources.settings_resource import SettingsResource
+
+SIGNATURES = dg.AssetKey(["drand", "signatures"])
+EMBEDDINGS = dg.AssetKey("embeddings")
+UNPUBLISHED = "timelock-unavailable"
+
+
+@dg.asset(key=SIGNATURES, group_name="reveal", partitions_def=EPOCHS, deps=[PAYLOADS],
+          description="Beacon signatures of every round the epoch's payloads name, verified (ledger).")
+def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, ledger: LedgerResource,
+                     settings: SettingsResource) -> dg.MaterializeResult:
+    blocks = EpochBlocks.of(epoch_of(context), settings.profile())
+    store = ledger.ledger()
+    rounds = {p.round for p in store.raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop) if p.round}
+    have = store.signatures(rounds)
+    fetched, unpublished = {}, []
+    for r in sorted(rounds - set(have)):
+        signature = drand.signature(r)
+        if signature is None:
+            unpublished.append(r)
+        else:
+            fetched[r] = signature
+    store.store_signatures(fetched)
+    return dg.MaterializeResult(metadata={
+        "rounds": len(rounds), "already_cached": len(have), "fetched": len(fetched),
+        "unpublished": len(unpublished), "first_unpublished": unpublished[0] if unpublished else 0,
+    })
+
+
+def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_time):
+    """(vectors {challenge: {hotkey: vector}}, rejections) of one sample's fetched payloads.
+
+    `reveal_time(round)` is the beacon's publication time of a round (the lock rule compares it with
+    the sample's time plus each challenge's horizon)."""
+    parsed, rejections = {}, []
+    for row in rows:
+        if row.status != FETCHED:
+            continue
+        payload = pl.parse(row.body)
+        if isinstance(payload, pl.Rejected):
+            rejections.append(Rejection(row.sidx, row.hotkey, payload.reason.value, payload.detail))
+            continue
+        parsed[row.hotkey] = payload
+    # Identical timelock ciphertexts under several hotkeys are copies: refused for all of them.
+    owners = defaultdict(list)
+    for hotkey, payload in parsed.items():
+        owners[payload.time_ct].append(hotkey)
+    vectors: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    beacon_time = profile.chain.block_time
+    for hotkey, payload in sorted(parsed.items()):
+        sidx = rows[0].sidx
+        if len(owners[payload.time_ct]) > 1:
+            rejections.append(Rejection(sidx, hotkey, "duplicate", f"same W_time as {len(owners[payload.time_ct]) - 1} other hotkeys"))
+            continue
+        signature = signatures.get(payload.round)
+        if signature is None:
+            rejections.append(Rejection(sidx, hotkey, UNPUBLISHED, f"round {payload.round} has no signature"))
+            continue
+        opened = pl.open_payload(payload, signature, owner_pk, hotkey=hotkey)
+        if isinstance(opened, pl.Rejected):
+            rejections.append(Rejection(sidx, hotkey, opened.reason.value, opened.detail))
+            continue
+        values, problems = challenge_values(opened.values, formats)
+        for name, problem in problems.items():
+            rejections.append(Rejection(sidx, hotkey, "validation", problem, name))
+        for c in profile.challenges:
+            if c.name not in values:
+                continue
+            if profile.protocol.lock_rule == "horizon" and c.mode == "fixed":
+                # The round must stay sealed until the horizon has passed since the sample (F12).
+                sealed_until = reveal_time(payload.round)
+                if sealed_until < taken_at + c.horizon_blocks * beacon_time:
+                    rejections.append(Rejection(sidx, hotkey, "lock", f"round {payload.round} opens before the horizon", c.name))
+                    continue
+            vectors[c.name][hotkey] = values[c.name]
+    return vectors, rejections
+
+
+@dg.asset(key=EMBEDDINGS, group_name="reveal", partitions_def=EPOCHS, deps=[SIGNATURES, PRICES, METAGRAPH],
+          description="Decrypted, validated vectors per (sample, hotkey, challenge); rejections with reasons.")
+def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, ledger: LedgerResource,
+               settings: SettingsResource) -> dg.MaterializeResult:
+    profile, store = settings.profile(), ledger.ledger()
+    blocks = EpochBlocks.of(epoch_of(context), profile)
+    reveal_time = drand.chain().reveal_time
+    formats = [ChallengeFormat(c.name, c.ticker, c.dim) for c in profile.challenges]
+    owner_pk = bytes.fromhex(profile.protocol.owner_pk)
+    lo, hi = blocks.sidx_range.start, blocks.sidx_range.stop
+    raw = store.raw_payloads(lo, hi)
+    signatures = store.signatures({p.round for p in raw if p.round})
+    by_sample = defaultdict(list)
+    for row in raw:
+        by_sample[row.sidx].append(row)
+    reasons: Counter[str] = Counter(p.status for p in raw if p.status != FETCHED)
+    valid: Counter[str] = Counter()
+    for sample in store.samples(lo, hi):
+        rows = by_sample.get(sample.sidx)
+        if sample.status != "taken" or not rows:
+            continue
+        vectors, rejections = _open_sample(rows, signatures, owner_pk, profile, sample.taken_at, formats, reveal_time)
+        store.record_rejections(rejections)
+        reasons.update(r.reason for r in rejections)
+        for c in profile.challenges:
+            got = vectors.get(c.name, {})
+            if got:
+                hotkeys = sorted(got)
+                store.store_embeddings(c.name, sample.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
+                                       np.ones(len(hotkeys), dtype=bool))
+                valid[c.name] += len(hotkeys)
+    fetched = sum(p.status == FETCHED for p in raw)
+    table = "| reason | count |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in reasons.most_common())
+    return dg.MaterializeResult(metadata={
+        "payloads_fetched": fetched,
+        "valid_vectors": dg.MetadataValue.json(dict(valid)),
+        "rejections": sum(reasons.values()),
+        "rejections_by_reason": dg.MetadataValue.md(table),
+        "samples": len(by_sample),
+    })

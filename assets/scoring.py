@@ -1,0 +1,72 @@
+"""Each challenge's training panel at an epoch, and its salience (epoch × challenge).
+
+A panel holds every sample up to the epoch's end for prices (labels look ahead), but values only up
+to the training cutoff (calc block − 500): what was readable when the epoch closed, whatever the
+reveal timing, so a rerun of the epoch sees exactly the same data.
+"""
+
+
+import dagster as dg
+import numpy as np
+
+from assets.epochs import EpochBlocks
+from assets.ingest import METAGRAPH, PRICES
+from assets.reveal import EMBEDDINGS
+from mechanisms.panel import Panel
+from mechanisms.registry import MECHANISMS
+from orchestration.partitions import BY_EPOCH, EPOCH_X_CHALLENGE, EPOCHS, epoch_of
+from resources.ledger import LedgerResource
+from resources.settings_resource import SettingsResource
+
+HISTORY_DAYS = 60  # MANTIS MAX_DAYS: the training window
+EAGER = dg.AutomationCondition.eager()
+
+
+def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str]) -> Panel:
+    """One challenge's panel from the ledger: prices to the epoch's end, values to the cutoff."""
+    every = blocks.every
+    hi = blocks.sidx_range.stop
+    lo = hi - HISTORY_DAYS * round(86_400 / (every * profile.chain.block_time))
+    price_sidx, price = store.prices(challenge.ticker, lo, hi)
+    emb_sidx, emb_hotkeys, values = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1)
+    keep = [j for j, h in enumerate(emb_hotkeys) if h in hotkeys]
+    X = np.full((len(price_sidx), len(keep), challenge.dim), np.nan, dtype=np.float32)
+    rows = np.searchsorted(price_sidx, emb_sidx)
+    found = (rows < len(price_sidx)) & (price_sidx[np.minimum(rows, len(price_sidx) - 1)] == emb_sidx)
+    if keep and found.any():
+        X[rows[found]] = values[found][:, keep]
+    return Panel(tuple(emb_hotkeys[j] for j in keep), price_sidx * every, price, X)
+
+
+@dg.asset(group_name="scoring", partitions_def=EPOCHS, deps=[EMBEDDINGS, PRICES, METAGRAPH],
+          automation_condition=EAGER,
+          description="Each challenge's training panel (samples × miners × dim) over its lookback window.")
+def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: SettingsResource) -> dict[str, Panel]:
+    profile, store = settings.profile(), ledger.ledger()
+    blocks = EpochBlocks.of(epoch_of(context), profile)
+    metagraph = store.metagraph(blocks.last)
+    if metagraph is None:
+        raise dg.Failure(f"no metagraph snapshot at block {blocks.last}: collect the epoch first")
+    out = {c.name: build_panel(store, profile, c, blocks, set(metagraph.hotkeys)) for c in profile.challenges}
+    context.add_output_metadata({
+        name: f"{len(p.block)} samples × {len(p.hotkeys)} miners, {int((~np.isnan(p.embeddings).all(axis=2)).sum())} values"
+        for name, p in out.items()
+    } | {"train_cutoff_sidx": blocks.train_cutoff_sidx})
+    return out
+
+
+@dg.asset(group_name="scoring", partitions_def=EPOCH_X_CHALLENGE,
+          ins={"panels": dg.AssetIn(partition_mapping=BY_EPOCH)}, automation_condition=EAGER,
+          description="One salience vector over hotkeys per challenge and epoch (sums to 1, or empty).")
+def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settings: SettingsResource) -> dict[str, float]:
+    profile = settings.profile()
+    challenge = profile.challenge(context.partition_key.keys_by_dimension["challenge"])
+    mechanism = MECHANISMS[challenge.mechanism]
+    result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params, profile.chain.sample_every)
+    top = sorted(result.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    context.add_output_metadata({
+        "mechanism": f"{challenge.mechanism} ({challenge.mode})",
+        "miners_with_salience": sum(v > 0 for v in result.values()),
+        "top": dg.MetadataValue.md("| hotkey | salience |\n|---|---|\n" + "\n".join(f"| {h} | {v:.4f} |" for h, v in top if v > 0)),
+    })
+    return result

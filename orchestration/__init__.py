@@ -1,0 +1,1 @@
+"""Dagster Definitions, partitions, sensors, schedules and jobs (built from the active profile)."""

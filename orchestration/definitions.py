@@ -1,0 +1,33 @@
+"""The one place Definitions are built, from the active profile ($INCENTIVE_PROFILE or devnet)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+import profiles
+from assets.chain import weight_submission
+from assets.ingest import collect_epoch
+from assets.reveal import drand_signatures, embeddings
+from assets.scoring import panels, salience
+from assets.weights import WEIGHT_CHECKS, final_weights
+from orchestration.automation import epoch_automation
+from orchestration.jobs import collect_job, reveal_job
+from orchestration.schedules import reconcile_missing_epochs
+from orchestration.sensors import block_sensor, reveal_ready_sensor
+from resources.settings import build_resources
+
+PROFILE_PATH = os.environ.get(profiles.ENV, "")
+PROFILE = profiles.load(PROFILE_PATH or None)
+ASSETS = [collect_epoch, drand_signatures, embeddings, panels, salience, final_weights, weight_submission]
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=WEIGHT_CHECKS,
+    jobs=[collect_job, reveal_job],
+    sensors=[block_sensor, reveal_ready_sensor, epoch_automation],
+    schedules=[reconcile_missing_epochs],
+    resources=build_resources(PROFILE, profile_path=PROFILE_PATH),
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,10 @@
+"""The jobs sensors and schedules request: an epoch's collection, and its reveal."""
+
+import dagster as dg
+
+from orchestration.partitions import EPOCHS
+
+collect_job = dg.define_asset_job("collection", selection=dg.AssetSelection.groups("ingest"), partitions_def=EPOCHS,
+                                  description="One epoch's live sampling run (payloads, prices, metagraph).")
+reveal_job = dg.define_asset_job("reveal", selection=dg.AssetSelection.groups("reveal"), partitions_def=EPOCHS,
+                                 description="Verified signatures and validated embeddings of a closed epoch.")

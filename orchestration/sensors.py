@@ -1,0 +1,81 @@
+"""Block cadence: add each epoch at its start and collect it; reveal an epoch once its rounds are out.
+
+Neither sensor does heavy work: they read the head, the ledger's round numbers and the instance's
+run and materialization records, and request coarse runs (one per epoch and stage).
+"""
+
+
+import dagster as dg
+
+from assets.epochs import EpochBlocks
+from assets.ingest import PAYLOADS
+from assets.reveal import EMBEDDINGS
+from orchestration.jobs import collect_job, reveal_job
+from orchestration.partitions import EPOCHS, epoch_key, parse_epoch
+from resources.chain import ChainResource
+from resources.drand import DrandResource
+from resources.ledger import LedgerResource
+from resources.settings_resource import SettingsResource
+
+MAX_NEW_EPOCHS_PER_TICK = 10
+ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+          dg.DagsterRunStatus.STARTED]
+
+
+def _runs(instance: dg.DagsterInstance, job: str, key: str, statuses=None) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(job_name=job, tags={"dagster/partition": key}, statuses=statuses or [])))
+
+
+@dg.sensor(name="block_sensor", job=collect_job, minimum_interval_seconds=15,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="At each epoch boundary: add the epoch's partition and start its collection run.")
+def block_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, settings: SettingsResource):
+    tempo = settings.profile().chain.tempo
+    head = chain.head_block()
+    epoch = head // tempo
+    known = set(context.instance.get_dynamic_partitions(EPOCHS.name))
+    since = int(context.cursor) + 1 if context.cursor else epoch
+    new = [epoch_key(e) for e in range(max(since, epoch - MAX_NEW_EPOCHS_PER_TICK + 1), epoch + 1)
+           if epoch_key(e) not in known]
+    key = epoch_key(epoch)
+    requests = []
+    if key in new:
+        requests.append(dg.RunRequest(partition_key=key, run_key=f"collect-{key}"))
+    elif (key in known and key not in context.instance.get_materialized_partitions(PAYLOADS)
+          and not _runs(context.instance, collect_job.name, key, ACTIVE)):
+        # The open epoch has no live collection (it died or was lost): resume at the next sample.
+        attempt = len(_runs(context.instance, collect_job.name, key))
+        requests.append(dg.RunRequest(partition_key=key, run_key=f"collect-{key}-{attempt}"))
+    if not new and not requests:
+        return dg.SkipReason(f"head {head} is in epoch {epoch}; the next starts at block {(epoch + 1) * tempo}")
+    return dg.SensorResult(run_requests=requests,
+                           dynamic_partitions_requests=[EPOCHS.build_add_request(new)] if new else [],
+                           cursor=str(epoch))
+
+
+@dg.sensor(name="reveal_ready_sensor", job=reveal_job, minimum_interval_seconds=20,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Reveal a collected epoch once every drand round its payloads name is published.")
+def reveal_ready_sensor(context: dg.SensorEvaluationContext, drand: DrandResource, ledger: LedgerResource,
+                        settings: SettingsResource):
+    instance = context.instance
+    collected = instance.get_materialized_partitions(PAYLOADS)
+    revealed = instance.get_materialized_partitions(EMBEDDINGS)
+    pending = sorted(collected - revealed, key=parse_epoch)
+    if not pending:
+        return dg.SkipReason("no collected epoch is waiting to be revealed")
+    latest = drand.latest_round()
+    requests, waiting = [], []
+    for key in pending:
+        if _runs(instance, reveal_job.name, key, ACTIVE):
+            continue
+        blocks = EpochBlocks.of(parse_epoch(key), settings.profile())
+        rounds = [p.round for p in ledger.ledger().raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop) if p.round]
+        need = max(rounds, default=0)
+        if need <= latest:
+            requests.append(dg.RunRequest(partition_key=key, run_key=f"reveal-{key}-{len(_runs(instance, reveal_job.name, key))}"))
+        else:
+            waiting.append(f"{key} (round {need}, {need - latest} to go)")
+    if requests:
+        return dg.SensorResult(run_requests=requests)
+    return dg.SkipReason("waiting for drand: " + ", ".join(waiting) if waiting else "reveal runs in progress")
