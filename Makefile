@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test bench clean
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export INCENTIVE_HOME := $(CURDIR)/.incentive
+
+.PHONY: install run ui test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -15,11 +18,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	ln -sf ../dagster.yaml $@
+
+# The main job on the embedded devnet: bootstrap, two live epochs end to end, the weights.
+run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/incentive run
+
+# The Dagster UI and daemon on the same instance, the devnet on a scaled clock (Ctrl-C stops all).
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m devnet.ui
+
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .dagster_home .incentive

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import warnings
 
-from cli import UsageError, panel, payload, score
+from cli import UsageError, panel, payload, platform, run, score
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,10 +16,14 @@ def build_parser() -> argparse.ArgumentParser:
     payload.register(groups)
     score.register(groups)
     panel.register(groups)
+    run.register(groups)
+    platform.register(groups)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster flags the partition mapping and partitioned checks as beta/preview: known, pinned.
+    warnings.filterwarnings("ignore", message=".*is currently in (beta|preview).*")
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -26,5 +32,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console script: like `main`, and a closed pipe (`incentive weights | head`) ends quietly.
+
+    Only here, never in `main`: SIGPIPE's default action would kill a host process (tests, Dagster)
+    on any write to a closed socket instead of raising.
+    """
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -38,3 +38,6 @@ def register(groups: argparse._SubParsersAction) -> None:
     gen.add_argument("--key", help="array-name prefix (default: the challenge name)")
     gen.add_argument("--profile", help="profile YAML (default: $INCENTIVE_PROFILE or profiles/devnet.yaml)")
     gen.set_defaults(run=run_generate)
+    from cli.platform import register_export
+
+    register_export(commands)

@@ -1,0 +1,95 @@
+"""`incentive run`: the main job on the embedded devnet, in-process through the real Dagster instance.
+
+It installs the devnet (bootstrap history included) on first use, collects the next live epochs
+(the collection drives the devnet's manual clock), lets the beacon publish their rounds, then
+reveals, scores, weighs, checks and submits each epoch, exactly as the sensors and automation
+would, and prints the weights beside each miner's planted role.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from cli import UsageError
+
+
+def _materialize(dg, instance, resources, keys, partition_key, assets):
+    result = dg.materialize(assets, selection=dg.AssetSelection.assets(*keys), partition_key=partition_key,
+                            instance=instance, resources=resources, raise_on_error=False,
+                            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if not result.success:
+        failed = [e.message for e in result.all_events if e.is_failure]
+        raise UsageError(f"run {result.run_id} failed for {partition_key}: {failed[-1] if failed else 'see the UI'}")
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    if not os.environ.get("DAGSTER_HOME"):
+        raise UsageError("DAGSTER_HOME is not set (make run sets it to .dagster_home)")
+    import dagster as dg
+
+    from assets.chain import SUBMISSION
+    from assets.ingest import METAGRAPH, PAYLOADS, PRICES
+    from assets.reveal import EMBEDDINGS, SIGNATURES
+    from assets.scoring import panels, salience
+    from assets.weights import WEIGHT_CHECKS, final_weights
+    from devnet.bootstrap import write_bootstrap
+    from devnet.chain import DevnetChainState
+    from devnet.world import World
+    from orchestration.definitions import ASSETS, PROFILE, PROFILE_PATH
+    from orchestration.partitions import EPOCHS, epoch_key
+    from resources.settings import build_resources
+
+    if PROFILE.chain.network != "devnet":
+        raise UsageError("incentive run drives the embedded devnet; a live profile runs under the daemon (make ui)")
+    t_start = time.monotonic()
+    resources = build_resources(PROFILE, profile_path=PROFILE_PATH)
+    store = resources["ledger"].ledger()
+    world = World(PROFILE)
+    state = DevnetChainState(world, store)
+    state.install()
+    new = write_bootstrap(world, store)
+    say = lambda text: print(f"[{time.monotonic() - t_start:6.1f}s] {text}", file=sys.stderr)  # noqa: E731
+    say(f"devnet '{PROFILE.name}': {len(world.miners)} miners, bootstrap history {len(world.bootstrap_sidx())} samples"
+        f" ({new} written now)")
+    instance = dg.DagsterInstance.get()
+    tempo = PROFILE.chain.tempo
+    head = state.head_block()
+    first = head // tempo if head % tempo == 0 else head // tempo + 1
+    epochs = list(range(first, first + args.epochs))
+    everything = [*ASSETS, *WEIGHT_CHECKS]
+    for epoch in epochs:
+        key = epoch_key(epoch)
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        _materialize(dg, instance, resources, [PAYLOADS, PRICES, METAGRAPH], key, everything)
+        say(f"epoch {key}: collected blocks {epoch * tempo}–{epoch * tempo + tempo - 1}")
+    for epoch in epochs:
+        key = epoch_key(epoch)
+        rounds = [p.round for p in store.raw_payloads(epoch * tempo // 5, (epoch + 1) * tempo // 5) if p.round]
+        ready_at = world.beacon.chain.reveal_time(max(rounds))
+        if state.clock.now() < ready_at:
+            state.clock.set_manual(ready_at)  # the beacon publishes the epoch's newest round
+        _materialize(dg, instance, resources, [SIGNATURES, EMBEDDINGS, panels.key], key, everything)
+        for challenge in PROFILE.challenges:
+            multi = dg.MultiPartitionKey({"epoch": key, "challenge": challenge.name})
+            _materialize(dg, instance, resources, [salience.key], multi, everything)
+        _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
+        say(f"epoch {key}: revealed, scored, weighed and submitted")
+    last = store.weights(epochs[-1])
+    roles = {m.hotkey: m.role for m in world.miners} | {world.owner.ss58_address: "owner (burn)",
+                                                         world.validator.ss58_address: "validator"}
+    print(f"\nweights of epoch {epoch_key(epochs[-1])} (set on the devnet chain at block "
+          f"{store.submissions(epochs[-1])[-1].block}):")
+    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<13}  weight")
+    for uid, hotkey, weight in sorted(zip(last.uids, last.hotkeys, last.weights), key=lambda r: -r[2]):
+        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<13}  {weight:.5f}")
+    print(f"\ndone in {time.monotonic() - t_start:.0f} s. Lineage, metadata and reruns of these epochs are in the "
+          f"Dagster UI on the same instance:\n  make ui   (then open http://127.0.0.1:3000)")
+    return 0
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    p = groups.add_parser("run", help="run the next live epochs of the embedded devnet end to end")
+    p.add_argument("--epochs", type=int, default=2, help="how many live epochs (default 2)")
+    p.set_defaults(run=run)
