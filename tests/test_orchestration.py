@@ -1,0 +1,131 @@
+"""Definitions, sensors and blocking checks, on the devnet with a driven clock."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+import profiles
+from assets.ingest import PAYLOADS
+from assets.weights import uids_registered, weights_finite, weights_nonnegative, weights_normalized, weights_not_degenerate
+from devnet.chain import DevnetChainState
+from devnet.world import World
+from ledger import Ledger, RawPayload
+from orchestration.definitions import defs
+from orchestration.partitions import EPOCHS, epoch_key
+from orchestration.sensors import block_sensor, reveal_ready_sensor
+from resources.chain_devnet import DevnetChain
+from resources.chain_types import Metagraph, Neuron
+from resources.drand_devnet import DevnetDrand
+from resources.ledger import LedgerResource
+from resources.settings_resource import SettingsResource
+
+
+def test_definitions_graph():
+    defs.resolve_all_job_defs()
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"raw/payloads", "market/prices", "chain/metagraph", "drand/signatures", "embeddings", "panels",
+                    "salience", "final_weights", "chain/weight_submission"}
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups["raw/payloads"] == "ingest" and groups["embeddings"] == "reveal" and groups["salience"] == "scoring"
+    node = lambda name: graph.get(dg.AssetKey.from_user_string(name))  # noqa: E731
+    assert node("raw/payloads").automation_condition is None and node("embeddings").automation_condition is None
+    assert node("panels").automation_condition is not None and node("final_weights").automation_condition is not None
+    submission = str(node("chain/weight_submission").automation_condition)
+    assert "missing" in submission.lower() and "check" in submission.lower(), submission
+    checks = {c.name for c in graph.asset_check_keys}
+    assert checks == {"weights_finite", "weights_nonnegative", "weights_normalized", "uids_registered",
+                      "weights_not_degenerate"}
+    assert {s.name for s in defs.sensors} == {"block_sensor", "reveal_ready_sensor", "epoch_automation"}
+
+
+@pytest.fixture
+def devnet(tmp_path):
+    url = f"sqlite:///{tmp_path}/ledger.sqlite"
+    state = DevnetChainState(World(profiles.load()), Ledger(url))
+    state.install()
+    resources = {
+        "chain": DevnetChain(netuid=1, ledger_url=url, payload_dir=str(tmp_path / "payloads")),
+        "drand": DevnetDrand(ledger_url=url),
+        "ledger": LedgerResource(url=url),
+        "settings": SettingsResource(),
+    }
+    return state, resources
+
+
+def test_block_sensor_adds_each_epoch_once_and_restarts_a_lost_collection(devnet):
+    state, resources = devnet
+    tempo = state.world.tempo
+    epoch = state.head_block() // tempo  # the devnet starts at an epoch boundary
+    key = epoch_key(epoch)
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources=resources)
+        result = block_sensor(ctx)
+        assert [r.run_key for r in result.run_requests] == [f"collect-{key}"]
+        assert result.run_requests[0].partition_key == key
+        assert result.dynamic_partitions_requests[0].partition_keys == [key]
+        assert result.cursor == str(epoch)
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        # Inside the epoch, with no run recorded for it: the collection was lost, so restart it.
+        state.clock.advance(100 * state.world.block_time)
+        again = block_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=str(epoch)))
+        assert [r.run_key for r in again.run_requests] == [f"collect-{key}-0"]
+        # Once the epoch's payloads are materialised, nothing more is asked inside the epoch.
+        instance.report_runless_asset_event(dg.AssetMaterialization(PAYLOADS, partition=key))
+        quiet = block_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=str(epoch)))
+        assert isinstance(quiet, dg.SkipReason) and "next starts at block" in quiet.skip_message
+        # The next boundary: the next epoch is added and collected.
+        state.clock.set_manual(state.world.time_of((epoch + 1) * tempo))
+        nxt = block_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=str(epoch)))
+        assert [r.run_key for r in nxt.run_requests] == [f"collect-{epoch_key(epoch + 1)}"]
+
+
+def test_reveal_sensor_waits_for_the_beacon_then_requests_the_reveal(devnet):
+    state, resources = devnet
+    epoch = state.head_block() // state.world.tempo
+    key = epoch_key(epoch)
+    sidx = epoch * state.world.tempo // 5
+    future_round = state.world.beacon.chain.current_round(state.clock.now()) + 1200
+    state.ledger.record_payloads([RawPayload(sidx, "5Abc", "u", "fetched", b"{}", "", future_round, 0.0)])
+    with dg.instance_for_test() as instance:
+        assert isinstance(reveal_ready_sensor(dg.build_sensor_context(instance=instance, resources=resources)), dg.SkipReason)
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        instance.report_runless_asset_event(dg.AssetMaterialization(PAYLOADS, partition=key))
+        waiting = reveal_ready_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert isinstance(waiting, dg.SkipReason) and f"round {future_round}" in waiting.skip_message
+        state.clock.set_manual(state.world.beacon.chain.reveal_time(future_round))
+        ready = reveal_ready_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert [r.partition_key for r in ready.run_requests] == [key]
+        assert ready.run_requests[0].run_key == f"reveal-{key}-0"
+
+
+GOOD = {"epoch": 1, "block": 719, "uids": [0, 1, 2], "hotkeys": ["h0", "h1", "h2"], "weights": [0.35, 0.4, 0.25],
+        "u16": [57344, 65535, 40960], "rejected": None, "source": "computed"}
+
+
+@pytest.mark.parametrize(
+    ("check", "bad"),
+    [
+        (weights_finite, {"weights": [0.35, float("nan"), 0.65]}),
+        (weights_nonnegative, {"weights": [0.5, -0.1, 0.6]}),
+        (weights_normalized, {"weights": [0.35, 0.4, 0.2]}),
+        (weights_not_degenerate, {"rejected": "flat", "source": "none: flat"}),
+    ],
+)
+def test_blocking_checks(check, bad):
+    assert check(GOOD).passed
+    failed = check(GOOD | bad)
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_uids_registered_check(tmp_path):
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    store = Ledger(url)
+    store.store_metagraph(Metagraph(1, 719, tuple(Neuron(u, f"h{u}", f"c{u}", 1.0, 0) for u in range(3))))
+    ctx = dg.build_asset_check_context()
+    assert uids_registered(ctx, GOOD, LedgerResource(url=url)).passed
+    swapped = GOOD | {"hotkeys": ["h0", "h2", "h1"]}
+    assert not uids_registered(ctx, swapped, LedgerResource(url=url)).passed
+    unknown = GOOD | {"block": 10}  # no metagraph snapshot at or before that block
+    assert not uids_registered(ctx, unknown, LedgerResource(url=url)).passed

@@ -1,0 +1,124 @@
+"""The platform end to end on the devnet: `incentive run` through a real instance, then reruns and commands.
+
+One module-scoped run (two live epochs, as `make run` does) feeds every test here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+import profiles
+from devnet.world import World
+from ledger import Ledger
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORTHLESS = ("noise", "constant", "copycat", "malformed", "silent")
+
+
+def run_cli(platform, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(list(argv), env=platform.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, (argv, done.stderr[-4000:])
+    return done
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    home = tmp_path_factory.mktemp("platform")
+    dagster_home = home / "dagster"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").symlink_to(ROOT / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if k not in (profiles.ENV, "INCENTIVE_LEDGER_URL")}
+    env |= {"DAGSTER_HOME": str(dagster_home), "INCENTIVE_HOME": str(home / "incentive"),
+            "PATH": f"{BIN}:{env.get('PATH', '')}"}
+    p = SimpleNamespace(env=env, home=home / "incentive")
+    p.run = run_cli(p, str(BIN / "incentive"), "run", timeout=900)
+    p.ledger = Ledger(f"sqlite:///{p.home}/ledger.sqlite")
+    p.world = World(profiles.load())
+    p.epochs = sorted({s.epoch for s in p.ledger.submissions()})
+    return p
+
+
+def artifact(platform, *path: str):
+    return json.loads(Path(platform.home, "artifacts", *path).with_suffix(".json").read_text())
+
+
+def test_run_prints_every_neuron_with_role_and_weight(platform):
+    lines = [line for line in platform.run.stdout.splitlines() if line[:4].strip().isdigit()]
+    assert len(lines) == len(platform.world.neurons())
+    assert abs(sum(float(line.split()[-1]) for line in lines) - 1) < 1e-3
+    assert "make ui" in platform.run.stdout
+    top = lines[0].split()
+    assert top[0] == "0" and top[2] == "owner"  # the burn share is the largest single weight
+
+
+def test_two_epochs_submitted_on_the_devnet_chain(platform):
+    assert len(platform.epochs) == 2 and platform.epochs[1] == platform.epochs[0] + 1
+    validator = platform.world.validator.ss58_address
+    for epoch in platform.epochs:
+        (submission,) = platform.ledger.submissions(epoch)
+        stored = platform.ledger.weights(epoch)
+        assert submission.sent and submission.hotkey == validator
+        assert list(submission.weights) == [q for q in stored.u16 if q > 0]
+    recorded = platform.ledger.devnet_weights(validator)
+    assert len(recorded) == 2 and recorded[0]["block"] < recorded[1]["block"]
+
+
+def test_quality_holds_through_the_pipeline(platform):
+    world, key = platform.world, f"{platform.epochs[-1]:08d}"
+    salience = artifact(platform, "salience", f"{world.challenge.name}__{key}")
+    roles = {m.hotkey: m for m in world.miners}
+    source = next(m.source for m in world.miners if m.role == "clone")
+    honest = [h for h, m in roles.items() if m.role == "informative" and h != source]
+    rho = spearmanr([roles[h].skill for h in honest], [salience.get(h, 0) for h in honest]).statistic
+    assert rho >= 0.8
+    assert sum(v for h, v in salience.items() if roles[h].role in WORTHLESS) <= 0.05
+    top = sorted(salience, key=lambda h: -salience[h])[: len(salience) // 4]
+    assert not [h for h in top if roles[h].role in WORTHLESS]
+    group = salience.get(source, 0) + sum(v for h, v in salience.items() if roles[h].role == "clone")
+    twin = sum(v for h, v in salience.items() if roles[h].role == "twin")
+    assert group <= 1.1 * twin
+    weights = platform.ledger.weights(platform.epochs[-1])
+    young = [w for h, w in zip(weights.hotkeys, weights.weights) if h in roles and roles[h].role == "young"]
+    assert young and np.allclose(young, 0.0001 * (1 - 0.35) * 1.0, rtol=0.5)  # young rule, burnt, EMA
+
+
+def test_rerun_of_an_epoch_from_the_ledger_reproduces_its_u16(platform):
+    """After a later epoch exists, re-materialise the first one with the operator CLI."""
+    epoch = platform.epochs[0]
+    key = f"{epoch:08d}"
+    stored = platform.ledger.weights(epoch)
+    challenge = platform.world.challenge.name
+    dagster = str(BIN / "dagster")
+    module = ["-m", "orchestration.definitions"]
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "embeddings,panels", "--partition", key)
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "salience", "--partition", f"{challenge}|{key}")
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "final_weights", "--partition", key)
+    rerun = artifact(platform, "final_weights", key)
+    assert rerun["u16"] == list(stored.u16) and rerun["uids"] == list(stored.uids)
+    assert len(platform.ledger.submissions(epoch)) == 1  # the submission was not selected: not resent
+
+
+def test_operator_commands(platform, tmp_path):
+    incentive = str(BIN / "incentive")
+    epoch = platform.epochs[-1]
+    rows = json.loads(run_cli(platform, incentive, "weights", "--epoch", str(epoch), "--json").stdout)
+    stored = platform.ledger.weights(epoch)
+    assert [(r["uid"], r["hotkey"], r["u16"]) for r in rows] == list(zip(stored.uids, stored.hotkeys, stored.u16))
+    roles = json.loads(run_cli(platform, incentive, "devnet", "roles", "--json").stdout)
+    assert len(roles) == len(platform.world.neurons()) and {"uid", "hotkey", "role", "skill"} <= set(roles[5])
+    out = tmp_path / "epoch.npz"
+    name = platform.world.challenge.name
+    run_cli(platform, incentive, "panel", "export", "--challenge", name, "--epoch", str(epoch), "--out", str(out))
+    scored = json.loads(run_cli(platform, incentive, "score", "--panel", str(out), "--challenge", name, "--json").stdout)
+    assert scored == artifact(platform, "salience", f"{name}__{epoch:08d}")

@@ -1,0 +1,62 @@
+"""chain/weight_submission: once per epoch, never older over newer, force overrides, rejected vectors fail."""
+
+import dagster as dg
+import pytest
+
+import profiles
+from assets.chain import SubmitConfig, weight_submission
+from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState
+from devnet.world import World
+from ledger import Ledger
+from orchestration.partitions import EPOCHS, epoch_key
+from resources.chain_devnet import DevnetChain
+from resources.ledger import LedgerResource
+from resources.settings_resource import SettingsResource
+
+
+@pytest.fixture
+def env(tmp_path):
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    state = DevnetChainState(World(profiles.load()), Ledger(url))
+    state.install()
+    chain = DevnetChain(netuid=1, ledger_url=url, payload_dir=str(tmp_path))
+    return state, chain, LedgerResource(url=url)
+
+
+def submit(env, epoch: int, force: bool = False, rejected=None):
+    state, chain, ledger = env
+    weights = {"uids": [0, 2, 3], "u16": [65535, 0, 4000], "rejected": rejected, "source": "computed"}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(EPOCHS.name, [epoch_key(epoch)])
+        ctx = dg.build_asset_context(partition_key=epoch_key(epoch), instance=instance)
+        return weight_submission(ctx, SubmitConfig(force=force), weights, chain, ledger, SettingsResource())
+
+
+def advance(env):
+    env[0].clock.advance(WEIGHTS_RATE_LIMIT * env[0].world.block_time)
+
+
+def test_submits_once_per_epoch_and_never_older_over_newer(env):
+    state, _, ledger = env
+    first = submit(env, 10)
+    assert first.metadata["sent"] is True
+    assert state.ledger.devnet_weights()[-1]["uids"] == [0, 3]
+    advance(env)
+    again = submit(env, 10)
+    assert again.metadata["sent"] is False and "already submitted" in again.metadata["skipped"]
+    advance(env)
+    assert submit(env, 11).metadata["sent"] is True
+    advance(env)
+    stale = submit(env, 10, force=False)
+    assert "already submitted" in stale.metadata["skipped"]
+    assert "stale" in submit(env, 9).metadata["skipped"]
+    forced = submit(env, 9, force=True)
+    assert forced.metadata["sent"] is True and forced.metadata["forced"] is True
+    assert [s.epoch for s in ledger.ledger().submissions()] == [10, 11, 9]
+    assert len(state.ledger.devnet_weights()) == 3
+
+
+def test_a_rejected_vector_is_never_sent(env):
+    with pytest.raises(dg.Failure, match="no usable weights"):
+        submit(env, 12, rejected="flat")
+    assert env[0].ledger.devnet_weights() == []
