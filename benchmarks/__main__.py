@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks import binary, devnet, protocol
+from benchmarks import binary, devnet, platform, protocol
 
-BENCHMARKS = {"protocol": protocol.run, "binary": binary.run, "devnet": devnet.run}
+BENCHMARKS = {"protocol": protocol.run, "binary": binary.run, "devnet": devnet.run, "platform": platform.run}
 
 
 def main() -> None:
