@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     world = World(PROFILE)
     state = DevnetChainState(world, store)
     state.install()
+    state.clock.set_manual(state.clock.now())  # this command drives the clock (make ui may have scaled it)
     new = write_bootstrap(world, store)
     say = lambda text: print(f"[{time.monotonic() - t_start:6.1f}s] {text}", file=sys.stderr)  # noqa: E731
     say(f"devnet '{PROFILE.name}': {len(world.miners)} miners, bootstrap history {len(world.bootstrap_sidx())} samples"
