@@ -51,9 +51,12 @@ def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, le
 def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_time):
     """(vectors {challenge: {hotkey: vector}}, rejections) of one sample's fetched payloads.
 
-    `reveal_time(round)` is the beacon's publication time of a round (the lock rule compares it with
-    the sample's time plus each challenge's horizon)."""
-    parsed, rejections = {}, []
+    Order matters (mantis.md §6): every payload is opened first, so a verbatim copy served from
+    another hotkey's URL is refused by the hotkey check and cannot knock out its original; only
+    then are identical timelock ciphertexts under several hotkeys refused for all of them.
+    `reveal_time(round)` is the beacon's publication time of a round, for the lock rule.
+    """
+    rejections, opened = [], {}
     for row in rows:
         if row.status != FETCHED:
             continue
@@ -61,38 +64,36 @@ def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_
         if isinstance(payload, pl.Rejected):
             rejections.append(Rejection(row.sidx, row.hotkey, payload.reason.value, payload.detail))
             continue
-        parsed[row.hotkey] = payload
-    # Identical timelock ciphertexts under several hotkeys are copies: refused for all of them.
-    owners = defaultdict(list)
-    for hotkey, payload in parsed.items():
-        owners[payload.time_ct].append(hotkey)
-    vectors: dict[str, dict[str, list[float]]] = defaultdict(dict)
-    beacon_time = profile.chain.block_time
-    for hotkey, payload in sorted(parsed.items()):
-        sidx = rows[0].sidx
-        if len(owners[payload.time_ct]) > 1:
-            rejections.append(Rejection(sidx, hotkey, "duplicate", f"same W_time as {len(owners[payload.time_ct]) - 1} other hotkeys"))
-            continue
         signature = signatures.get(payload.round)
         if signature is None:
-            rejections.append(Rejection(sidx, hotkey, UNPUBLISHED, f"round {payload.round} has no signature"))
+            rejections.append(Rejection(row.sidx, row.hotkey, UNPUBLISHED, f"round {payload.round} has no signature"))
             continue
-        opened = pl.open_payload(payload, signature, owner_pk, hotkey=hotkey)
-        if isinstance(opened, pl.Rejected):
-            rejections.append(Rejection(sidx, hotkey, opened.reason.value, opened.detail))
+        result = pl.open_payload(payload, signature, owner_pk, hotkey=row.hotkey)
+        if isinstance(result, pl.Rejected):
+            rejections.append(Rejection(row.sidx, row.hotkey, result.reason.value, result.detail))
+        else:
+            opened[row.hotkey] = result
+    owners = defaultdict(list)
+    for hotkey, result in opened.items():
+        owners[result.payload.time_ct].append(hotkey)
+    vectors: dict[str, dict[str, list[float]]] = defaultdict(dict)
+    for hotkey, result in sorted(opened.items()):
+        sidx, round_ = rows[0].sidx, result.payload.round
+        copies = len(owners[result.payload.time_ct]) - 1
+        if copies:
+            rejections.append(Rejection(sidx, hotkey, "duplicate", f"same W_time as {copies} other hotkeys"))
             continue
-        values, problems = challenge_values(opened.values, formats)
+        values, problems = challenge_values(result.values, formats)
         for name, problem in problems.items():
             rejections.append(Rejection(sidx, hotkey, "validation", problem, name))
         for c in profile.challenges:
             if c.name not in values:
                 continue
-            if profile.protocol.lock_rule == "horizon" and c.mode == "fixed":
+            if profile.protocol.lock_rule == "horizon" and c.mode == "fixed" and \
+                    reveal_time(round_) < taken_at + c.horizon_blocks * profile.chain.block_time:
                 # The round must stay sealed until the horizon has passed since the sample (F12).
-                sealed_until = reveal_time(payload.round)
-                if sealed_until < taken_at + c.horizon_blocks * beacon_time:
-                    rejections.append(Rejection(sidx, hotkey, "lock", f"round {payload.round} opens before the horizon", c.name))
-                    continue
+                rejections.append(Rejection(sidx, hotkey, "lock", f"round {round_} opens before the horizon", c.name))
+                continue
             vectors[c.name][hotkey] = values[c.name]
     return vectors, rejections
 

@@ -1,0 +1,66 @@
+"""Opening one sample: copies cannot knock out originals, shared ciphertexts are refused, the lock rule holds."""
+
+import json
+
+import profiles
+from assets.reveal import _open_sample
+from ledger import RawPayload
+from protocol import payload as pl
+from protocol.drand import LocalBeacon
+from protocol.timelock import TimelockEncryptor
+from protocol.validation import ChallengeFormat
+
+PROFILE = profiles.load()
+CH = PROFILE.challenges[0]
+FORMATS = [ChallengeFormat(CH.name, CH.ticker, CH.dim)]
+BEACON = LocalBeacon.from_seed(b"reveal".ljust(32, b"\0"), genesis=1_700_000_000)
+ENC = TimelockEncryptor(BEACON.chain.public_key)
+OWNER = bytes.fromhex(PROFILE.protocol.owner_pk)
+A, B, C = "5Alice" + "a" * 42, "5Bob" + "b" * 44, "5Carol" + "c" * 42
+T = 1_700_100_000.0  # sample time
+LOCKED = BEACON.chain.round_at(T + 3700)  # sealed past the 1-hour horizon
+EARLY = BEACON.chain.round_at(T + 60)  # opens a minute after the sample
+
+
+def body(p: pl.PayloadV2) -> bytes:
+    return json.dumps(p.to_json()).encode()
+
+
+def build(hotkey, round_=LOCKED, value=(0.25, -0.5), **fixed) -> pl.PayloadV2:
+    return pl.build(hotkey, round_, {CH.ticker: list(value)}, ENC, OWNER, **fixed)
+
+
+def open_rows(rows):
+    rounds = {pl.parse(r.body).round for r in rows}
+    signatures = {r: BEACON.signature(r, BEACON.chain.reveal_time(r)) for r in rounds}
+    return _open_sample(rows, signatures, OWNER, PROFILE, T, FORMATS, BEACON.chain.reveal_time)
+
+
+def row(hotkey, b: bytes) -> RawPayload:
+    return RawPayload(100, hotkey, f"http://x/{hotkey}", "fetched", b, "", None, T)
+
+
+def test_a_verbatim_copy_does_not_knock_out_the_original():
+    original = body(build(A))
+    vectors, rejections = open_rows([row(A, original), row(B, original)])
+    assert vectors[CH.name] == {A: [0.25, -0.5]}
+    assert [(r.hotkey, r.reason) for r in rejections] == [(B, "hotkey")]
+
+
+def test_a_shared_timelock_ciphertext_is_refused_for_every_hotkey():
+    secrets = {"ske": b"\x01" * 32, "key": b"\x02" * 32}
+    a = build(A, **secrets)
+    b = build(B, **secrets)
+    b_shared = pl.PayloadV2(**{**b.__dict__, "time_ct": a.time_ct})  # same W_time, still opens for B
+    vectors, rejections = open_rows([row(A, body(a)), row(B, body(b_shared)), row(C, body(build(C)))])
+    assert vectors[CH.name] == {C: [0.25, -0.5]}
+    assert sorted((r.hotkey, r.reason) for r in rejections) == [(A, "duplicate"), (B, "duplicate")]
+
+
+def test_lock_rule_and_validation_refuse_per_challenge():
+    early = body(build(A, round_=EARLY))
+    bad = body(build(B, value=(2.0, 0.0)))
+    vectors, rejections = open_rows([row(A, early), row(B, bad)])
+    assert not vectors.get(CH.name)
+    reasons = {(r.hotkey, r.reason, r.challenge) for r in rejections}
+    assert reasons == {(A, "lock", CH.name), (B, "validation", CH.name)}
