@@ -307,11 +307,11 @@ class Ledger:
             yield
             return
         with self._writer.begin() as conn:
-            self._local.conn = conn
+            self._local.conn, self._local.ids = conn, {}
             try:
                 yield
             finally:
-                self._local.conn = None
+                self._local.conn = self._local.ids = None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -356,6 +356,10 @@ class Ledger:
         for name in wanted:
             if not isinstance(name, str) or not name:
                 raise ValueError(f"hotkey must be a non-empty string, not {name!r}")
+        # Inside transaction() ids are remembered until it ends (a rollback takes them with it).
+        cache = getattr(self._local, "ids", None)
+        if cache is not None and all(name in cache for name in wanted):
+            return {name: cache[name] for name in wanted}
         out = self._select_hotkey_ids(conn, wanted)
         missing = [s for s in wanted if s not in out]
         if missing:
@@ -363,6 +367,8 @@ class Ledger:
             for chunk in _chunks(missing):
                 conn.execute(stmt, [{"ss58": s} for s in chunk])
             out.update(self._select_hotkey_ids(conn, missing))
+        if cache is not None:
+            cache.update(out)
         return out
 
     @staticmethod

@@ -665,3 +665,20 @@ def test_transaction_groups_writes_and_rolls_back_together(tmp_path):
             raise RuntimeError("abort")
     assert [s.sidx for s in ledger.samples(0, 10)] == [1]  # sample 2 rolled back with its prices
     assert ledger.prices("ETH", 0, 10)[0].tolist() == [1]
+
+
+def test_hotkey_ids_remembered_in_a_transaction_are_forgotten_on_rollback(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path}/ids.sqlite")
+    values, present = np.array([[0.5, -0.5]]), np.array([True])
+    with pytest.raises(RuntimeError):
+        with ledger.transaction():
+            ledger.store_embeddings("X", 1, ["5New"], values, present)
+            raise RuntimeError("abort")
+    ledger.store_embeddings("X", 2, ["5Other"], values, present)  # takes the id the rollback freed
+    with ledger.transaction():
+        ledger.store_embeddings("X", 3, ["5New"], values, present)
+        ledger.store_embeddings("X", 4, ["5New", "5Other"], np.vstack([values, values]), np.array([True, True]))
+    sidx, hotkeys, got = ledger.embeddings("X", 0, 10)
+    assert sidx.tolist() == [2, 3, 4] and hotkeys == ("5New", "5Other")
+    assert np.isnan(got[0, 0]).all() and not np.isnan(got[0, 1]).any()  # sample 2 is 5Other's alone
+    assert not np.isnan(got[1, 0]).any() and np.isnan(got[1, 1]).all()
