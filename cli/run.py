@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from assets.chain import SUBMISSION
+    from assets.epochs import EpochBlocks
     from assets.ingest import METAGRAPH, PAYLOADS, PRICES
     from assets.reveal import EMBEDDINGS, SIGNATURES
     from assets.scoring import panels, salience
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         say(f"epoch {key}: collected blocks {epoch * tempo}–{epoch * tempo + tempo - 1}")
     for epoch in epochs:
         key = epoch_key(epoch)
-        rounds = [p.round for p in store.raw_payloads(epoch * tempo // 5, (epoch + 1) * tempo // 5) if p.round]
+        samples = EpochBlocks.of(epoch, PROFILE).sidx_range
+        rounds = [p.round for p in store.raw_payloads(samples.start, samples.stop) if p.round]
         ready_at = world.beacon.chain.reveal_time(max(rounds))
         if state.clock.now() < ready_at:
             state.clock.set_manual(ready_at)  # the beacon publishes the epoch's newest round
