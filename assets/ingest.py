@@ -58,14 +58,13 @@ def collect_epoch(
     blocks = EpochBlocks.of(epoch_of(context), profile)
     have = {s.sidx for s in store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)}
     statuses: Counter[str] = Counter()
-    taken = missed = 0
+    taken = 0
     for block in blocks.sample_blocks:
         sidx = block // blocks.every
         if sidx in have:
             continue  # collected before (a resumed or re-materialised run): the ledger has it
         if chain.head_block() >= block + blocks.every:
             store.record_sample(sidx, block, chain.now(), status="missed", reason="no collection was running")
-            missed += 1
             continue
         chain.wait_for_block(block, config.block_timeout_s)
         now = chain.now()

@@ -90,7 +90,7 @@ def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_
             if c.name not in values:
                 continue
             if profile.protocol.lock_rule == "horizon" and c.mode == "fixed" and \
-                    reveal_time(round_) < taken_at + c.horizon_blocks * profile.chain.block_time:
+                    reveal_time(round_) < taken_at + profile.lock_seconds(c):
                 # The round must stay sealed until the horizon has passed since the sample (F12).
                 rejections.append(Rejection(sidx, hotkey, "lock", f"round {round_} opens before the horizon", c.name))
                 continue

@@ -15,7 +15,6 @@ SOURCE = "bootstrap"
 
 def write_bootstrap(world: World, ledger) -> int:
     """Store the bootstrap samples (idempotent); returns how many samples were new."""
-    panel, challenge = world.panel, world.challenge
     new = 0
     day = round(86_400 / (world.sample_every * world.block_time))
     for start in range(world.bootstrap_sidx().start, world.bootstrap_sidx().stop, day):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from devnet.clock import DevnetClock
-from devnet.world import FIRST_BLOCK, World
+from devnet.world import World
 from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, WeightsReceipt
 
 INSTALLED = "installed"
@@ -115,5 +115,3 @@ class DevnetChainState:
         return WeightsReceipt(self.netuid, head, tuple(u for u, _ in kept), tuple(w for _, w in kept), version_key,
                               hotkey, True, f"devnet weights record {record}")
 
-
-__all__ = ["DevnetChainState", "FIRST_BLOCK", "payload_url"]

@@ -6,7 +6,7 @@ import dagster as dg
 from assets.ingest import PAYLOADS
 from orchestration.jobs import collect_job
 from orchestration.partitions import EPOCHS, parse_epoch
-from orchestration.sensors import ACTIVE, _runs
+from orchestration.sensors import ACTIVE, runs_for
 from resources.chain import ChainResource
 from resources.settings_resource import SettingsResource
 
@@ -19,7 +19,7 @@ def reconcile_missing_epochs(context: dg.ScheduleEvaluationContext, chain: Chain
     collected = context.instance.get_materialized_partitions(PAYLOADS)
     requests = []
     for key in context.instance.get_dynamic_partitions(EPOCHS.name):
-        if parse_epoch(key) < head_epoch and key not in collected and not _runs(context.instance, collect_job.name, key, ACTIVE):
-            attempt = len(_runs(context.instance, collect_job.name, key))
+        if parse_epoch(key) < head_epoch and key not in collected and not runs_for(context.instance, collect_job.name, key, ACTIVE):
+            attempt = len(runs_for(context.instance, collect_job.name, key))
             requests.append(dg.RunRequest(partition_key=key, run_key=f"reconcile-{key}-{attempt}"))
     return requests or dg.SkipReason("every closed epoch is collected")

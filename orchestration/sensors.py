@@ -22,7 +22,8 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagste
           dg.DagsterRunStatus.STARTED]
 
 
-def _runs(instance: dg.DagsterInstance, job: str, key: str, statuses=None) -> list[dg.DagsterRun]:
+def runs_for(instance: dg.DagsterInstance, job: str, key: str, statuses=None) -> list[dg.DagsterRun]:
+    """The runs of `job` for one epoch (optionally only those in `statuses`); their count numbers retries."""
     return list(instance.get_runs(dg.RunsFilter(job_name=job, tags={"dagster/partition": key}, statuses=statuses or [])))
 
 
@@ -42,9 +43,9 @@ def block_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, sett
     if key in new:
         requests.append(dg.RunRequest(partition_key=key, run_key=f"collect-{key}"))
     elif (key in known and key not in context.instance.get_materialized_partitions(PAYLOADS)
-          and not _runs(context.instance, collect_job.name, key, ACTIVE)):
+          and not runs_for(context.instance, collect_job.name, key, ACTIVE)):
         # The open epoch has no live collection (it died or was lost): resume at the next sample.
-        attempt = len(_runs(context.instance, collect_job.name, key))
+        attempt = len(runs_for(context.instance, collect_job.name, key))
         requests.append(dg.RunRequest(partition_key=key, run_key=f"collect-{key}-{attempt}"))
     if not new and not requests:
         return dg.SkipReason(f"head {head} is in epoch {epoch}; the next starts at block {(epoch + 1) * tempo}")
@@ -67,13 +68,13 @@ def reveal_ready_sensor(context: dg.SensorEvaluationContext, drand: DrandResourc
     latest = drand.latest_round()
     requests, waiting = [], []
     for key in pending:
-        if _runs(instance, reveal_job.name, key, ACTIVE):
+        if runs_for(instance, reveal_job.name, key, ACTIVE):
             continue
         blocks = EpochBlocks.of(parse_epoch(key), settings.profile())
         rounds = [p.round for p in ledger.ledger().raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop) if p.round]
         need = max(rounds, default=0)
         if need <= latest:
-            requests.append(dg.RunRequest(partition_key=key, run_key=f"reveal-{key}-{len(_runs(instance, reveal_job.name, key))}"))
+            requests.append(dg.RunRequest(partition_key=key, run_key=f"reveal-{key}-{len(runs_for(instance, reveal_job.name, key))}"))
         else:
             waiting.append(f"{key} (round {need}, {need - latest} to go)")
     if requests:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mechanisms.registry import MECHANISMS
+from mechanisms.weights import ema_alpha_per_epoch
 
 
 class Strict(BaseModel):
@@ -126,7 +127,7 @@ class Profile(Strict):
         """Per epoch; the default keeps the reference's smoothing time constant (mantis.md §13.3)."""
         if self.weights.ema_alpha is not None:
             return self.weights.ema_alpha
-        return 1 - 0.7 ** (self.chain.tempo / 1000)
+        return ema_alpha_per_epoch(self.chain.tempo)
 
     def challenge(self, name: str) -> Challenge:
         for c in self.challenges:
