@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from profiles import Profile
+from protocol.drand import BeaconChain
 
 TRAIN_GAP_BLOCKS = 500  # MANTIS TASK_INTERVAL: training data ends this far before the calc block
 
@@ -35,3 +36,9 @@ class EpochBlocks:
     def train_cutoff_sidx(self) -> int:
         """The last sample index whose values may train this epoch's salience."""
         return (self.last - TRAIN_GAP_BLOCKS) // self.every
+
+
+def last_round(beacon: BeaconChain, profile: Profile, taken_at: float) -> int:
+    """The newest round a payload of a sample taken at `taken_at` may name: the one the beacon
+    publishes by the sample's hard deadline (mantis.md §7.3)."""
+    return beacon.current_round(taken_at + profile.round_deadline_seconds())

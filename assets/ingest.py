@@ -7,17 +7,19 @@ passed with nobody collecting is recorded as missed, never silently dropped.
 """
 
 
+import hashlib
 from collections import Counter
 
 import dagster as dg
 
-from assets.epochs import EpochBlocks
+from assets.epochs import EpochBlocks, last_round
 from ledger import RawPayload
 from orchestration.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
 from resources.chain import ChainResource
+from resources.drand import DrandResource
 from resources.ledger import LedgerResource
-from resources.payloads import FETCHED, PayloadStore
+from resources.payloads import FETCHED, FetchResult, PayloadStore
 from resources.prices import PriceFeed, PriceFeedError
 from resources.settings_resource import SettingsResource
 
@@ -31,9 +33,29 @@ class CollectConfig(dg.Config):
     block_timeout_s: float = 120.0  # how long to wait for the chain to reach a sample block
 
 
-def _round(body: bytes | None) -> int | None:
-    parsed = pl.parse(body) if body is not None else None
-    return parsed.round if isinstance(parsed, pl.PayloadV2) else None
+KEEP_REFUSED_BYTES = 64 * 1024  # of a body refused at download: enough to see what it was
+
+
+def screened_row(result: FetchResult, sidx: int, taken_at: float, owner_pk: bytes, newest_round: int) -> RawPayload:
+    """The ledger row of one fetch, with a fetched body screened at once (`payload.screen`).
+
+    A body that passes keeps status "fetched" and its round, which the epoch's reveal waits for;
+    one that fails gets the refusal's reason as its status and no round, so a hostile round (far
+    in the future, or past 2^63) never makes an epoch wait and never reaches a 64-bit column. A
+    refused body is kept up to KEEP_REFUSED_BYTES with its size and digest, so a miner serving
+    25 MiB of junk every minute cannot fill the ledger.
+    """
+    if result.status != FETCHED or result.body is None:
+        return RawPayload(sidx, result.hotkey, result.url, result.status, None, result.reason, None, taken_at)
+    body = result.body
+    verdict = pl.screen(body, result.hotkey, owner_pk, newest_round)
+    if verdict:
+        return RawPayload(sidx, result.hotkey, result.url, FETCHED, body, "", verdict.round, taken_at)
+    reason = verdict.detail
+    if len(body) > KEEP_REFUSED_BYTES:
+        reason += f" (body of {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}; first {KEEP_REFUSED_BYTES} kept)"
+        body = body[:KEEP_REFUSED_BYTES]
+    return RawPayload(sidx, result.hotkey, result.url, verdict.reason.value, body, reason, None, taken_at)
 
 
 @dg.multi_asset(
@@ -50,12 +72,14 @@ def collect_epoch(
     config: CollectConfig,
     chain: ChainResource,
     payloads: PayloadStore,
+    drand: DrandResource,
     prices: PriceFeed,
     ledger: LedgerResource,
     settings: SettingsResource,
 ):
     profile, store = settings.profile(), ledger.ledger()
     blocks = EpochBlocks.of(epoch_of(context), profile)
+    beacon, owner_pk = drand.chain(), bytes.fromhex(profile.protocol.owner_pk)
     have = {s.sidx for s in store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)}
     statuses: Counter[str] = Counter()
     taken = 0
@@ -76,10 +100,8 @@ def collect_epoch(
         except PriceFeedError as exc:
             context.log.warning(f"sample {sidx}: no prices ({exc})")
             snapshot = {c.ticker: float("nan") for c in profile.challenges}
-        rows = [
-            RawPayload(sidx, r.hotkey, r.url, r.status, r.body, r.reason, _round(r.body), now)
-            for r in results.values()
-        ]
+        newest = last_round(beacon, profile, now)
+        rows = [screened_row(r, sidx, now, owner_pk, newest) for r in results.values()]
         with store.transaction():
             store.record_sample(sidx, block, now)
             store.record_payloads(rows)

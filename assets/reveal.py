@@ -10,12 +10,13 @@ from collections import Counter, defaultdict
 import dagster as dg
 import numpy as np
 
-from assets.epochs import EpochBlocks
+from assets.epochs import EpochBlocks, last_round
 from assets.ingest import METAGRAPH, PAYLOADS, PRICES
 from ledger import Rejection
 from orchestration.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
 from protocol.validation import ChallengeFormat, challenge_values
+from resources.chain import ChainResource
 from resources.drand import DrandResource
 from resources.ledger import LedgerResource
 from resources.payloads import FETCHED
@@ -32,15 +33,11 @@ def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, le
                      settings: SettingsResource) -> dg.MaterializeResult:
     blocks = EpochBlocks.of(epoch_of(context), settings.profile())
     store = ledger.ledger()
-    rounds = {p.round for p in store.raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop) if p.round}
+    rounds = set().union(*rounds_by_sample(store, blocks).values())
     have = store.signatures(rounds)
-    fetched, unpublished = {}, []
-    for r in sorted(rounds - set(have)):
-        signature = drand.signature(r)
-        if signature is None:
-            unpublished.append(r)
-        else:
-            fetched[r] = signature
+    answers = drand.signatures(sorted(rounds - set(have)))
+    fetched = {r: sig for r, sig in answers.items() if sig is not None}
+    unpublished = sorted(r for r, sig in answers.items() if sig is None)
     store.store_signatures(fetched)
     return dg.MaterializeResult(metadata={
         "rounds": len(rounds), "already_cached": len(have), "fetched": len(fetched),
@@ -48,25 +45,27 @@ def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, le
     })
 
 
-def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_time):
+def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_time, newest_round):
     """(vectors {challenge: {hotkey: vector}}, rejections) of one sample's fetched payloads.
 
     Order matters (mantis.md §6): every payload is opened first, so a verbatim copy served from
     another hotkey's URL is refused by the hotkey check and cannot knock out its original; only
     then are identical timelock ciphertexts under several hotkeys refused for all of them.
-    `reveal_time(round)` is the beacon's publication time of a round, for the lock rule.
+    `reveal_time(round)` is the beacon's publication time of a round, for the lock rules;
+    `newest_round` the sample's hard deadline (rows screened at download pass it again).
     """
     rejections, opened = [], {}
     for row in rows:
         if row.status != FETCHED:
-            continue
-        payload = pl.parse(row.body)
+            continue  # refused at download: the row itself holds the reason
+        payload = pl.screen(row.body, row.hotkey, owner_pk, newest_round)
         if isinstance(payload, pl.Rejected):
             rejections.append(Rejection(row.sidx, row.hotkey, payload.reason.value, payload.detail))
             continue
         signature = signatures.get(payload.round)
         if signature is None:
-            rejections.append(Rejection(row.sidx, row.hotkey, UNPUBLISHED, f"round {payload.round} has no signature"))
+            rejections.append(Rejection(row.sidx, row.hotkey, UNPUBLISHED,
+                                        f"round {payload.round} was not published by the hard deadline"))
             continue
         result = pl.open_payload(payload, signature, owner_pk, hotkey=row.hotkey)
         if isinstance(result, pl.Rejected):
@@ -86,49 +85,97 @@ def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_
         values, problems = challenge_values(result.values, formats)
         for name, problem in problems.items():
             rejections.append(Rejection(sidx, hotkey, "validation", problem, name))
+        opens_at = reveal_time(round_)
         for c in profile.challenges:
             if c.name not in values:
                 continue
-            if profile.protocol.lock_rule == "horizon" and c.mode == "fixed" and \
-                    reveal_time(round_) < taken_at + profile.lock_seconds(c):
-                # The round must stay sealed until the horizon has passed since the sample (F12).
-                rejections.append(Rejection(sidx, hotkey, "lock", f"round {round_} opens before the horizon", c.name))
+            if profile.uses_horizon_lock(c):
+                if opens_at < taken_at + profile.lock_seconds(c):
+                    # The round must stay sealed until the horizon has passed since the sample (F12).
+                    rejections.append(Rejection(sidx, hotkey, "lock", f"round {round_} opens before the horizon", c.name))
+                    continue
+            elif opens_at > taken_at + profile.maturity_seconds():
+                # The reference rule: a round unpublished at maturity is dropped (F11, compat).
+                rejections.append(Rejection(sidx, hotkey, UNPUBLISHED,
+                                            f"round {round_} opens after the {profile.protocol.maturity_blocks}-block maturity",
+                                            c.name))
                 continue
             vectors[c.name][hotkey] = values[c.name]
     return vectors, rejections
 
 
+def awaited_round(rounds_by_sample: dict[float, set[int]], published, now: float, profile) -> tuple[int, float] | None:
+    """(a round the epoch still waits for, when it stops waiting), or None when it can be revealed.
+
+    `rounds_by_sample` maps each sample's time to the rounds its screened payloads name. A round is
+    awaited while `published(round)` is false and its sample's hard deadline has not passed; after
+    the deadline it is unavailable, and its payloads are refused as such.
+    """
+    for taken_at, rounds in sorted(rounds_by_sample.items()):
+        deadline = taken_at + profile.round_deadline_seconds()
+        if now < deadline:
+            for r in sorted(rounds):
+                if not published(r):
+                    return r, deadline
+    return None
+
+
+def rounds_by_sample(store, blocks: EpochBlocks) -> dict[float, set[int]]:
+    """The rounds the epoch's screened payloads name, by the time of their sample."""
+    lo, hi = blocks.sidx_range.start, blocks.sidx_range.stop
+    taken_at = {s.sidx: s.taken_at for s in store.samples(lo, hi) if s.status == "taken"}
+    out: dict[float, set[int]] = defaultdict(set)
+    for p in store.raw_payloads(lo, hi):
+        if p.round and p.status == FETCHED and p.sidx in taken_at:
+            out[taken_at[p.sidx]].add(p.round)
+    return out
+
+
 @dg.asset(key=EMBEDDINGS, group_name="reveal", partitions_def=EPOCHS, deps=[SIGNATURES, PRICES, METAGRAPH],
           description="Decrypted, validated vectors per (sample, hotkey, challenge); rejections with reasons.")
-def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, ledger: LedgerResource,
+def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: ChainResource, ledger: LedgerResource,
                settings: SettingsResource) -> dg.MaterializeResult:
     profile, store = settings.profile(), ledger.ledger()
     blocks = EpochBlocks.of(epoch_of(context), profile)
-    reveal_time = drand.chain().reveal_time
+    beacon = drand.chain()
     formats = [ChallengeFormat(c.name, c.ticker, c.dim) for c in profile.challenges]
     owner_pk = bytes.fromhex(profile.protocol.owner_pk)
     lo, hi = blocks.sidx_range.start, blocks.sidx_range.stop
     raw = store.raw_payloads(lo, hi)
+    samples = [s for s in store.samples(lo, hi) if s.status == "taken"]
     signatures = store.signatures({p.round for p in raw if p.round})
     by_sample = defaultdict(list)
     for row in raw:
         by_sample[row.sidx].append(row)
+    awaited = awaited_round(rounds_by_sample(store, blocks), signatures.__contains__, chain.now(), profile)
+    if awaited is not None:
+        r, deadline = awaited
+        raise dg.Failure(
+            f"round {r} is not published yet (due {beacon.reveal_time(r):.0f}); the epoch waits for it until "
+            f"{deadline:.0f} (unix s). The reveal_ready_sensor starts this run when it can: materialize "
+            f"{SIGNATURES.to_user_string()} first if it was published since.",
+            allow_retries=False,
+        )
     reasons: Counter[str] = Counter(p.status for p in raw if p.status != FETCHED)
     valid: Counter[str] = Counter()
-    for sample in store.samples(lo, hi):
-        rows = by_sample.get(sample.sidx)
-        if sample.status != "taken" or not rows:
-            continue
-        vectors, rejections = _open_sample(rows, signatures, owner_pk, profile, sample.taken_at, formats, reveal_time)
-        store.record_rejections(rejections)
-        reasons.update(r.reason for r in rejections)
-        for c in profile.challenges:
-            got = vectors.get(c.name, {})
-            if got:
-                hotkeys = sorted(got)
-                store.store_embeddings(c.name, sample.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
-                                       np.ones(len(hotkeys), dtype=bool))
-                valid[c.name] += len(hotkeys)
+    all_rejections = []
+    with store.transaction():
+        for sample in samples:
+            rows = by_sample.get(sample.sidx)
+            if not rows:
+                continue
+            vectors, rejections = _open_sample(rows, signatures, owner_pk, profile, sample.taken_at, formats,
+                                               beacon.reveal_time, last_round(beacon, profile, sample.taken_at))
+            all_rejections += rejections
+            for c in profile.challenges:
+                got = vectors.get(c.name, {})
+                if got:
+                    hotkeys = sorted(got)
+                    store.store_embeddings(c.name, sample.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
+                                           np.ones(len(hotkeys), dtype=bool))
+                    valid[c.name] += len(hotkeys)
+        store.replace_rejections(lo, hi, all_rejections)
+    reasons.update(r.reason for r in all_rejections)
     fetched = sum(p.status == FETCHED for p in raw)
     table = "| reason | count |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in reasons.most_common())
     return dg.MaterializeResult(metadata={

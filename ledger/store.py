@@ -465,12 +465,28 @@ class Ledger:
             ]
             return self._upsert(conn, t.rejections, values, ["sidx", "hotkey_id", "challenge"])
 
-    def rejections(self, lo: int, hi: int) -> list[Rejection]:
-        """Rejections with sidx in [lo, hi), by (sidx, hotkey, challenge)."""
+    def replace_rejections(self, lo: int, hi: int, rows: Iterable[Rejection]) -> int:
+        """Make `rows` the only rejections with sidx in [lo, hi), in one transaction.
+
+        A reveal re-run states every reason afresh: a reason that no longer holds must not stay.
+        """
+        rows = list(rows)
+        outside = [r for r in rows if not lo <= r.sidx < hi]
+        if outside:
+            raise ValueError(f"rejection of sample {outside[0].sidx} is outside [{lo}, {hi})")
+        with self.transaction(), self._write() as conn:
+            c = t.rejections.c
+            conn.execute(sa.delete(t.rejections).where(c.sidx >= lo, c.sidx < hi))
+            return self.record_rejections(rows)
+
+    def rejections(self, lo: int, hi: int, hotkey: str | None = None) -> list[Rejection]:
+        """Rejections with sidx in [lo, hi) (of one hotkey if given), by (sidx, hotkey, challenge)."""
         r, h = t.rejections.c, t.hotkeys.c
         q = (sa.select(r.sidx, h.ss58, r.reason, r.detail, r.challenge)
              .join_from(t.rejections, t.hotkeys, r.hotkey_id == h.id)
              .where(r.sidx >= lo, r.sidx < hi).order_by(r.sidx, h.ss58, r.challenge))
+        if hotkey is not None:
+            q = q.where(h.ss58 == hotkey)
         with self._read() as conn:
             return [Rejection(*row) for row in conn.execute(q).tuples()]
 

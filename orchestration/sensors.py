@@ -9,11 +9,11 @@ import dagster as dg
 
 from assets.epochs import EpochBlocks
 from assets.ingest import PAYLOADS
-from assets.reveal import EMBEDDINGS
+from assets.reveal import EMBEDDINGS, awaited_round, rounds_by_sample
 from orchestration.jobs import collect_job, reveal_job
 from orchestration.partitions import EPOCHS, epoch_key, parse_epoch
 from resources.chain import ChainResource
-from resources.drand import DrandResource
+from resources.drand import DrandResource, DrandUnavailable
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
@@ -56,27 +56,32 @@ def block_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, sett
 
 @dg.sensor(name="reveal_ready_sensor", job=reveal_job, minimum_interval_seconds=20,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Reveal a collected epoch once every drand round its payloads name is published.")
-def reveal_ready_sensor(context: dg.SensorEvaluationContext, drand: DrandResource, ledger: LedgerResource,
-                        settings: SettingsResource):
+           description="Reveal a collected epoch once every drand round its payloads name is published "
+                       "(or its samples' hard deadline has passed).")
+def reveal_ready_sensor(context: dg.SensorEvaluationContext, drand: DrandResource, chain: ChainResource,
+                        ledger: LedgerResource, settings: SettingsResource):
     instance = context.instance
     collected = instance.get_materialized_partitions(PAYLOADS)
     revealed = instance.get_materialized_partitions(EMBEDDINGS)
     pending = sorted(collected - revealed, key=parse_epoch)
     if not pending:
         return dg.SkipReason("no collected epoch is waiting to be revealed")
-    latest = drand.latest_round()
+    try:
+        latest = drand.latest_round()
+    except DrandUnavailable as exc:
+        return dg.SkipReason(f"waiting for drand, which no relay answers: {exc}")
+    now, profile, store = chain.now(), settings.profile(), ledger.ledger()
     requests, waiting = [], []
     for key in pending:
         if runs_for(instance, reveal_job.name, key, ACTIVE):
             continue
-        blocks = EpochBlocks.of(parse_epoch(key), settings.profile())
-        rounds = [p.round for p in ledger.ledger().raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop) if p.round]
-        need = max(rounds, default=0)
-        if need <= latest:
+        blocks = EpochBlocks.of(parse_epoch(key), profile)
+        awaited = awaited_round(rounds_by_sample(store, blocks), lambda r: r <= latest, now, profile)
+        if awaited is None:
             requests.append(dg.RunRequest(partition_key=key, run_key=f"reveal-{key}-{len(runs_for(instance, reveal_job.name, key))}"))
         else:
-            waiting.append(f"{key} (round {need}, {need - latest} to go)")
+            r, deadline = awaited
+            waiting.append(f"{key} (round {r}, {r - latest} to go; deadline in {max(0, deadline - now) / 60:.0f} min)")
     if requests:
         return dg.SensorResult(run_requests=requests)
     return dg.SkipReason("waiting for drand: " + ", ".join(waiting) if waiting else "reveal runs in progress")

@@ -68,6 +68,13 @@ class Protocol(Strict):
     # fixed mode); reference: the reference validator's rule (no check; miners lock 30 s).
     lock_rule: Literal["horizon", "reference"] = "horizon"
     reference_lock_seconds: float = Field(30.0, gt=0)
+    # A payload's round must be published within this many blocks of its sample (mantis.md §7.3):
+    # a later round is refused at download (reason "round"), and an epoch waits for drand at most
+    # this long before unpublished rounds count as "timelock-unavailable".
+    round_deadline_blocks: int = Field(1200, gt=0)
+    # The reference rule (compat challenges, or lock_rule "reference"): a round not published this
+    # many blocks after its sample yields no values, as the reference drops it (F11).
+    maturity_blocks: int = Field(300, gt=0)
 
 
 class Sources(Strict):
@@ -120,6 +127,10 @@ class Profile(Strict):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
                 raise ValueError(f"challenge {attr}s must be unique; repeated: {', '.join(dupes)}")
+        need = max(c.horizon_blocks for c in self.challenges) + self.protocol.maturity_blocks
+        if self.protocol.round_deadline_blocks < need:
+            raise ValueError(f"protocol.round_deadline_blocks must be at least the longest horizon plus "
+                             f"maturity_blocks ({need}), or no lock long enough to count could be opened in time")
         return self
 
     @property
@@ -137,9 +148,19 @@ class Profile(Strict):
 
     def lock_seconds(self, challenge: Challenge) -> float:
         """The shortest lock whose values count for `challenge` under the profile's lock rule."""
-        if self.protocol.lock_rule == "horizon":
+        if self.uses_horizon_lock(challenge):
             return challenge.horizon_blocks * self.chain.block_time
         return self.protocol.reference_lock_seconds
+
+    def uses_horizon_lock(self, challenge: Challenge) -> bool:
+        """Fixed-mode lock rule (values count only if sealed for the horizon) or the reference's."""
+        return self.protocol.lock_rule == "horizon" and challenge.mode == "fixed"
+
+    def round_deadline_seconds(self) -> float:
+        return self.protocol.round_deadline_blocks * self.chain.block_time
+
+    def maturity_seconds(self) -> float:
+        return self.protocol.maturity_blocks * self.chain.block_time
 
     def horizon_samples(self, challenge: Challenge) -> int:
         return math.ceil(challenge.horizon_blocks / self.chain.sample_every)

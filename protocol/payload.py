@@ -40,7 +40,7 @@ class Reason(enum.StrEnum):
     """Why a payload yields no plaintext; the values are the ledger's status codes."""
 
     SCHEMA = "schema"  # not a V2 object: missing field, wrong type, bad hex or length, v, alg
-    ROUND = "round"  # round outside 1..2^64-1
+    ROUND = "round"  # round outside 1..2^64-1, or published after the sample's hard deadline
     OWNER_KEY = "owner-key"  # owner_pk is not the configured owner key
     HOTKEY = "hotkey"  # hk, or the plaintext's hotkey, is not the committing hotkey
     BINDING = "binding"  # binding hash does not match hk, round, owner key and pke
@@ -104,8 +104,9 @@ def binding_hash(hk: str, round_: int, owner_pk: bytes, pke: bytes) -> bytes:
     return hashlib.sha256(b":".join([hk.encode(), str(round_).encode(), owner_pk, pke])).digest()
 
 
-def _owner_wrap_key(ske: bytes, owner_pk: bytes) -> bytes:
-    shared = X25519PrivateKey.from_private_bytes(ske).exchange(X25519PublicKey.from_public_bytes(owner_pk))
+def _owner_wrap_key(secret: bytes, public: bytes) -> bytes:
+    """k1 of §3.4 from either side: X25519(ske, owner_pk) = X25519(owner_sk, pke)."""
+    shared = X25519PrivateKey.from_private_bytes(secret).exchange(X25519PublicKey.from_public_bytes(public))
     return HKDF(hashes.SHA256(), 32, None, OWNER_WRAP_INFO).derive(shared)
 
 
@@ -247,6 +248,44 @@ def parse(raw: bytes | str | Mapping[str, Any]) -> PayloadV2 | Rejected:
         return Rejected(refusal.reason, refusal.detail)
 
 
+def _check_header(payload: PayloadV2, owner_pk: bytes, hotkey: str | None, last_round: int | None) -> bytes:
+    """The checks that need no secret (§3.1 project rules, §6 steps 2–3); returns the binding."""
+    if last_round is not None and payload.round > last_round:
+        raise _Refuse(Reason.ROUND, f"round {payload.round} is published after the hard deadline (round {last_round})")
+    if not hmac.compare_digest(payload.owner_pk, owner_pk):
+        raise _Refuse(Reason.OWNER_KEY, "owner_pk is not the configured owner key")
+    if hotkey is not None and payload.hk != hotkey:
+        raise _Refuse(Reason.HOTKEY, f"hk {payload.hk!r} is not the committing hotkey")
+    binding = binding_hash(payload.hk, payload.round, owner_pk, payload.pke)
+    if not hmac.compare_digest(binding, payload.binding):
+        raise _Refuse(Reason.BINDING, "binding does not match hk, round, owner key and pke")
+    return binding
+
+
+def _unwrap(payload: PayloadV2, wrap_key: bytes, binding: bytes) -> bytes:
+    try:
+        return ChaCha20Poly1305(wrap_key).decrypt(payload.w_nonce, payload.w_ct, binding)
+    except (InvalidTag, ValueError):
+        raise _Refuse(Reason.OWNER_PATH, "W_owner does not authenticate") from None
+
+
+def _content(payload: PayloadV2, key: bytes, binding: bytes) -> Opened:
+    """§6 steps 7–8: the content under the recovered key, a JSON object naming the payload's hotkey."""
+    try:
+        plaintext = ChaCha20Poly1305(key).decrypt(payload.c_nonce, payload.c_ct, binding)
+    except (InvalidTag, ValueError):
+        raise _Refuse(Reason.AEAD, "C does not authenticate under the content key") from None
+    try:
+        obj = json_guard.loads(plaintext.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise _Refuse(Reason.PLAINTEXT, f"plaintext is not UTF-8 JSON: {type(exc).__name__}") from None
+    if not isinstance(obj, dict):
+        raise _Refuse(Reason.PLAINTEXT, "plaintext is not a JSON object")
+    if obj.get("hotkey") != payload.hk:  # hk is the committing hotkey by now (_check_header)
+        raise _Refuse(Reason.HOTKEY, "plaintext hotkey is not the committing hotkey")
+    return Opened(payload, plaintext, {k: v for k, v in obj.items() if k != "hotkey"})
+
+
 def _open(
     payload: PayloadV2,
     signature: bytes,
@@ -254,14 +293,7 @@ def _open(
     hotkey: str | None,
     beacon: BeaconChain | None,
 ) -> Opened:
-    if not hmac.compare_digest(payload.owner_pk, owner_pk):
-        raise _Refuse(Reason.OWNER_KEY, "owner_pk is not the configured owner key")
-    expected_hotkey = payload.hk if hotkey is None else hotkey
-    if payload.hk != expected_hotkey:
-        raise _Refuse(Reason.HOTKEY, f"hk {payload.hk!r} is not the committing hotkey")
-    binding = binding_hash(payload.hk, payload.round, owner_pk, payload.pke)
-    if not hmac.compare_digest(binding, payload.binding):
-        raise _Refuse(Reason.BINDING, "binding does not match hk, round, owner key and pke")
+    binding = _check_header(payload, owner_pk, hotkey, None)
     if beacon is not None:
         try:
             beacon.verify(payload.round, signature)
@@ -277,25 +309,56 @@ def _open(
     ske, key = secret[:32], secret[32:]
     if not hmac.compare_digest(_x25519_public(ske), payload.pke):
         raise _Refuse(Reason.OWNER_PATH, "X25519 public key of ske is not pke")
-    try:
-        wrapped = ChaCha20Poly1305(_owner_wrap_key(ske, owner_pk)).decrypt(payload.w_nonce, payload.w_ct, binding)
-    except (InvalidTag, ValueError):
-        raise _Refuse(Reason.OWNER_PATH, "W_owner does not authenticate") from None
-    if not hmac.compare_digest(wrapped, key):
+    if not hmac.compare_digest(_unwrap(payload, _owner_wrap_key(ske, owner_pk), binding), key):
         raise _Refuse(Reason.OWNER_PATH, "W_owner wraps a different content key")
+    return _content(payload, key, binding)
+
+
+def screen(
+    raw: bytes | str | Mapping[str, Any], hotkey: str, owner_pk: bytes, last_round: int
+) -> PayloadV2 | Rejected:
+    """Every check that needs no round signature, as a validator runs them at download.
+
+    The wire format, a round no later than `last_round` (the newest round the beacon publishes by
+    the sample's hard deadline, mantis.md §7.3: a later one could never be opened in time), the
+    configured owner key, `hk` equal to the committing `hotkey`, and the binding. A payload that
+    passes waits only for its round's signature; one that fails never makes anything wait.
+    """
     try:
-        plaintext = ChaCha20Poly1305(key).decrypt(payload.c_nonce, payload.c_ct, binding)
-    except (InvalidTag, ValueError):
-        raise _Refuse(Reason.AEAD, "C does not authenticate under the content key") from None
+        payload = _parse(raw)
+        _check_header(payload, owner_pk, hotkey, last_round)
+        return payload
+    except _Refuse as refusal:
+        return Rejected(refusal.reason, refusal.detail)
+
+
+def owner_public_key(owner_sk: bytes) -> bytes:
+    """The X25519 public key of the owner's secret (to check a configured secret against the key)."""
+    if len(owner_sk) != 32:
+        raise ValueError("an X25519 secret key has 32 bytes")
+    return _x25519_public(owner_sk)
+
+
+def open_as_owner(
+    raw: bytes | str | Mapping[str, Any] | PayloadV2, owner_sk: bytes, *, hotkey: str | None = None
+) -> Opened | Rejected:
+    """Open through the owner wrap (§3.4) with the subnet owner's X25519 secret: no round needed.
+
+    For the owner's own use, before the round is published; validators never hold this key.
+    X25519(owner_sk, pke) is the miner's X25519(ske, owner_pk), so the wrap key is the same.
+    """
+    owner_pk = owner_public_key(owner_sk)
     try:
-        obj = json_guard.loads(plaintext.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
-        raise _Refuse(Reason.PLAINTEXT, f"plaintext is not UTF-8 JSON: {type(exc).__name__}") from None
-    if not isinstance(obj, dict):
-        raise _Refuse(Reason.PLAINTEXT, "plaintext is not a JSON object")
-    if obj.get("hotkey") != expected_hotkey:
-        raise _Refuse(Reason.HOTKEY, "plaintext hotkey is not the committing hotkey")
-    return Opened(payload, plaintext, {k: v for k, v in obj.items() if k != "hotkey"})
+        payload = raw if isinstance(raw, PayloadV2) else _parse(raw)
+        binding = _check_header(payload, owner_pk, hotkey, None)
+        try:
+            wrap_key = _owner_wrap_key(owner_sk, payload.pke)
+        except ValueError:  # a low-order pke: no shared secret exists
+            raise _Refuse(Reason.OWNER_PATH, "pke gives no X25519 shared secret") from None
+        key = _unwrap(payload, wrap_key, binding)
+        return _content(payload, key, binding)
+    except _Refuse as refusal:
+        return Rejected(refusal.reason, refusal.detail)
 
 
 def open_payload(

@@ -25,6 +25,10 @@ class DrandResource(dg.ConfigurableResource, abc.ABC):
         Raises DrandUnavailable when it cannot tell (relays down, wrong signatures everywhere).
         """
 
+    def signatures(self, rounds: list[int]) -> dict[int, bytes | None]:
+        """`signature` of each round (None: not published yet); live clients ask in parallel."""
+        return {r: self.signature(r) for r in rounds}
+
     @abc.abstractmethod
     def latest_round(self) -> int:
         """The newest published round."""

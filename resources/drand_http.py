@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from pydantic import Field, PrivateAttr
@@ -92,6 +93,7 @@ class HttpDrand(DrandResource):
     read_timeout_s: float = Field(default=3.0, description="Socket read timeout per request.")
     attempts: int = Field(default=2, description="Tries per relay for transient failures (timeouts, 5xx).")
     backoff_s: float = Field(default=0.25, description="Pause before a retry, doubled on each further retry.")
+    max_workers: int = Field(default=16, description="Rounds asked for concurrently by `signatures`.")
 
     _cache: dict[int, bytes] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -111,6 +113,13 @@ class HttpDrand(DrandResource):
             return None  # by the chain's clock arithmetic no relay can have it yet
         answer = self._ask(chain, round_)
         return None if answer is None else answer[1]
+
+    def signatures(self, rounds: list[int]) -> dict[int, bytes | None]:
+        """Many rounds at once (an epoch names hundreds); raises DrandUnavailable if any round does."""
+        if len(rounds) < 2:
+            return super().signatures(rounds)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(rounds)))) as pool:
+            return dict(zip(rounds, pool.map(self.signature, rounds)))
 
     def latest_round(self) -> int:
         answer = self._ask(self.chain(), None)

@@ -7,6 +7,7 @@ import pytest
 
 import profiles
 from assets.ingest import PAYLOADS
+from assets.reveal import awaited_round
 from assets.weights import uids_registered, weights_finite, weights_nonnegative, weights_normalized, weights_not_degenerate
 from devnet.chain import DevnetChainState
 from devnet.world import World
@@ -86,8 +87,11 @@ def test_reveal_sensor_waits_for_the_beacon_then_requests_the_reveal(devnet):
     epoch = state.head_block() // state.world.tempo
     key = epoch_key(epoch)
     sidx = epoch * state.world.tempo // 5
-    future_round = state.world.beacon.chain.current_round(state.clock.now()) + 1200
-    state.ledger.record_payloads([RawPayload(sidx, "5Abc", "u", "fetched", b"{}", "", future_round, 0.0)])
+    now = state.clock.now()
+    future_round = state.world.beacon.chain.current_round(now) + 1200
+    state.ledger.record_sample(sidx, sidx * 5, now)
+    state.ledger.record_payloads([RawPayload(sidx, "5Abc", "u", "fetched", b"{}", "", future_round, now),
+                                  RawPayload(sidx, "5Def", "u", "round", b"{}", "too late", None, now)])
     with dg.instance_for_test() as instance:
         assert isinstance(reveal_ready_sensor(dg.build_sensor_context(instance=instance, resources=resources)), dg.SkipReason)
         instance.add_dynamic_partitions(EPOCHS.name, [key])
@@ -98,6 +102,18 @@ def test_reveal_sensor_waits_for_the_beacon_then_requests_the_reveal(devnet):
         ready = reveal_ready_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.partition_key for r in ready.run_requests] == [key]
         assert ready.run_requests[0].run_key == f"reveal-{key}-0"
+
+
+def test_an_epoch_waits_for_a_round_only_until_its_samples_deadline():
+    profile = profiles.load()
+    deadline = profile.round_deadline_seconds()
+    rounds = {1000.0: {10, 20}, 1060.0: {30}}
+    published = lambda r: r <= 10  # noqa: E731
+    assert awaited_round(rounds, published, 1100.0, profile) == (20, 1000.0 + deadline)
+    # The first sample's deadline has passed: its round 20 no longer holds the epoch; the next sample's does.
+    assert awaited_round(rounds, published, 1000.0 + deadline, profile) == (30, 1060.0 + deadline)
+    assert awaited_round(rounds, published, 1060.0 + deadline, profile) is None
+    assert awaited_round(rounds, lambda r: True, 1100.0, profile) is None
 
 
 GOOD = {"epoch": 1, "block": 719, "uids": [0, 1, 2], "hotkeys": ["h0", "h1", "h2"], "weights": [0.35, 0.4, 0.25],

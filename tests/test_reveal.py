@@ -3,6 +3,7 @@
 import json
 
 import profiles
+from assets.epochs import last_round
 from assets.reveal import _open_sample
 from ledger import RawPayload
 from protocol import payload as pl
@@ -20,6 +21,7 @@ A, B, C = "5Alice" + "a" * 42, "5Bob" + "b" * 44, "5Carol" + "c" * 42
 T = 1_700_100_000.0  # sample time
 LOCKED = BEACON.chain.round_at(T + 3700)  # sealed past the 1-hour horizon
 EARLY = BEACON.chain.round_at(T + 60)  # opens a minute after the sample
+NEWEST = last_round(BEACON.chain, PROFILE, T)  # the hard deadline's round
 
 
 def body(p: pl.PayloadV2) -> bytes:
@@ -33,7 +35,7 @@ def build(hotkey, round_=LOCKED, value=(0.25, -0.5), **fixed) -> pl.PayloadV2:
 def open_rows(rows):
     rounds = {pl.parse(r.body).round for r in rows}
     signatures = {r: BEACON.signature(r, BEACON.chain.reveal_time(r)) for r in rounds}
-    return _open_sample(rows, signatures, OWNER, PROFILE, T, FORMATS, BEACON.chain.reveal_time)
+    return _open_sample(rows, signatures, OWNER, PROFILE, T, FORMATS, BEACON.chain.reveal_time, NEWEST)
 
 
 def row(hotkey, b: bytes) -> RawPayload:
