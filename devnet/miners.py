@@ -22,8 +22,10 @@ from protocol import payload as pl
 from protocol.drand import QUICKNET
 from protocol.timelock import TimelockEncryptor
 
-# Each malformation and the refusal it must meet (protocol.payload.Reason values).
+# Each malformation and the refusal it must meet (the ledger's status or rejection reason).
 MALFORMATIONS = {
+    "late-round": "round",  # locked past the hard deadline: refused at download, never waited for
+    "early-round": "lock",  # locked to a round already published when the sample is taken
     "not-json": "schema",
     "version": "schema",
     "time-garbage": "schema",
@@ -120,8 +122,11 @@ class Miners:
         row = world.row(sidx)
         if row is None:
             raise ValueError(f"sample {sidx} is outside the devnet world")
-        earliest = world.beacon.chain.round_at(now + self.lock_seconds())
+        chain = world.beacon.chain
+        earliest = chain.round_at(now + self.lock_seconds())
         round_ = -(-earliest // ROUND_GRID) * ROUND_GRID  # lock a little longer, on a shared grid
+        odd_rounds = {"late-round": chain.round_at(now + world.profile.round_deadline_seconds() + 60),
+                      "early-round": chain.current_round(now)}
         values = world.panel.embeddings[row]
         ticker = world.challenge.ticker
         jobs, silent = [], []
@@ -130,12 +135,13 @@ class Miners:
                 kind = _KINDS[(sidx + i) % len(_KINDS)]
                 other = world.miners[(i + 1) % len(world.miners)].hotkey
                 plaintext = pl.plaintext_bytes({ticker: [0.0] * world.challenge.dim}, miner.hotkey)
-                jobs.append(Job(miner.hotkey, round_, plaintext, world.beacon.chain.public_key, self.owner_pk, kind, other))
+                jobs.append(Job(miner.hotkey, odd_rounds.get(kind, round_), plaintext, chain.public_key, self.owner_pk,
+                                kind, other))
             elif np.isnan(values[i]).any():
                 silent.append(miner.hotkey)  # not submitting this sample (silent, young before start, a miss)
             else:
                 plaintext = pl.plaintext_bytes({ticker: [float(v) for v in values[i]]}, miner.hotkey)
-                jobs.append(Job(miner.hotkey, round_, plaintext, world.beacon.chain.public_key, self.owner_pk))
+                jobs.append(Job(miner.hotkey, round_, plaintext, chain.public_key, self.owner_pk))
         return jobs, silent
 
     def publish(self, sidx: int, now: float) -> dict[str, Job]:

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 
 import profiles
+from assets.epochs import last_round
+from assets.ingest import screened_row
+from assets.reveal import _open_sample
 from devnet.bootstrap import write_bootstrap
 from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState, payload_url
 from devnet.clock import DevnetClock
@@ -13,6 +16,7 @@ from devnet.miners import MALFORMATIONS, Miners
 from devnet.world import FIRST_BLOCK, World
 from ledger import Ledger
 from protocol import payload as pl
+from protocol.validation import ChallengeFormat
 from resources.chain import ChainError
 from resources.chain_devnet import DevnetChain
 from resources.drand_devnet import DevnetDrand
@@ -123,11 +127,20 @@ def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
             fetched[sidx] = (jobs, results)
             # Locked: nothing of this sample can be opened yet.
             assert drand.signature(next(iter(jobs.values())).round) is None
-    newest = max(job.round for jobs, _ in fetched.values() for job in jobs.values())
-    state.clock.set_manual(world.beacon.chain.reveal_time(newest))
+    profile, beacon = world.profile, drand.chain()
+    formats = [ChallengeFormat(c.name, c.ticker, c.dim) for c in profile.challenges]
+    newest = max(job.round for jobs, _ in fetched.values() for job in jobs.values() if job.malformation != "late-round")
+    state.clock.set_manual(beacon.reveal_time(newest))
     opened = refused = 0
     for sidx, (jobs, results) in fetched.items():
-        row = world.row(sidx)
+        # as the collection screens and the reveal opens them
+        taken_at, row = world.time_of(sidx * world.sample_every), world.row(sidx)
+        deadline_round = last_round(beacon, profile, taken_at)
+        rows = [screened_row(r, sidx, taken_at, owner, deadline_round) for r in results.values()]
+        signatures = {r.round: drand.signature(r.round) for r in rows if r.round}
+        vectors, rejections = _open_sample(rows, signatures, owner, profile, taken_at, formats, beacon.reveal_time,
+                                           deadline_round)
+        reasons = {r.hotkey: r.reason for r in rejections} | {r.hotkey: r.status for r in rows if r.status != FETCHED}
         for i, miner in enumerate(world.miners):
             result = results.get(miner.hotkey)
             if miner.role == "silent":
@@ -137,14 +150,14 @@ def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
                 assert result.status == ABSENT and np.isnan(world.panel.embeddings[row, i]).any()
                 continue
             assert result.status == FETCHED
-            signature = drand.signature(jobs[miner.hotkey].round)
-            outcome = pl.open_payload(result.body, signature, owner, hotkey=miner.hotkey, beacon=drand.chain())
             if miner.role == "malformed":
-                assert not outcome and outcome.reason == MALFORMATIONS[jobs[miner.hotkey].malformation]
+                assert reasons[miner.hotkey] == MALFORMATIONS[jobs[miner.hotkey].malformation]
+                assert miner.hotkey not in vectors[world.challenge.name]
                 refused += 1
             else:
-                assert outcome, (miner.role, outcome)
-                assert outcome.values == {world.challenge.ticker: [float(v) for v in world.panel.embeddings[row, i]]}
+                assert miner.hotkey not in reasons, (miner.role, reasons.get(miner.hotkey))
+                planted = [float(v) for v in world.panel.embeddings[row, i]]
+                assert vectors[world.challenge.name][miner.hotkey] == planted
                 opened += 1
     assert opened >= 40 * len(samples) and refused == 2 * len(samples)
 

@@ -232,6 +232,59 @@ def test_reason_binding(beacon):
     rejected(pl.open_payload(dataclasses.replace(p, pke=b"\x01" * 32), sig(beacon)), Reason.BINDING)
 
 
+# --- screening at download: every check without a signature -------------------------------------
+
+
+def test_screen_passes_a_good_payload_and_refuses_a_round_past_the_deadline(beacon):
+    p = sealed(beacon, pl.plaintext_bytes({}, v.ALICE)).to_json()
+    good = pl.screen(json.dumps(p), v.ALICE, pl.MANTIS_OWNER_PK, 50)
+    assert isinstance(good, pl.PayloadV2) and good.round == 50
+    assert "hard deadline" in rejected(pl.screen(p, v.ALICE, pl.MANTIS_OWNER_PK, 49), Reason.ROUND)
+    # a round past 2^63 is a refusal, never a number handed on (it fits no 64-bit column)
+    rejected(pl.screen(p | {"round": (1 << 64) - 1}, v.ALICE, pl.MANTIS_OWNER_PK, 10**6), Reason.ROUND)
+
+
+def test_screen_refuses_without_any_signature(beacon):
+    p = sealed(beacon, pl.plaintext_bytes({}, v.ALICE))
+    rejected(pl.screen(p.to_json(), v.BOB, pl.MANTIS_OWNER_PK, 100), Reason.HOTKEY)
+    rejected(pl.screen(p.to_json(), v.ALICE, b"\x01" * 32, 100), Reason.OWNER_KEY)
+    bad = dataclasses.replace(p, binding=b"\x00" * 32).to_json()
+    rejected(pl.screen(bad, v.ALICE, pl.MANTIS_OWNER_PK, 100), Reason.BINDING)
+    rejected(pl.screen(b"[]", v.ALICE, pl.MANTIS_OWNER_PK, 100), Reason.SCHEMA)
+
+
+# --- the owner path: the subnet owner opens at once with its X25519 secret -----------------------
+
+OWNER_SK = b"\x42" * 32
+
+
+def owned(beacon, plaintext: bytes, hotkey: str = v.ALICE) -> pl.PayloadV2:
+    return sealed(beacon, plaintext, hotkey, owner_pk=pl.owner_public_key(OWNER_SK))
+
+
+def test_owner_path_opens_before_the_round_and_agrees_with_the_timelock(beacon):
+    p = owned(beacon, pl.plaintext_bytes({"ETH": [0.5, -0.25]}, v.ALICE))
+    by_owner = pl.open_as_owner(json.dumps(p.to_json()), OWNER_SK, hotkey=v.ALICE)
+    assert by_owner.values == {"ETH": [0.5, -0.25]}
+    by_time = pl.open_payload(p, sig(beacon), pl.owner_public_key(OWNER_SK), hotkey=v.ALICE)
+    assert by_time.plaintext == by_owner.plaintext
+
+
+def test_owner_path_refusals(beacon):
+    p = owned(beacon, pl.plaintext_bytes({}, v.ALICE))
+    rejected(pl.open_as_owner(p, b"\x43" * 32), Reason.OWNER_KEY)  # another owner's secret
+    rejected(pl.open_as_owner(p, OWNER_SK, hotkey=v.BOB), Reason.HOTKEY)
+    tampered = dataclasses.replace(p, w_ct=bytes.fromhex(flip_hex(p.w_ct.hex(), 3)))
+    rejected(pl.open_as_owner(tampered, OWNER_SK), Reason.OWNER_PATH)
+    rejected(pl.open_as_owner(dataclasses.replace(p, c_nonce=b"\x00" * 12), OWNER_SK), Reason.AEAD)
+    # a low-order pke has no shared secret: a refusal, not an exception (binding recomputed to pass)
+    zero = dataclasses.replace(p, pke=b"\x00" * 32)
+    zero = dataclasses.replace(zero, binding=pl.binding_hash(v.ALICE, 50, p.owner_pk, zero.pke))
+    rejected(pl.open_as_owner(zero, OWNER_SK), Reason.OWNER_PATH)
+    with pytest.raises(ValueError):
+        pl.owner_public_key(b"short")
+
+
 SCHEMA_CASES = {
     "not-json": b"{not json",
     "array": b"[]",
