@@ -42,6 +42,7 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("  auc_range: [0.51, 0.60]", "  auc_range: [0.6, 0.51]", "auc_range"),
         ("informative: 24", "informative: 3", "devnet.roles.informative"),
         ("  burn_share: 0.35", "  burn_share: 1.5", "weights.burn_share"),
+        ("  round_deadline_blocks: 1200", "  round_deadline_blocks: 599", "longest horizon plus maturity_blocks (600)"),
     ],
 )
 def test_invalid_profiles_name_the_problem(tmp_path, old, new, message):
@@ -72,3 +73,14 @@ def test_missing_file():
 def test_unknown_challenge_lists_the_known_ones():
     with pytest.raises(KeyError, match="ETH-1H-BINARY"):
         profiles.load().challenge("BTC")
+
+
+def test_lock_rules_per_challenge_mode(tmp_path):
+    fixed = profiles.load()
+    c = fixed.challenges[0]
+    assert fixed.uses_horizon_lock(c) and fixed.round_deadline_seconds() == 1200 * 12.0
+    compat = profiles.load(write(tmp_path, DEVNET.replace("    mode: fixed", "    mode: compat")))
+    assert not compat.uses_horizon_lock(compat.challenges[0])
+    assert compat.lock_seconds(compat.challenges[0]) == 30.0 and compat.maturity_seconds() == 300 * 12.0
+    reference = profiles.load(write(tmp_path, DEVNET.replace("lock_rule: horizon", "lock_rule: reference")))
+    assert not reference.uses_horizon_lock(reference.challenges[0])

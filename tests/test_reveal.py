@@ -66,3 +66,15 @@ def test_lock_rule_and_validation_refuse_per_challenge():
     assert not vectors.get(CH.name)
     reasons = {(r.hotkey, r.reason, r.challenge) for r in rejections}
     assert reasons == {(A, "lock", CH.name), (B, "validation", CH.name)}
+
+
+def test_compat_challenges_follow_the_reference_rule():
+    # The reference drops a round not published 300 blocks (an hour) after the sample, and has no lock.
+    compat = PROFILE.model_copy(update={"challenges": (CH.model_copy(update={"mode": "compat"}),)})
+    late = BEACON.chain.round_at(T + 300 * 12 + 60)
+    rows = [row(A, body(build(A, round_=EARLY))), row(B, body(build(B, round_=late)))]
+    signatures = {r: BEACON.signature(r, BEACON.chain.reveal_time(r)) for r in (EARLY, late)}
+    vectors, rejections = _open_sample(rows, signatures, OWNER, compat, T, FORMATS, BEACON.chain.reveal_time, NEWEST)
+    assert vectors[CH.name] == {A: [0.25, -0.5]}
+    assert [(r.hotkey, r.reason, r.challenge) for r in rejections] == [(B, "timelock-unavailable", CH.name)]
+    assert "maturity" in rejections[0].detail
