@@ -1,4 +1,4 @@
-"""`incentive payload build | open`: MANTIS V2 payloads offline, for miners, operators and tests."""
+"""`incentive payload build | open | inspect`: MANTIS V2 payloads offline, for miners, operators and tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from cli import UsageError
+from cli import UsageError, payload_inspect
 from protocol import payload as pl
 from protocol.drand import QUICKNET, BeaconChain
 from protocol.timelock import TimelockEncryptor
@@ -64,9 +64,26 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _owner_secret(owner_pk: bytes) -> bytes:
+    """INCENTIVE_OWNER_SK checked against `owner_pk` (--owner-pk), required; errors never hold it."""
+    from resources.settings import OWNER_SK_ENV, OwnerSecretError, owner_secret_for  # dagster: import late
+
+    try:
+        secret = owner_secret_for(owner_pk, "the owner key (--owner-pk)")
+    except OwnerSecretError as exc:
+        raise UsageError(str(exc)) from None
+    if secret is None:
+        raise UsageError(f"--owner opens with the owner's secret: set {OWNER_SK_ENV} in the environment")
+    return secret
+
+
 def run_open(args: argparse.Namespace) -> int:
-    beacon = None if args.no_verify else _beacon(args)
-    result = pl.open_payload(_read(args.file), args.signature, args.owner_pk, hotkey=args.hotkey, beacon=beacon)
+    raw = _read(args.file)
+    if args.owner:
+        result = pl.open_as_owner(raw, _owner_secret(args.owner_pk), hotkey=args.hotkey)
+    else:
+        beacon = None if args.no_verify else _beacon(args)
+        result = pl.open_payload(raw, args.signature, args.owner_pk, hotkey=args.hotkey, beacon=beacon)
     if not result:
         print(f"rejected: {result.reason}: {result.detail}", file=sys.stderr)
         return 1
@@ -99,8 +116,13 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     open_ = commands.add_parser("open", help="open a payload file offline with its round's signature")
     open_.add_argument("file", help="payload JSON file, or - for stdin")
-    open_.add_argument("--signature", required=True, type=_hex_arg(48), help="the round's beacon signature (hex)")
+    how = open_.add_mutually_exclusive_group(required=True)  # exactly one way in
+    how.add_argument("--signature", type=_hex_arg(48), help="the round's beacon signature (hex)")
+    how.add_argument("--owner", action="store_true",
+                     help="open through the owner wrap, before the round, with $INCENTIVE_OWNER_SK")
     open_.add_argument("--hotkey", help="committing hotkey (default: the payload's own hk)")
     open_.add_argument("--no-verify", action="store_true", help="skip verifying the signature under the beacon key")
     keys(open_)
     open_.set_defaults(run=run_open)
+
+    payload_inspect.register(commands)

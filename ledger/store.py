@@ -449,6 +449,16 @@ class Ledger:
                 for sidx, hk, url, status, body, reason, rnd, at in conn.execute(q).tuples()
             ]
 
+    def latest_payload_sidx(self, hotkey: str) -> int | None:
+        """The newest sample holding a payload row of `hotkey` (None if it has none): where an
+        operator looking into one miner starts."""
+        p, h = t.raw_payloads.c, t.hotkeys.c
+        q = (sa.select(sa.func.max(p.sidx)).join_from(t.raw_payloads, t.hotkeys, p.hotkey_id == h.id)
+             .where(h.ss58 == hotkey))
+        with self._read() as conn:
+            sidx = conn.execute(q).scalar_one_or_none()
+        return None if sidx is None else int(sidx)
+
     def record_rejections(self, rows: Iterable[Rejection]) -> int:
         """Record why payloads (or one challenge of one) were rejected, keyed (sidx, hotkey,
         challenge); an existing key is replaced. Returns the number of rows written."""

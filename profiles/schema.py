@@ -78,9 +78,23 @@ class Protocol(Strict):
 
 
 class Sources(Strict):
-    payloads: str = "devnet"
-    prices: str = "devnet"
-    drand: str = "devnet"
+    payloads: str = "devnet"  # devnet | http
+    prices: str = "devnet"  # devnet | http | the snapshot's URL
+    drand: str = "devnet"  # devnet | http
+    # Hosts a committed payload URL may name: ".suffix" entries match by suffix, others exactly
+    # (host or host:port). The default is the R2 hosts MANTIS miners use (mantis.md §2).
+    payload_hosts: tuple[str, ...] = (".r2.dev", ".r2.cloudflarestorage.com")
+    payload_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    # drand relays in fallback order (a URL ending in "/v2" speaks the v2 API); empty: the spec's list.
+    drand_relays: tuple[str, ...] = ()
+
+    @field_validator("payload_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            if not host or host == "." or any(c in host for c in "/@ *"):
+                raise ValueError(f"{host!r} is not a host, host:port or .suffix")
+        return value
 
 
 class Roles(Strict):

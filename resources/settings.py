@@ -2,7 +2,8 @@
 
 The chain is live unless `chain.network` is "devnet"; drand, payloads and prices follow the
 profile's `sources` ("devnet" or a live setting). Wallet names and paths come from the environment
-(the keys themselves stay in keyfiles); nothing secret passes through here.
+(the keys themselves stay in keyfiles); nothing secret passes through here except the subnet
+owner's X25519 secret (`owner_secret`), read from the environment for the owner's tooling only.
 """
 
 from __future__ import annotations
@@ -12,11 +13,44 @@ from pathlib import Path
 from typing import Any
 
 from profiles import Profile
+from protocol import payload as pl
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 from resources.storage import EpochArtifactIOManager
 
 DEVNET = "devnet"
+OWNER_SK_ENV = "INCENTIVE_OWNER_SK"
+
+
+class OwnerSecretError(ValueError):
+    """INCENTIVE_OWNER_SK is malformed or not the owner key's secret (the message never holds it)."""
+
+
+def owner_secret(profile: Profile) -> bytes | None:
+    """The subnet owner's X25519 secret from INCENTIVE_OWNER_SK, checked against the profile's owner key.
+
+    Environment only (never a file, profile or flag, so it stays out of shell history, configs and
+    Dagster metadata); None when unset. Validators never need it: it opens payloads before their round.
+    """
+    return owner_secret_for(bytes.fromhex(profile.protocol.owner_pk), "the profile's owner key")
+
+
+def owner_secret_for(owner_pk: bytes, whose: str = "the owner key") -> bytes | None:
+    """`owner_secret` against any public key (`payload open --owner` has a key, not a profile)."""
+    text = os.environ.get(OWNER_SK_ENV, "").strip()
+    if not text:
+        return None
+    if text[:2].lower() == "0x":
+        text = text[2:]
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        raise OwnerSecretError(f"{OWNER_SK_ENV} is not hex (expected 64 hex characters)") from None
+    if len(secret) != 32:
+        raise OwnerSecretError(f"{OWNER_SK_ENV} has {len(secret)} bytes, expected 32 (64 hex characters)")
+    if pl.owner_public_key(secret) != owner_pk:
+        raise OwnerSecretError(f"{OWNER_SK_ENV} is not the secret of {whose} {owner_pk.hex()}")
+    return secret
 
 
 def home_dir() -> Path:
@@ -61,7 +95,8 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
     else:
         from resources.drand_http import HttpDrand
 
-        resources["drand"] = HttpDrand()
+        resources["drand"] = HttpDrand(**({"relays": list(profile.sources.drand_relays)}
+                                          if profile.sources.drand_relays else {}))
 
     if profile.sources.payloads == DEVNET:
         from resources.payloads_devnet import DevnetPayloadStore
@@ -70,7 +105,12 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
     else:
         from resources.payloads_http import HttpPayloadStore
 
-        resources["payloads"] = HttpPayloadStore()
+        hosts = profile.sources.payload_hosts
+        resources["payloads"] = HttpPayloadStore(
+            allowed_host_suffixes=[h for h in hosts if h.startswith(".")],
+            allowed_hosts=[h for h in hosts if not h.startswith(".")],
+            max_bytes=profile.sources.payload_max_bytes,
+        )
 
     if profile.sources.prices == DEVNET:
         from resources.prices_devnet import DevnetPriceFeed

@@ -42,9 +42,19 @@ def test_live_profile_builds_live_resources(home, monkeypatch):
                                                    "prices": "https://prices.example/latest.json"}),
     })
     r = build_resources(live, home=home)
+    mine = live.model_copy(update={"sources": live.sources.model_copy(update={
+        "payload_hosts": (".example.org", "127.0.0.1:8787"), "payload_max_bytes": 1 << 20,
+        "drand_relays": ("https://relay.example/v2",)})})
+    own = build_resources(mine, home=home)
+    assert own["payloads"].allowed_host_suffixes == [".example.org"]
+    assert own["payloads"].allowed_hosts == ["127.0.0.1:8787"] and own["payloads"].max_bytes == 1 << 20
+    assert own["drand"].relays == ["https://relay.example/v2"]
     assert isinstance(r["chain"], BittensorChain) and r["chain"].network == "finney" and r["chain"].netuid == 123
     assert r["chain"].wallet_name == "validator"
     assert isinstance(r["drand"], HttpDrand) and isinstance(r["payloads"], HttpPayloadStore)
+    assert r["payloads"].allowed_host_suffixes == [".r2.dev", ".r2.cloudflarestorage.com"]
+    assert r["payloads"].allowed_hosts == [] and r["payloads"].max_bytes == 25 * 1024 * 1024
+    assert r["drand"].relays[0] == "https://api.drand.sh" and len(r["drand"].relays) == 6
     assert isinstance(r["prices"], HttpPriceFeed) and r["prices"].url == "https://prices.example/latest.json"
     assert r["ledger"].url.startswith("postgresql+psycopg2://")
 
