@@ -32,7 +32,10 @@ def serve(directory: str | Path, port: int = 0, host: str = "127.0.0.1") -> Thre
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default 5 drops connections when 32 fetch workers arrive at once
+
+    server = Server((host, port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="devnet-payloads", daemon=True).start()
     return server
