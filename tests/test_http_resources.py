@@ -189,6 +189,16 @@ def test_cache_avoids_a_second_request():
         assert len(state.paths) == 2
 
 
+def test_many_rounds_at_once_concurrently_with_fallback():
+    with serve(relay("wrong-key")) as (liar, _), serve(relay(delay=0.2)) as (good, state):
+        d = make_drand([liar, good], max_workers=8)
+        rounds = list(range(100, 116)) + [5000]  # 5000: past the relays' newest signed round
+        answers = d.signatures(rounds)
+    assert list(answers) == rounds and answers[5000] is None
+    assert all(answers[r] == BEACON.signature(r, SERVER_NOW) for r in rounds[:-1])
+    assert state.max_in_flight > 1  # asked concurrently, not one after another
+
+
 def test_latest_round_verified_with_fallback():
     with serve(relay("wrong-key")) as (liar, liar_state), serve(relay()) as (good, good_state):
         d = make_drand([liar + "/v2", good])

@@ -42,7 +42,7 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("  auc_range: [0.51, 0.60]", "  auc_range: [0.6, 0.51]", "auc_range"),
         ("informative: 24", "informative: 3", "devnet.roles.informative"),
         ("  burn_share: 0.35", "  burn_share: 1.5", "weights.burn_share"),
-        ("  drand: devnet", "  drand: devnet\n  payload_hosts: ['.r2.dev', 'evil.example/x']", "payload_hosts"),
+        ("  payload_hosts: [.r2.dev,", "  payload_hosts: [evil.example/x,", "payload_hosts"),
         ("  round_deadline_blocks: 1200", "  round_deadline_blocks: 599", "longest horizon plus maturity_blocks (600)"),
     ],
 )
