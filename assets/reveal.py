@@ -121,14 +121,11 @@ def awaited_round(rounds_by_sample: dict[float, set[int]], published, now: float
 
 
 def rounds_by_sample(store, blocks: EpochBlocks) -> dict[float, set[int]]:
-    """The rounds the epoch's screened payloads name, by the time of their sample."""
+    """The rounds the epoch's screened payloads name (only those passing screening have one), by
+    the time of their sample."""
     lo, hi = blocks.sidx_range.start, blocks.sidx_range.stop
     taken_at = {s.sidx: s.taken_at for s in store.samples(lo, hi) if s.status == "taken"}
-    out: dict[float, set[int]] = defaultdict(set)
-    for p in store.raw_payloads(lo, hi):
-        if p.round and p.status == FETCHED and p.sidx in taken_at:
-            out[taken_at[p.sidx]].add(p.round)
-    return out
+    return {taken_at[sidx]: rounds for sidx, rounds in store.payload_rounds(lo, hi).items() if sidx in taken_at}
 
 
 @dg.asset(key=EMBEDDINGS, group_name="reveal", partitions_def=EPOCHS, deps=[SIGNATURES, PRICES, METAGRAPH],

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     for epoch in epochs:
         key = epoch_key(epoch)
         samples = EpochBlocks.of(epoch, PROFILE).sidx_range
-        rounds = [p.round for p in store.raw_payloads(samples.start, samples.stop) if p.round]
+        rounds = set().union(*store.payload_rounds(samples.start, samples.stop).values())
         ready_at = world.beacon.chain.reveal_time(max(rounds))
         if state.clock.now() < ready_at:
             state.clock.set_manual(ready_at)  # the beacon publishes the epoch's newest round

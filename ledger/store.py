@@ -449,6 +449,17 @@ class Ledger:
                 for sidx, hk, url, status, body, reason, rnd, at in conn.execute(q).tuples()
             ]
 
+    def payload_rounds(self, lo: int, hi: int) -> dict[int, set[int]]:
+        """The rounds named by payloads with sidx in [lo, hi), by sample; bodies are not read
+        (the reveal sensor asks this of every waiting epoch on every tick)."""
+        p = t.raw_payloads.c
+        q = sa.select(p.sidx, p.round).distinct().where(p.sidx >= lo, p.sidx < hi, p.round.is_not(None))
+        out: dict[int, set[int]] = {}
+        with self._read() as conn:
+            for sidx, rnd in conn.execute(q).tuples():
+                out.setdefault(int(sidx), set()).add(int(rnd))
+        return out
+
     def latest_payload_sidx(self, hotkey: str) -> int | None:
         """The newest sample holding a payload row of `hotkey` (None if it has none): where an
         operator looking into one miner starts."""

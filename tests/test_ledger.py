@@ -360,6 +360,10 @@ def test_raw_payloads_round_trip_and_idempotency(ledger):
     with pytest.raises(ValueError, match="64-bit"):
         ledger.record_payloads([RawPayload(9, HK[0], "u", "valid", b"", "", 2**64 - 1, 0.0)])
     assert _count(ledger, schema.raw_payloads) == 4
+    assert ledger.payload_rounds(5, 8) == {5: {123456}}
+    ledger.record_payloads([RawPayload(7, HK[0], "u", "valid", b"", "", 42, 7.0),
+                            RawPayload(7, HK[1], "u", "valid", b"", "", 42, 7.0)])
+    assert ledger.payload_rounds(5, 8) == {5: {123456}, 7: {42}} and ledger.payload_rounds(6, 7) == {}
 
 
 def test_rejections_replace_on_conflict(ledger):
