@@ -40,3 +40,14 @@ def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     if raw.count(b"[") + raw.count(b"{") > max_depth and nesting_depth(raw) > max_depth:
         raise ValueError(f"JSON nested deeper than {max_depth} levels")
     return json.loads(data)
+
+
+def loads_object(data: bytes | str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """`loads` of a document that must be a JSON object; ValueError says which way it is not."""
+    try:
+        doc = loads(data, max_depth)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not JSON: {str(exc)[:120]}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    return doc

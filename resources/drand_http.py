@@ -55,12 +55,7 @@ def parse_beacon(body: bytes, want_round: int | None) -> tuple[int, bytes]:
     relay cannot answer a question with a valid signature of a different round. Hex is checked here
     because the native verifier panics on malformed input.
     """
-    try:
-        doc = json_guard.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
+    doc = json_guard.loads_object(body)
     round_, sig_hex = doc.get("round"), doc.get("signature")
     if isinstance(round_, bool) or not isinstance(round_, int) or not 1 <= round_ <= U64_MAX:
         raise ValueError(f"bad round {round_!r}")

@@ -91,11 +91,9 @@ def parse_snapshot(body: bytes, now: float, max_age_s: float) -> PriceSnapshot:
     unit on the feed's side, and would otherwise pass every later freshness check.
     """
     try:
-        doc = json_guard.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PriceFeedError(f"price feed is not JSON: {str(exc)[:120]}") from None
-    if not isinstance(doc, dict):
-        raise PriceFeedError("price feed is not a JSON object")
+        doc = json_guard.loads_object(body)
+    except ValueError as exc:
+        raise PriceFeedError(f"price feed is {exc}") from None
     prices = doc.get("prices")
     if not isinstance(prices, dict):
         raise PriceFeedError('price feed has no "prices" object')

@@ -46,3 +46,11 @@ def test_bound_is_inclusive():
     for _ in range(63):
         value = value[0]
     assert value == []
+
+
+def test_loads_object_says_how_a_document_is_not_an_object():
+    assert json_guard.loads_object(b'{"a": [1]}') == {"a": [1]}
+    for raw, message in ((b"[1, 2]", "not a JSON object"), (b"{oops", "not JSON"), (b"\xff", "not JSON"),
+                         (b"[" * 100 + b"]" * 100, "not JSON: JSON nested deeper")):
+        with pytest.raises(ValueError, match=message):
+            json_guard.loads_object(raw)
