@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from profiles import Profile
+from protocol import payload as pl
 from protocol.drand import BeaconChain
 
 TRAIN_GAP_BLOCKS = 500  # MANTIS TASK_INTERVAL: training data ends this far before the calc block
@@ -40,5 +41,27 @@ class EpochBlocks:
 
 def last_round(beacon: BeaconChain, profile: Profile, taken_at: float) -> int:
     """The newest round a payload of a sample taken at `taken_at` may name: the one the beacon
-    publishes by the sample's hard deadline (mantis.md §7.3)."""
-    return beacon.current_round(taken_at + profile.round_deadline_seconds())
+    publishes by the latest lock that counts (`Profile.latest_lock_seconds`), so an epoch waits for
+    its rounds as long as its challenges' horizons need, whatever round one miner names."""
+    return beacon.current_round(taken_at + profile.latest_lock_seconds())
+
+
+def first_round(beacon: BeaconChain, profile: Profile, taken_at: float) -> int | None:
+    """The oldest round a payload of that sample may name where the lock rule has a lower bound:
+    the first one published no earlier than the shortest lock that counts (else reason `lock`)."""
+    earliest = profile.earliest_lock_seconds()
+    return None if earliest is None else beacon.round_at(taken_at + earliest)
+
+
+@dataclass(frozen=True)
+class SampleRules:
+    """What every payload of one sample is held to: the owner key, the rounds it may name, sizes."""
+
+    owner_pk: bytes
+    window: pl.RoundWindow
+    limits: pl.Limits
+
+    @classmethod
+    def of(cls, beacon: BeaconChain, profile: Profile, taken_at: float) -> "SampleRules":
+        window = pl.RoundWindow(first_round(beacon, profile, taken_at), last_round(beacon, profile, taken_at))
+        return cls(bytes.fromhex(profile.protocol.owner_pk), window, profile.payload_limits())

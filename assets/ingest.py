@@ -12,7 +12,7 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.epochs import EpochBlocks, last_round
+from assets.epochs import EpochBlocks, SampleRules
 from ledger import RawPayload
 from orchestration.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
@@ -33,29 +33,33 @@ class CollectConfig(dg.Config):
     block_timeout_s: float = 120.0  # how long to wait for the chain to reach a sample block
 
 
-KEEP_REFUSED_BYTES = 64 * 1024  # of a body refused at download: enough to see what it was
+KEEP_REFUSED_BYTES = 4096  # of a body refused at download: enough to see what it was
 
 
-def screened_row(result: FetchResult, sidx: int, taken_at: float, owner_pk: bytes, newest_round: int) -> RawPayload:
+def screened_row(result: FetchResult, sidx: int, taken_at: float, rules: SampleRules) -> RawPayload:
     """The ledger row of one fetch, with a fetched body screened at once (`payload.screen`).
 
-    A body that passes keeps status "fetched" and its round, which the epoch's reveal waits for;
-    one that fails gets the refusal's reason as its status and no round, so a hostile round (far
-    in the future, or past 2^63) never makes an epoch wait and never reaches a 64-bit column. A
-    refused body is kept up to KEEP_REFUSED_BYTES with its size and digest, so a miner serving
-    25 MiB of junk every minute cannot fill the ledger.
+    A body that passes keeps status "fetched" and its round, which the epoch's reveal waits for,
+    and is stored in its canonical form: the nine fields and nothing a miner padded them with. One
+    that fails gets the refusal's reason as its status and no round, so a hostile round never
+    makes an epoch wait and never reaches a 64-bit column; it is kept up to KEEP_REFUSED_BYTES with
+    its size and digest, so a miner serving junk every minute cannot fill the ledger. Screening
+    that raises (a bug, never a miner's right) is the payload's own refusal, `unexpected`.
     """
     if result.status != FETCHED or result.body is None:
         return RawPayload(sidx, result.hotkey, result.url, result.status, None, result.reason, None, taken_at)
     body = result.body
-    verdict = pl.screen(body, result.hotkey, owner_pk, newest_round)
-    if verdict:
-        return RawPayload(sidx, result.hotkey, result.url, FETCHED, body, "", verdict.round, taken_at)
-    reason = verdict.detail
+    try:
+        verdict = pl.screen(body, result.hotkey, rules.owner_pk, rules.window, rules.limits)
+        if verdict:
+            return RawPayload(sidx, result.hotkey, result.url, FETCHED, verdict.canonical(), "", verdict.round, taken_at)
+        status, reason = verdict.reason.value, verdict.detail
+    except Exception as exc:  # noqa: BLE001 - the per-payload boundary: one miner's bytes never stop a sample
+        status, reason = pl.UNEXPECTED, f"screening raised {type(exc).__name__}: {str(exc)[:200]}"
     if len(body) > KEEP_REFUSED_BYTES:
         reason += f" (body of {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}; first {KEEP_REFUSED_BYTES} kept)"
         body = body[:KEEP_REFUSED_BYTES]
-    return RawPayload(sidx, result.hotkey, result.url, verdict.reason.value, body, reason, None, taken_at)
+    return RawPayload(sidx, result.hotkey, result.url, status, body, reason, None, taken_at)
 
 
 @dg.multi_asset(
@@ -79,7 +83,7 @@ def collect_epoch(
 ):
     profile, store = settings.profile(), ledger.ledger()
     blocks = EpochBlocks.of(epoch_of(context), profile)
-    beacon, owner_pk = drand.chain(), bytes.fromhex(profile.protocol.owner_pk)
+    beacon = drand.chain()
     have = {s.sidx for s in store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)}
     statuses: Counter[str] = Counter()
     taken = 0
@@ -100,8 +104,8 @@ def collect_epoch(
         except PriceFeedError as exc:
             context.log.warning(f"sample {sidx}: no prices ({exc})")
             snapshot = {c.ticker: float("nan") for c in profile.challenges}
-        newest = last_round(beacon, profile, now)
-        rows = [screened_row(r, sidx, now, owner_pk, newest) for r in results.values()]
+        rules = SampleRules.of(beacon, profile, now)
+        rows = [screened_row(r, sidx, now, rules) for r in results.values()]
         with store.transaction():
             store.record_sample(sidx, block, now)
             store.record_payloads(rows)
@@ -114,8 +118,8 @@ def collect_epoch(
         metagraph = chain.metagraph(blocks.last)
         store.store_metagraph(metagraph)
     samples = store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)
-    raw = store.raw_payloads(blocks.sidx_range.start, blocks.sidx_range.stop)
-    rounds = [p.round for p in raw if p.round is not None]
+    by_status = store.payload_statuses(blocks.sidx_range.start, blocks.sidx_range.stop)
+    rounds = store.payload_rounds(blocks.sidx_range.start, blocks.sidx_range.stop).values()
     yield dg.MaterializeResult(
         asset_key=PAYLOADS,
         metadata={
@@ -123,10 +127,10 @@ def collect_epoch(
             "samples_taken_now": taken,
             "samples_in_ledger": sum(s.status == "taken" for s in samples),
             "samples_missed": sum(s.status == "missed" for s in samples),
-            "payloads": len(raw),
-            "fetched": sum(p.status == FETCHED for p in raw),
-            "by_status": dg.MetadataValue.json(dict(Counter(p.status for p in raw))),
-            "max_round": max(rounds, default=0),
+            "payloads": sum(by_status.values()),
+            "fetched": by_status.get(FETCHED, 0),
+            "by_status": dg.MetadataValue.json(by_status),
+            "max_round": max((max(r) for r in rounds), default=0),
         },
     )
     yield dg.MaterializeResult(asset_key=PRICES, metadata={"samples": len(samples), "tickers": ", ".join(c.ticker for c in profile.challenges)})

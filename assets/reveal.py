@@ -6,16 +6,17 @@ garbage never fails the run or touches another miner's values.
 
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import dagster as dg
 import numpy as np
 
-from assets.epochs import EpochBlocks, last_round
+from assets.epochs import EpochBlocks, SampleRules
 from assets.ingest import METAGRAPH, PAYLOADS, PRICES
 from ledger import Rejection
 from orchestration.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
-from protocol.validation import ChallengeFormat, challenge_values
+from protocol.validation import challenge_values
 from resources.chain import ChainResource
 from resources.drand import DrandResource
 from resources.ledger import LedgerResource
@@ -45,49 +46,72 @@ def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, le
     })
 
 
-def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_time, newest_round):
+@dataclass(frozen=True)
+class _Revealed:
+    """What an opened payload leaves behind: enough for the duplicate and lock rules, and the
+    validated vectors; the plaintext itself is dropped as soon as it is validated."""
+
+    time_ct: bytes
+    round: int
+    vectors: dict[str, list[float]]
+    problems: dict[str, str]
+
+
+def _reveal_payload(row, signatures, rules: SampleRules, formats) -> _Revealed | Rejection:
+    """One fetched payload opened and validated, or why not (mantis.md §6 steps 1–9)."""
+    payload = pl.screen(row.body, row.hotkey, rules.owner_pk, rules.window, rules.limits)
+    if isinstance(payload, pl.Rejected):
+        return Rejection(row.sidx, row.hotkey, payload.reason.value, payload.detail)
+    signature = signatures.get(payload.round)
+    if signature is None:
+        return Rejection(row.sidx, row.hotkey, UNPUBLISHED, f"round {payload.round} was not published by the hard deadline")
+    result = pl.open_payload(payload, signature, rules.owner_pk, hotkey=row.hotkey, limits=rules.limits)
+    if isinstance(result, pl.Rejected):
+        return Rejection(row.sidx, row.hotkey, result.reason.value, result.detail)
+    vectors, problems = challenge_values(result.values, formats)
+    return _Revealed(payload.time_ct, payload.round, vectors, problems)
+
+
+def _guarded_reveal(row, signatures, rules, formats) -> _Revealed | Rejection:
+    """The per-payload boundary: whatever opening one payload raises is that payload's refusal."""
+    try:
+        return _reveal_payload(row, signatures, rules, formats)
+    except Exception as exc:  # noqa: BLE001 - one miner's bytes never stop the reveal of the others
+        return Rejection(row.sidx, row.hotkey, pl.UNEXPECTED, f"opening raised {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _open_sample(rows, signatures, profile, taken_at, rules: SampleRules, reveal_time):
     """(vectors {challenge: {hotkey: vector}}, rejections) of one sample's fetched payloads.
 
     Order matters (mantis.md §6): every payload is opened first, so a verbatim copy served from
     another hotkey's URL is refused by the hotkey check and cannot knock out its original; only
     then are identical timelock ciphertexts under several hotkeys refused for all of them.
-    `reveal_time(round)` is the beacon's publication time of a round, for the lock rules;
-    `newest_round` the sample's hard deadline (rows screened at download pass it again).
+    `reveal_time(round)` is the beacon's publication time of a round, for the lock rules; `rules`
+    the sample's owner key, round window and size limits (rows screened at download pass again).
     """
+    formats = profile.challenge_formats()
     rejections, opened = [], {}
     for row in rows:
         if row.status != FETCHED:
             continue  # refused at download: the row itself holds the reason
-        payload = pl.screen(row.body, row.hotkey, owner_pk, newest_round)
-        if isinstance(payload, pl.Rejected):
-            rejections.append(Rejection(row.sidx, row.hotkey, payload.reason.value, payload.detail))
-            continue
-        signature = signatures.get(payload.round)
-        if signature is None:
-            rejections.append(Rejection(row.sidx, row.hotkey, UNPUBLISHED,
-                                        f"round {payload.round} was not published by the hard deadline"))
-            continue
-        result = pl.open_payload(payload, signature, owner_pk, hotkey=row.hotkey)
-        if isinstance(result, pl.Rejected):
-            rejections.append(Rejection(row.sidx, row.hotkey, result.reason.value, result.detail))
+        outcome = _guarded_reveal(row, signatures, rules, formats)
+        if isinstance(outcome, Rejection):
+            rejections.append(outcome)
         else:
-            opened[row.hotkey] = result
-    owners = defaultdict(list)
-    for hotkey, result in opened.items():
-        owners[result.payload.time_ct].append(hotkey)
+            opened[row.hotkey] = outcome
+    owners = Counter(result.time_ct for result in opened.values())
     vectors: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for hotkey, result in sorted(opened.items()):
-        sidx, round_ = rows[0].sidx, result.payload.round
-        copies = len(owners[result.payload.time_ct]) - 1
+        sidx, round_ = rows[0].sidx, result.round
+        copies = owners[result.time_ct] - 1
         if copies:
             rejections.append(Rejection(sidx, hotkey, "duplicate", f"same W_time as {copies} other hotkeys"))
             continue
-        values, problems = challenge_values(result.values, formats)
-        for name, problem in problems.items():
+        for name, problem in result.problems.items():
             rejections.append(Rejection(sidx, hotkey, "validation", problem, name))
         opens_at = reveal_time(round_)
         for c in profile.challenges:
-            if c.name not in values:
+            if c.name not in result.vectors:
                 continue
             if profile.uses_horizon_lock(c):
                 if opens_at < taken_at + profile.lock_seconds(c):
@@ -100,7 +124,7 @@ def _open_sample(rows, signatures, owner_pk, profile, taken_at, formats, reveal_
                                             f"round {round_} opens after the {profile.protocol.maturity_blocks}-block maturity",
                                             c.name))
                 continue
-            vectors[c.name][hotkey] = values[c.name]
+            vectors[c.name][hotkey] = result.vectors[c.name]
     return vectors, rejections
 
 
@@ -135,16 +159,11 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
     profile, store = settings.profile(), ledger.ledger()
     blocks = EpochBlocks.of(epoch_of(context), profile)
     beacon = drand.chain()
-    formats = [ChallengeFormat(c.name, c.ticker, c.dim) for c in profile.challenges]
-    owner_pk = bytes.fromhex(profile.protocol.owner_pk)
     lo, hi = blocks.sidx_range.start, blocks.sidx_range.stop
-    raw = store.raw_payloads(lo, hi)
     samples = [s for s in store.samples(lo, hi) if s.status == "taken"]
-    signatures = store.signatures({p.round for p in raw if p.round})
-    by_sample = defaultdict(list)
-    for row in raw:
-        by_sample[row.sidx].append(row)
-    awaited = awaited_round(rounds_by_sample(store, blocks), signatures.__contains__, chain.now(), profile)
+    waiting = rounds_by_sample(store, blocks)
+    signatures = store.signatures(set().union(*waiting.values()))
+    awaited = awaited_round(waiting, signatures.__contains__, chain.now(), profile)
     if awaited is not None:
         r, deadline = awaited
         raise dg.Failure(
@@ -153,16 +172,17 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
             f"{SIGNATURES.to_user_string()} first if it was published since.",
             allow_retries=False,
         )
-    reasons: Counter[str] = Counter(p.status for p in raw if p.status != FETCHED)
+    statuses = store.payload_statuses(lo, hi)
+    reasons: Counter[str] = Counter({k: n for k, n in statuses.items() if k != FETCHED})
     valid: Counter[str] = Counter()
     all_rejections = []
     with store.transaction():
         for sample in samples:
-            rows = by_sample.get(sample.sidx)
+            rows = store.raw_payloads(sample.sidx, sample.sidx + 1)  # one sample's bodies at a time
             if not rows:
                 continue
-            vectors, rejections = _open_sample(rows, signatures, owner_pk, profile, sample.taken_at, formats,
-                                               beacon.reveal_time, last_round(beacon, profile, sample.taken_at))
+            rules = SampleRules.of(beacon, profile, sample.taken_at)
+            vectors, rejections = _open_sample(rows, signatures, profile, sample.taken_at, rules, beacon.reveal_time)
             all_rejections += rejections
             for c in profile.challenges:
                 got = vectors.get(c.name, {})
@@ -173,12 +193,14 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
                     valid[c.name] += len(hotkeys)
         store.replace_rejections(lo, hi, all_rejections)
     reasons.update(r.reason for r in all_rejections)
-    fetched = sum(p.status == FETCHED for p in raw)
+    last_taken = max((s.taken_at for s in samples), default=chain.now())
     table = "| reason | count |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in reasons.most_common())
     return dg.MaterializeResult(metadata={
-        "payloads_fetched": fetched,
+        "payloads_fetched": statuses.get(FETCHED, 0),
         "valid_vectors": dg.MetadataValue.json(dict(valid)),
         "rejections": sum(reasons.values()),
         "rejections_by_reason": dg.MetadataValue.md(table),
-        "samples": len(by_sample),
+        "samples": len(samples),
+        # How long after the epoch's last sample its reveal ran (world clock): the rounds' wait.
+        "revealed_after_last_sample_s": round(max(0.0, chain.now() - last_taken), 1),
     })

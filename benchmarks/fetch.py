@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import profiles
-from assets.epochs import last_round
+from assets.epochs import SampleRules
 from assets.ingest import CollectConfig, screened_row
 from assets.reveal import _open_sample
 from benchmarks.common import machine
@@ -62,7 +62,11 @@ class Context:
     owner_pk: bytes
     formats: list[ChallengeFormat]
     taken_at: float
-    newest_round: int
+    rules: SampleRules
+
+    @property
+    def newest_round(self) -> int:
+        return self.rules.window.last
 
     @property
     def challenge(self) -> Challenge:
@@ -104,7 +108,7 @@ def context() -> Context:
     beacon = LocalBeacon.from_seed(b"bench-fetch".ljust(32, b"\0"), genesis=GENESIS)
     formats = [ChallengeFormat(c.name, c.ticker, c.dim) for c in profile.challenges]
     return Context(profile, beacon, bytes.fromhex(profile.protocol.owner_pk), formats, TAKEN_AT,
-                   last_round(beacon.chain, profile, TAKEN_AT))
+                   SampleRules.of(beacon.chain, profile, TAKEN_AT))
 
 
 def hotkey(i: int, kind: str = "honest") -> str:
@@ -219,12 +223,11 @@ def reveal(ctx: Context, store: HttpPayloadStore, sample: Sample,
         return out
 
     results = stage("fetch", lambda: store.fetch_all(sample.urls, deadline_s))
-    rows = stage("screen", lambda: [screened_row(r, SIDX, ctx.taken_at, ctx.owner_pk, ctx.newest_round)
+    rows = stage("screen", lambda: [screened_row(r, SIDX, ctx.taken_at, ctx.rules)
                                     for r in results.values()])
     signatures = stage("signatures", lambda: verified_signatures(ctx, {r.round for r in rows if r.round}))
-    vectors, rejections = stage("open", lambda: _open_sample(rows, signatures, ctx.owner_pk, ctx.profile,
-                                                             ctx.taken_at, ctx.formats,
-                                                             ctx.beacon.chain.reveal_time, ctx.newest_round))
+    vectors, rejections = stage("open", lambda: _open_sample(rows, signatures, ctx.profile, ctx.taken_at, ctx.rules,
+                                                             ctx.beacon.chain.reveal_time))
     seconds["total"] = sum(seconds.values())
     return seconds, rows, vectors, rejections
 

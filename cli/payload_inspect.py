@@ -152,7 +152,8 @@ def render(record: Record) -> list[str]:
     lines = [head]
     if record.outcome == "opened":
         how = " (owner path)" if record.owner_path else ""
-        lines.append(f"    opened{how}: {json.dumps(record.values, ensure_ascii=False)}")
+        # ASCII-escaped: a plaintext is the miner's text, and may hold what no terminal prints (a lone surrogate).
+        lines.append(f"    opened{how}: {json.dumps(record.values, ensure_ascii=True)}")
     elif record.outcome == "sealed":
         lines.append(f"    {record.detail} (round {record.round}: its signature is not in the ledger)")
     else:
@@ -179,11 +180,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         raise UsageError(f"hotkey {args.hotkey} has no payload in {what} "
                          f"(its newest is at sample {store.latest_payload_sidx(args.hotkey)})")
     if args.json:
-        print(json.dumps([asdict(r) for r in records], ensure_ascii=False))
+        print(json.dumps([asdict(r) for r in records], ensure_ascii=True))
         return 0
     print(f"{args.hotkey}: {what}, samples {sidx.start}..{sidx.stop - 1}")
     for record in records:
-        print("\n".join(render(record)))
+        print("\n".join(render(record)).encode("utf-8", "backslashreplace").decode("utf-8"))
     print(summary(records))
     return 0
 

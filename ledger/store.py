@@ -242,6 +242,20 @@ def _int_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in json.loads(text))
 
 
+MAX_TEXT = 4096  # characters of an untrusted text (URL, reason, detail) kept
+
+
+def safe_text(value: str, limit: int = MAX_TEXT) -> str:
+    """Untrusted text as every supported database stores it: NUL and lone surrogates escaped.
+
+    PostgreSQL refuses NUL in text and psycopg2 cannot encode a lone surrogate, so one miner's URL
+    or an error message quoting its bytes would roll back a whole sample there. Both become visible
+    backslash escapes (as Python writes them); text longer than `limit` is cut with an ellipsis.
+    """
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _check_source(source: str) -> None:
     if source not in t.SOURCES:
         raise ValueError(f"source must be one of {t.SOURCES}, not {source!r}")
@@ -400,7 +414,7 @@ class Ledger:
             raise ValueError(f"status must be one of {t.SAMPLE_STATUSES}, not {status!r}")
         _check_int64("sidx", sidx)
         row = {"sidx": int(sidx), "block": int(block), "taken_at": float(taken_at), "source": source,
-               "status": status, "reason": str(reason)}
+               "status": status, "reason": safe_text(reason)}
         with self._write() as conn:
             return self._insert_new(conn, t.samples, [row], ["sidx"]) == 1
 
@@ -428,8 +442,8 @@ class Ledger:
         with self._write() as conn:
             ids = self._hotkey_ids(conn, (h for _, h in first))
             values = [
-                {"sidx": sidx, "hotkey_id": ids[hk], "url": r.url, "status": r.status,
-                 "body": None if r.body is None else bytes(r.body), "reason": r.reason,
+                {"sidx": sidx, "hotkey_id": ids[hk], "url": safe_text(r.url), "status": safe_text(r.status, 64),
+                 "body": None if r.body is None else bytes(r.body), "reason": safe_text(r.reason),
                  "round": None if r.round is None else int(r.round), "fetched_at": float(r.fetched_at)}
                 for (sidx, hk), r in first.items()
             ]
@@ -460,6 +474,13 @@ class Ledger:
                 out.setdefault(int(sidx), set()).add(int(rnd))
         return out
 
+    def payload_statuses(self, lo: int, hi: int) -> dict[str, int]:
+        """How many payloads with sidx in [lo, hi) have each status; bodies are not read."""
+        p = t.raw_payloads.c
+        q = sa.select(p.status, sa.func.count()).where(p.sidx >= lo, p.sidx < hi).group_by(p.status)
+        with self._read() as conn:
+            return {status: int(n) for status, n in conn.execute(q).tuples()}
+
     def latest_payload_sidx(self, hotkey: str) -> int | None:
         """The newest sample holding a payload row of `hotkey` (None if it has none): where an
         operator looking into one miner starts."""
@@ -481,7 +502,8 @@ class Ledger:
         with self._write() as conn:
             ids = self._hotkey_ids(conn, (h for _, h, _ in last))
             values = [
-                {"sidx": sidx, "hotkey_id": ids[hk], "challenge": ch, "reason": r.reason, "detail": r.detail}
+                {"sidx": sidx, "hotkey_id": ids[hk], "challenge": ch, "reason": safe_text(r.reason, 64),
+                 "detail": safe_text(r.detail)}
                 for (sidx, hk, ch), r in last.items()
             ]
             return self._upsert(conn, t.rejections, values, ["sidx", "hotkey_id", "challenge"])
@@ -769,7 +791,7 @@ class Ledger:
         """Record `hotkey`'s commitment at `block`. Older ones are kept as history; a second
         commitment in the same block replaces the first (the last extrinsic wins, as on chain)."""
         with self._write() as conn:
-            self._upsert(conn, t.devnet_commitments, [{"hotkey": hotkey, "block": int(block), "data": data}],
+            self._upsert(conn, t.devnet_commitments, [{"hotkey": hotkey, "block": int(block), "data": safe_text(data)}],
                          ["hotkey", "block"])
 
     def devnet_commitments(self, block: int | None = None) -> dict[str, Commitment]:

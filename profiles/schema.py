@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mechanisms.registry import MECHANISMS
 from mechanisms.weights import ema_alpha_per_epoch
+from protocol.payload import Limits
+from protocol.validation import ChallengeFormat, max_plaintext_bytes
 
 
 class Strict(BaseModel):
@@ -75,6 +77,10 @@ class Protocol(Strict):
     # The reference rule (compat challenges, or lock_rule "reference"): a round not published this
     # many blocks after its sample yields no values, as the reference drops it (F11).
     maturity_blocks: int = Field(300, gt=0)
+    # How much longer than the longest lock that counts a payload may lock: a round published later
+    # than that after its sample is refused at download (reason "round"), so how long an epoch waits
+    # for its rounds depends on the challenges' horizons, never on one miner's choice of round.
+    lock_margin_blocks: int = Field(60, ge=0)
 
 
 class Sources(Strict):
@@ -145,6 +151,10 @@ class Profile(Strict):
         if self.protocol.round_deadline_blocks < need:
             raise ValueError(f"protocol.round_deadline_blocks must be at least the longest horizon plus "
                              f"maturity_blocks ({need}), or no lock long enough to count could be opened in time")
+        latest = self.latest_lock_blocks()
+        if self.protocol.round_deadline_blocks < latest:
+            raise ValueError(f"protocol.round_deadline_blocks must be at least the latest lock a payload may "
+                             f"name ({latest} blocks: the longest lock that counts plus lock_margin_blocks)")
         return self
 
     @property
@@ -160,6 +170,14 @@ class Profile(Strict):
                 return c
         raise KeyError(f"no challenge {name!r} in profile {self.name!r}; it has {', '.join(c.name for c in self.challenges)}")
 
+    def challenge_formats(self) -> list[ChallengeFormat]:
+        return [ChallengeFormat(c.name, c.ticker, c.dim) for c in self.challenges]
+
+    def payload_limits(self) -> Limits:
+        """The body and plaintext a real payload of the profile's challenges needs, at most: larger
+        bodies are refused at download and never stored, so padding cannot fill disk or memory."""
+        return Limits.for_plaintext(max_plaintext_bytes(self.challenge_formats()))
+
     def lock_seconds(self, challenge: Challenge) -> float:
         """The shortest lock whose values count for `challenge` under the profile's lock rule."""
         if self.uses_horizon_lock(challenge):
@@ -169,6 +187,24 @@ class Profile(Strict):
     def uses_horizon_lock(self, challenge: Challenge) -> bool:
         """Fixed-mode lock rule (values count only if sealed for the horizon) or the reference's."""
         return self.protocol.lock_rule == "horizon" and challenge.mode == "fixed"
+
+    def latest_lock_blocks(self) -> int:
+        """How long after its sample a payload's round may be published: the longest lock any
+        challenge needs (its horizon under the horizon rule; under the reference rule the maturity,
+        after which the reference drops the payload anyway) plus the margin."""
+        need = max(c.horizon_blocks if self.uses_horizon_lock(c) else self.protocol.maturity_blocks
+                   for c in self.challenges)
+        return need + self.protocol.lock_margin_blocks
+
+    def latest_lock_seconds(self) -> float:
+        return self.latest_lock_blocks() * self.chain.block_time
+
+    def earliest_lock_seconds(self) -> float | None:
+        """The shortest lock that counts for any challenge, where the lock rule has a lower bound
+        (every challenge under the horizon rule); None under the reference rule, which has none."""
+        if all(self.uses_horizon_lock(c) for c in self.challenges):
+            return min(self.lock_seconds(c) for c in self.challenges)
+        return None
 
     def round_deadline_seconds(self) -> float:
         return self.protocol.round_deadline_blocks * self.chain.block_time

@@ -33,6 +33,10 @@ MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
 FIELDS = ("v", "round", "hk", "owner_pk", "C", "W_owner", "W_time", "binding", "alg")
 TIME_CT_SIZES = (356, 372)  # ark 0.5 and 0.4 forms of a 128-byte message
 MAX_HOTKEY_CHARS = 128
+# Everything of a V2 body but the hotkey and C.ct, with room for whitespace: field names and
+# punctuation ~250 bytes, fixed-size hex 1080, W_time.ct 744, alg 48, a 20-digit round.
+ENVELOPE_BYTES = 4096
+UNEXPECTED = "unexpected"  # the status of a payload whose handling raised: a bug, recorded, never a crash
 _HEX = re.compile(r"[0-9a-fA-F]*")  # with an even-length check; a pair-group regex costs ~70 bytes per byte
 
 
@@ -40,7 +44,8 @@ class Reason(enum.StrEnum):
     """Why a payload yields no plaintext; the values are the ledger's status codes."""
 
     SCHEMA = "schema"  # not a V2 object: missing field, wrong type, bad hex or length, v, alg
-    ROUND = "round"  # round outside 1..2^64-1, or published after the sample's hard deadline
+    ROUND = "round"  # round outside 1..2^64-1, or published after the latest lock that counts
+    LOCK = "lock"  # round published before the shortest lock that counts (horizon lock rule)
     OWNER_KEY = "owner-key"  # owner_pk is not the configured owner key
     HOTKEY = "hotkey"  # hk, or the plaintext's hotkey, is not the committing hotkey
     BINDING = "binding"  # binding hash does not match hk, round, owner key and pke
@@ -61,6 +66,31 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The most a payload may hold: its body, and the plaintext inside C (so C.ct ≤ plaintext + 16).
+
+    The defaults are the wire format's outer bound; a validator derives tighter ones from its
+    challenges (`for_plaintext`), so padding and oversized plaintexts are refused unread.
+    """
+
+    body: int = MAX_PAYLOAD_BYTES
+    plaintext: int = MAX_PAYLOAD_BYTES
+
+    @classmethod
+    def for_plaintext(cls, plaintext: int) -> "Limits":
+        return cls(body=ENVELOPE_BYTES + 2 * (plaintext + 16), plaintext=plaintext)
+
+
+@dataclass(frozen=True)
+class RoundWindow:
+    """The rounds a sample's payload may name: published no earlier than `first` allows (None: no
+    lower bound) and no later than `last`, as the lock rule and the reveal wait need."""
+
+    first: int | None
+    last: int | None
+
+
+@dataclass(frozen=True)
 class PayloadV2:
     """A payload whose wire format checked out; byte fields are decoded, W_time is 0.4-form."""
 
@@ -74,6 +104,14 @@ class PayloadV2:
     w_ct: bytes
     time_ct: bytes
     binding: bytes
+
+    def canonical(self) -> bytes:
+        """Compact JSON of exactly the nine fields (W_time in the 0.4 form): what a validator keeps.
+
+        Re-serialised from the decoded fields, so extra fields, padding and whitespace a miner sent
+        are never stored; `parse` of it gives back this payload.
+        """
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -191,12 +229,12 @@ def _object(obj: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
-def _parse(raw: bytes | str | Mapping[str, Any]) -> PayloadV2:
-    if isinstance(raw, (bytes, bytearray, str)):
-        if len(raw) > MAX_PAYLOAD_BYTES:
-            raise _Refuse(Reason.SCHEMA, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+def _parse(raw: bytes | str | Mapping[str, Any], limits: Limits) -> PayloadV2:
+    if isinstance(raw, (bytes, bytearray, memoryview, str)):
+        if len(raw) > limits.body:
+            raise _Refuse(Reason.SCHEMA, f"payload is larger than {limits.body} bytes")
         try:
-            raw = json_guard.loads(raw)
+            raw = json_guard.loads(raw if isinstance(raw, str) else bytes(raw))
         except (ValueError, RecursionError) as exc:
             raise _Refuse(Reason.SCHEMA, f"not JSON: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
@@ -222,6 +260,9 @@ def _parse(raw: bytes | str | Mapping[str, Any]) -> PayloadV2:
         raise _Refuse(Reason.SCHEMA, "hk is not valid UTF-8 text") from None
     c, w_owner, w_time = _object(raw, "C"), _object(raw, "W_owner"), _object(raw, "W_time")
     time_ct = _hex(w_time, "ct", TIME_CT_SIZES, "W_time.")
+    c_ct = c.get("ct")
+    if isinstance(c_ct, str) and len(c_ct) > 2 * (limits.plaintext + 16):
+        raise _Refuse(Reason.SCHEMA, f"C.ct holds more than the {limits.plaintext}-byte plaintext a submission needs")
     try:
         time_ct = timelock.normalize(time_ct)
     except timelock.TimelockFormatError as exc:
@@ -240,18 +281,22 @@ def _parse(raw: bytes | str | Mapping[str, Any]) -> PayloadV2:
     )
 
 
-def parse(raw: bytes | str | Mapping[str, Any]) -> PayloadV2 | Rejected:
+def parse(raw: bytes | str | Mapping[str, Any], limits: Limits = Limits()) -> PayloadV2 | Rejected:
     """The schema checks of mantis.md §3.1 alone: what a validator can check at download."""
     try:
-        return _parse(raw)
+        return _parse(raw, limits)
     except _Refuse as refusal:
         return Rejected(refusal.reason, refusal.detail)
 
 
-def _check_header(payload: PayloadV2, owner_pk: bytes, hotkey: str | None, last_round: int | None) -> bytes:
+def _check_header(payload: PayloadV2, owner_pk: bytes, hotkey: str | None, window: RoundWindow | None) -> bytes:
     """The checks that need no secret (§3.1 project rules, §6 steps 2–3); returns the binding."""
-    if last_round is not None and payload.round > last_round:
-        raise _Refuse(Reason.ROUND, f"round {payload.round} is published after the hard deadline (round {last_round})")
+    if window is not None and window.last is not None and payload.round > window.last:
+        raise _Refuse(Reason.ROUND, f"round {payload.round} is published after the latest lock that counts "
+                                    f"(round {window.last})")
+    if window is not None and window.first is not None and payload.round < window.first:
+        raise _Refuse(Reason.LOCK, f"round {payload.round} is published before the shortest lock that counts "
+                                   f"(round {window.first})")
     if not hmac.compare_digest(payload.owner_pk, owner_pk):
         raise _Refuse(Reason.OWNER_KEY, "owner_pk is not the configured owner key")
     if hotkey is not None and payload.hk != hotkey:
@@ -269,14 +314,16 @@ def _unwrap(payload: PayloadV2, wrap_key: bytes, binding: bytes) -> bytes:
         raise _Refuse(Reason.OWNER_PATH, "W_owner does not authenticate") from None
 
 
-def _content(payload: PayloadV2, key: bytes, binding: bytes) -> Opened:
+def _content(payload: PayloadV2, key: bytes, binding: bytes, limits: Limits) -> Opened:
     """§6 steps 7–8: the content under the recovered key, a JSON object naming the payload's hotkey."""
+    if len(payload.c_ct) > limits.plaintext + 16:
+        raise _Refuse(Reason.PLAINTEXT, f"plaintext is larger than the {limits.plaintext} bytes a submission needs")
     try:
         plaintext = ChaCha20Poly1305(key).decrypt(payload.c_nonce, payload.c_ct, binding)
-    except (InvalidTag, ValueError):
+    except (InvalidTag, ValueError, OverflowError):
         raise _Refuse(Reason.AEAD, "C does not authenticate under the content key") from None
     try:
-        obj = json_guard.loads(plaintext.decode("utf-8"))
+        obj = json_guard.loads(plaintext)
     except (ValueError, RecursionError) as exc:
         raise _Refuse(Reason.PLAINTEXT, f"plaintext is not UTF-8 JSON: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
@@ -292,6 +339,7 @@ def _open(
     owner_pk: bytes,
     hotkey: str | None,
     beacon: BeaconChain | None,
+    limits: Limits,
 ) -> Opened:
     binding = _check_header(payload, owner_pk, hotkey, None)
     if beacon is not None:
@@ -311,22 +359,24 @@ def _open(
         raise _Refuse(Reason.OWNER_PATH, "X25519 public key of ske is not pke")
     if not hmac.compare_digest(_unwrap(payload, _owner_wrap_key(ske, owner_pk), binding), key):
         raise _Refuse(Reason.OWNER_PATH, "W_owner wraps a different content key")
-    return _content(payload, key, binding)
+    return _content(payload, key, binding, limits)
 
 
 def screen(
-    raw: bytes | str | Mapping[str, Any], hotkey: str, owner_pk: bytes, last_round: int
+    raw: bytes | str | Mapping[str, Any], hotkey: str, owner_pk: bytes, window: RoundWindow,
+    limits: Limits = Limits(),
 ) -> PayloadV2 | Rejected:
     """Every check that needs no round signature, as a validator runs them at download.
 
-    The wire format, a round no later than `last_round` (the newest round the beacon publishes by
-    the sample's hard deadline, mantis.md §7.3: a later one could never be opened in time), the
-    configured owner key, `hk` equal to the committing `hotkey`, and the binding. A payload that
-    passes waits only for its round's signature; one that fails never makes anything wait.
+    The wire format within `limits`, a round inside `window` (no later than the latest lock that
+    counts, so no miner decides how long an epoch waits; no earlier than the shortest lock that
+    counts where the lock rule has one, reason `lock`), the configured owner key, `hk` equal to the
+    committing `hotkey`, and the binding. A payload that passes waits only for its round's
+    signature; one that fails never makes anything wait.
     """
     try:
-        payload = _parse(raw)
-        _check_header(payload, owner_pk, hotkey, last_round)
+        payload = _parse(raw, limits)
+        _check_header(payload, owner_pk, hotkey, window)
         return payload
     except _Refuse as refusal:
         return Rejected(refusal.reason, refusal.detail)
@@ -340,7 +390,8 @@ def owner_public_key(owner_sk: bytes) -> bytes:
 
 
 def open_as_owner(
-    raw: bytes | str | Mapping[str, Any] | PayloadV2, owner_sk: bytes, *, hotkey: str | None = None
+    raw: bytes | str | Mapping[str, Any] | PayloadV2, owner_sk: bytes, *, hotkey: str | None = None,
+    limits: Limits = Limits(),
 ) -> Opened | Rejected:
     """Open through the owner wrap (§3.4) with the subnet owner's X25519 secret: no round needed.
 
@@ -349,14 +400,14 @@ def open_as_owner(
     """
     owner_pk = owner_public_key(owner_sk)
     try:
-        payload = raw if isinstance(raw, PayloadV2) else _parse(raw)
+        payload = raw if isinstance(raw, PayloadV2) else _parse(raw, limits)
         binding = _check_header(payload, owner_pk, hotkey, None)
         try:
             wrap_key = _owner_wrap_key(owner_sk, payload.pke)
         except ValueError:  # a low-order pke: no shared secret exists
             raise _Refuse(Reason.OWNER_PATH, "pke gives no X25519 shared secret") from None
         key = _unwrap(payload, wrap_key, binding)
-        return _content(payload, key, binding)
+        return _content(payload, key, binding, limits)
     except _Refuse as refusal:
         return Rejected(refusal.reason, refusal.detail)
 
@@ -368,6 +419,7 @@ def open_payload(
     *,
     hotkey: str | None = None,
     beacon: BeaconChain | None = None,
+    limits: Limits = Limits(),
 ) -> Opened | Rejected:
     """Every check of mantis.md §6 steps 2–8 that needs no chain.
 
@@ -375,7 +427,7 @@ def open_payload(
     plaintext). With `beacon`, the signature is verified before any decryption is attempted.
     """
     try:
-        payload = raw if isinstance(raw, PayloadV2) else _parse(raw)
-        return _open(payload, bytes(signature), owner_pk, hotkey, beacon)
+        payload = raw if isinstance(raw, PayloadV2) else _parse(raw, limits)
+        return _open(payload, bytes(signature), owner_pk, hotkey, beacon, limits)
     except _Refuse as refusal:
         return Rejected(refusal.reason, refusal.detail)

@@ -10,6 +10,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+# Room per number in a plaintext: Python's longest float repr in [-1, 1] is 24 characters
+# ("-2.2250738585072014e-308"); other serialisers may print a few more digits or spaces.
+NUMBER_CHARS = 32
+PLAINTEXT_SLACK = 1024  # braces, the hotkey (≤ 128 characters) and whitespace of any serialiser
+
 
 @dataclass(frozen=True)
 class ChallengeFormat:
@@ -17,9 +22,26 @@ class ChallengeFormat:
     ticker: str
     dim: int
 
+    def max_json_chars(self) -> int:
+        """The longest `"key": [v, …],` a well-formed value of this challenge needs."""
+        return max(len(self.name), len(self.ticker)) + 8 + self.dim * (NUMBER_CHARS + 2)
+
+
+def max_plaintext_bytes(formats: Sequence[ChallengeFormat]) -> int:
+    """The largest plaintext a submission answering every challenge can need (mantis.md §3.2).
+
+    Anything longer carries data no challenge reads, so it is refused before it is decrypted or
+    parsed: a miner cannot make a validator hold more than this per payload.
+    """
+    return PLAINTEXT_SLACK + sum(f.max_json_chars() for f in formats)
+
 
 def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite int or float, not a bool. Ints are exact and finite at any size: no float() of them
+    here, since a 400-digit integer overflows it."""
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, int) or (isinstance(x, float) and math.isfinite(x))
 
 
 def vector_problem(value: Any, dim: int) -> str | None:

@@ -26,9 +26,34 @@ class DrandResource(dg.ConfigurableResource, abc.ABC):
         """
 
     def signatures(self, rounds: list[int]) -> dict[int, bytes | None]:
-        """`signature` of each round (None: not published yet); live clients ask in parallel."""
-        return {r: self.signature(r) for r in rounds}
+        """`signature` of each round (None: not published yet, or no relay serves it); live clients
+        ask in parallel. See `signatures_from`."""
+        return signatures_from(rounds, map(self._signature_or_error, rounds))
+
+    def _signature_or_error(self, round_: int) -> bytes | None | DrandUnavailable:
+        try:
+            return self.signature(round_)
+        except DrandUnavailable as exc:
+            return exc
 
     @abc.abstractmethod
     def latest_round(self) -> int:
         """The newest published round."""
+
+
+def signatures_from(rounds: list[int], answers) -> dict[int, bytes | None]:
+    """Answers per round, where a round no relay serves counts as not (yet) published.
+
+    A round that fails alone costs only the payloads naming it (they wait for it until their
+    deadline, then are `timelock-unavailable`), never the epoch. Only when every round failed is
+    the beacon itself unreachable: DrandUnavailable, so the caller retries later.
+    """
+    out, failures = {}, []
+    for round_, answer in zip(rounds, answers):
+        if isinstance(answer, DrandUnavailable):
+            failures.append(answer)
+            answer = None
+        out[round_] = answer
+    if failures and len(failures) == len(out):
+        raise failures[0]
+    return out

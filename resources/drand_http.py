@@ -17,7 +17,7 @@ from pydantic import Field, PrivateAttr
 
 from protocol import json_guard
 from protocol.drand import QUICKNET, U64_MAX, BeaconChain, SignatureError
-from resources.drand import DrandResource, DrandUnavailable
+from resources.drand import DrandResource, DrandUnavailable, signatures_from
 from resources.payloads_http import BodyTooLarge, describe_error, read_capped
 
 # mantis.md §4: the v1 bases in fallback order, then the v2 API of the first one.
@@ -110,11 +110,12 @@ class HttpDrand(DrandResource):
         return None if answer is None else answer[1]
 
     def signatures(self, rounds: list[int]) -> dict[int, bytes | None]:
-        """Many rounds at once (an epoch names hundreds); raises DrandUnavailable if any round does."""
+        """Many rounds at once (an epoch names hundreds); a round no relay serves is None, and
+        DrandUnavailable is raised only when every round failed (`signatures_from`)."""
         if len(rounds) < 2:
             return super().signatures(rounds)
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(rounds)))) as pool:
-            return dict(zip(rounds, pool.map(self.signature, rounds)))
+            return signatures_from(rounds, list(pool.map(self._signature_or_error, rounds)))
 
     def latest_round(self) -> int:
         answer = self._ask(self.chain(), None)

@@ -6,12 +6,13 @@ import time
 from pathlib import Path
 
 from devnet.chain import payload_url
-from resources.payloads import ABSENT, BAD_URL, FETCHED, FetchResult, PayloadStore
+from resources.payloads import ABSENT, BAD_URL, FETCH_ERROR, FETCHED, FetchResult, PayloadStore
 
 
 class DevnetPayloadStore(PayloadStore):
     directory: str
     port: int = 8787  # the loopback port the directory is served on (its URLs name it)
+    max_bytes: int = 25 * 1024 * 1024  # the size cap, as the live store enforces it while streaming
 
     def fetch_all(self, urls: dict[str, str], deadline_s: float) -> dict[str, FetchResult]:
         out = {}
@@ -22,9 +23,13 @@ class DevnetPayloadStore(PayloadStore):
                 continue
             path = Path(self.directory) / hotkey
             try:
-                body = path.read_bytes()
+                with path.open("rb") as f:
+                    body = f.read(self.max_bytes + 1)
             except FileNotFoundError:
                 out[hotkey] = FetchResult(hotkey, url, ABSENT, reason="no payload published")
+                continue
+            if len(body) > self.max_bytes:
+                out[hotkey] = FetchResult(hotkey, url, FETCH_ERROR, reason=f"too large: more than {self.max_bytes} bytes")
                 continue
             out[hotkey] = FetchResult(hotkey, url, FETCHED, body, seconds=time.perf_counter() - t0)
         return out

@@ -101,7 +101,8 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
     if profile.sources.payloads == DEVNET:
         from resources.payloads_devnet import DevnetPayloadStore
 
-        resources["payloads"] = DevnetPayloadStore(directory=str(home / "payloads"), port=profile.devnet.payload_port)
+        resources["payloads"] = DevnetPayloadStore(directory=str(home / "payloads"), port=profile.devnet.payload_port,
+                                                   max_bytes=profile.payload_limits().body)
     else:
         from resources.payloads_http import HttpPayloadStore
 
@@ -109,7 +110,7 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
         resources["payloads"] = HttpPayloadStore(
             allowed_host_suffixes=[h for h in hosts if h.startswith(".")],
             allowed_hosts=[h for h in hosts if not h.startswith(".")],
-            max_bytes=profile.sources.payload_max_bytes,
+            max_bytes=min(profile.sources.payload_max_bytes, profile.payload_limits().body),
         )
 
     if profile.sources.prices == DEVNET:

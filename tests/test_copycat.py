@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import profiles
-from assets.epochs import last_round
+from assets.epochs import SampleRules
 from assets.reveal import _open_sample
 from devnet.miners import Job, Miners, build
 from devnet.signals import generate, spec_for
@@ -101,8 +101,8 @@ class Copycat:
                 for hk, body in bodies.items()]
         rounds = {row.round for row in rows}
         signatures = {r: self.world.beacon.signature(r, self.chain.reveal_time(r)) for r in rounds}
-        vectors, rejections = _open_sample(rows, signatures, self.owner_pk, profile, taken_at, FORMATS,
-                                           self.chain.reveal_time, last_round(self.chain, profile, taken_at))
+        vectors, rejections = _open_sample(rows, signatures, profile, taken_at,
+                                           SampleRules.of(self.chain, profile, taken_at), self.chain.reveal_time)
         return vectors.get(CH.name, {}), {(r.hotkey, r.reason) for r in rejections}
 
     def sample_with_source(self, start: int) -> int:

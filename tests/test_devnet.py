@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import profiles
-from assets.epochs import last_round
+from assets.epochs import SampleRules
 from assets.ingest import screened_row
 from assets.reveal import _open_sample
 from devnet.bootstrap import write_bootstrap
@@ -135,11 +135,10 @@ def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
     for sidx, (jobs, results) in fetched.items():
         # as the collection screens and the reveal opens them
         taken_at, row = world.time_of(sidx * world.sample_every), world.row(sidx)
-        deadline_round = last_round(beacon, profile, taken_at)
-        rows = [screened_row(r, sidx, taken_at, owner, deadline_round) for r in results.values()]
+        rules = SampleRules.of(beacon, profile, taken_at)
+        rows = [screened_row(r, sidx, taken_at, rules) for r in results.values()]
         signatures = {r.round: drand.signature(r.round) for r in rows if r.round}
-        vectors, rejections = _open_sample(rows, signatures, owner, profile, taken_at, formats, beacon.reveal_time,
-                                           deadline_round)
+        vectors, rejections = _open_sample(rows, signatures, profile, taken_at, rules, beacon.reveal_time)
         reasons = {r.hotkey: r.reason for r in rejections} | {r.hotkey: r.status for r in rows if r.status != FETCHED}
         for i, miner in enumerate(world.miners):
             result = results.get(miner.hotkey)

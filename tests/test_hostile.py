@@ -15,7 +15,7 @@ import secrets
 import pytest
 
 import profiles
-from assets.epochs import last_round
+from assets.epochs import SampleRules
 from assets.ingest import KEEP_REFUSED_BYTES, screened_row
 from assets.reveal import _open_sample
 from protocol import payload as pl
@@ -36,7 +36,8 @@ ENC = TimelockEncryptor(BEACON.chain.public_key)
 T = 1_700_100_000.0  # the sample's time
 SIDX = 340_020
 LOCKED = BEACON.chain.round_at(T + 3700)  # sealed past the challenge's one-hour horizon
-NEWEST = last_round(BEACON.chain, PROFILE, T)  # the hard deadline's round
+RULES = SampleRules.of(BEACON.chain, PROFILE, T)
+NEWEST = RULES.window.last  # the latest round a payload may name
 CAP = 256 * 1024  # the store's size cap in this test (the product default is 25 MiB)
 
 HONEST = {f"5Honest{i}" + "h" * 41: [round(0.1 * (i + 1), 3), round(-0.05 * i, 3)] for i in range(4)}
@@ -207,10 +208,10 @@ def take_sample(cases: dict[str, tuple[str, object, str]]):
         store = HttpPayloadStore(allowed_hosts=[netloc(base)], max_bytes=CAP, connect_timeout_s=1.0,
                                  read_timeout_s=1.0)
         fetched = store.fetch_all(urls, deadline_s=3.0)
-    rows = [screened_row(r, SIDX, T, OWNER, NEWEST) for r in fetched.values()]
+    rows = [screened_row(r, SIDX, T, RULES) for r in fetched.values()]
     rounds = {r.round for r in rows if r.round is not None} - {NEWEST}  # NEWEST: drand never published it
     signatures = {r: BEACON.signature(r, BEACON.chain.reveal_time(r)) for r in rounds}
-    vectors, rejections = _open_sample(rows, signatures, OWNER, PROFILE, T, FORMATS, BEACON.chain.reveal_time, NEWEST)
+    vectors, rejections = _open_sample(rows, signatures, PROFILE, T, RULES, BEACON.chain.reveal_time)
     by_hotkey: dict[str, list] = {}
     for r in rejections:
         by_hotkey.setdefault(r.hotkey, []).append(r)

@@ -15,7 +15,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 import profiles
-from assets.epochs import EpochBlocks, last_round
+from assets.epochs import EpochBlocks, SampleRules
 from assets.ingest import screened_row
 from cli.payload_inspect import utc
 from cli.main import main
@@ -77,14 +77,15 @@ def scene(tmp_path, monkeypatch) -> Scene:
     sidx = list(blocks.sidx_range[:5])
     opened, refused, locked, sealed, missed = sidx
     rounds, rows = {}, []
-    for s, lock_s, value in [(opened, 3700, 0.25), (locked, 3700, -0.125), (sealed, 7200, 0.75)]:
+    for s, lock_s, value in [(opened, 3700, 0.25), (locked, 3700, -0.125), (sealed, 4000, 0.75)]:
         taken_at = world.time_of(s * blocks.every)
         rounds[s] = beacon.chain.round_at(taken_at + lock_s)
         body = json.dumps(pl.build(ALICE, rounds[s], {ticker: [value, -0.5]}, encryptor, owner_pk).to_json())
         result = FetchResult(ALICE, f"http://miner/{ALICE}", FETCHED, body.encode())
-        rows.append(screened_row(result, s, taken_at, owner_pk, last_round(beacon.chain, profile, taken_at)))
+        rows.append(screened_row(result, s, taken_at, SampleRules.of(beacon.chain, profile, taken_at)))
     rows.append(screened_row(FetchResult(ALICE, "http://elsewhere/x", BAD_URL, reason="path is not the hotkey"),
-                             refused, world.time_of(refused * blocks.every), owner_pk, 1))
+                             refused, world.time_of(refused * blocks.every),
+                             SampleRules.of(beacon.chain, profile, world.time_of(refused * blocks.every))))
     for s in sidx:
         if s == missed:
             store.record_sample(s, s * blocks.every, world.time_of(s * blocks.every), status="missed",
@@ -101,7 +102,8 @@ def scene(tmp_path, monkeypatch) -> Scene:
     later = EpochBlocks.of(epoch + 1, profile).sidx_range.start
     store.record_sample(later, later * blocks.every, world.time_of(later * blocks.every))
     store.record_payloads([screened_row(FetchResult(BOB, f"http://miner/{BOB}", FETCHED, b"not json"), later,
-                                        world.time_of(later * blocks.every), owner_pk, 1)])
+                                        world.time_of(later * blocks.every),
+                                        SampleRules.of(beacon.chain, profile, world.time_of(later * blocks.every)))])
     return Scene(str(profile_path), owner, store, epoch, sidx, rounds,
                  {r: beacon.chain.reveal_time(r) for r in rounds.values()}, later)
 

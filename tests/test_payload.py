@@ -235,22 +235,44 @@ def test_reason_binding(beacon):
 # --- screening at download: every check without a signature -------------------------------------
 
 
-def test_screen_passes_a_good_payload_and_refuses_a_round_past_the_deadline(beacon):
+def test_screen_passes_a_good_payload_and_refuses_a_round_outside_its_window(beacon):
     p = sealed(beacon, pl.plaintext_bytes({}, v.ALICE)).to_json()
-    good = pl.screen(json.dumps(p), v.ALICE, pl.MANTIS_OWNER_PK, 50)
+    good = pl.screen(json.dumps(p), v.ALICE, pl.MANTIS_OWNER_PK, pl.RoundWindow(50, 50))
     assert isinstance(good, pl.PayloadV2) and good.round == 50
-    assert "hard deadline" in rejected(pl.screen(p, v.ALICE, pl.MANTIS_OWNER_PK, 49), Reason.ROUND)
+    assert "latest lock" in rejected(pl.screen(p, v.ALICE, pl.MANTIS_OWNER_PK, pl.RoundWindow(None, 49)), Reason.ROUND)
+    assert "shortest lock" in rejected(pl.screen(p, v.ALICE, pl.MANTIS_OWNER_PK, pl.RoundWindow(51, 60)), Reason.LOCK)
     # a round past 2^63 is a refusal, never a number handed on (it fits no 64-bit column)
-    rejected(pl.screen(p | {"round": (1 << 64) - 1}, v.ALICE, pl.MANTIS_OWNER_PK, 10**6), Reason.ROUND)
+    rejected(pl.screen(p | {"round": (1 << 64) - 1}, v.ALICE, pl.MANTIS_OWNER_PK, pl.RoundWindow(None, 10**6)),
+             Reason.ROUND)
+
+
+def test_screen_refuses_bodies_and_plaintexts_past_the_limits(beacon):
+    p = sealed(beacon, pl.plaintext_bytes({"ETH": [0.5, 0.5]}, v.ALICE))
+    window, limits = pl.RoundWindow(None, 100), pl.Limits.for_plaintext(200)
+    body = json.dumps(p.to_json()).encode()
+    assert pl.screen(body, v.ALICE, pl.MANTIS_OWNER_PK, window, limits) == p
+    padded = json.dumps(p.to_json() | {"pad": "x" * limits.body}).encode()
+    assert "larger than" in rejected(pl.screen(padded, v.ALICE, pl.MANTIS_OWNER_PK, window, limits), Reason.SCHEMA)
+    # extra fields within the limit pass, and the canonical form a validator keeps drops them
+    small_pad = json.dumps(p.to_json() | {"pad": "x" * 100}).encode()
+    kept = pl.screen(small_pad, v.ALICE, pl.MANTIS_OWNER_PK, window, limits).canonical()
+    assert b"pad" not in kept and pl.parse(kept) == p and len(kept) < len(small_pad)
+    wide = sealed(beacon, pl.plaintext_bytes({"ETH": [0.5] * 100}, v.ALICE))
+    assert "C.ct" in rejected(pl.screen(wide.to_json(), v.ALICE, pl.MANTIS_OWNER_PK, window, limits), Reason.SCHEMA)
+    opened = pl.open_payload(wide, sig(beacon), limits=limits)
+    assert "plaintext is larger" in rejected(opened, Reason.PLAINTEXT)
+
+
+W100 = pl.RoundWindow(None, 100)
 
 
 def test_screen_refuses_without_any_signature(beacon):
     p = sealed(beacon, pl.plaintext_bytes({}, v.ALICE))
-    rejected(pl.screen(p.to_json(), v.BOB, pl.MANTIS_OWNER_PK, 100), Reason.HOTKEY)
-    rejected(pl.screen(p.to_json(), v.ALICE, b"\x01" * 32, 100), Reason.OWNER_KEY)
+    rejected(pl.screen(p.to_json(), v.BOB, pl.MANTIS_OWNER_PK, W100), Reason.HOTKEY)
+    rejected(pl.screen(p.to_json(), v.ALICE, b"\x01" * 32, W100), Reason.OWNER_KEY)
     bad = dataclasses.replace(p, binding=b"\x00" * 32).to_json()
-    rejected(pl.screen(bad, v.ALICE, pl.MANTIS_OWNER_PK, 100), Reason.BINDING)
-    rejected(pl.screen(b"[]", v.ALICE, pl.MANTIS_OWNER_PK, 100), Reason.SCHEMA)
+    rejected(pl.screen(bad, v.ALICE, pl.MANTIS_OWNER_PK, W100), Reason.BINDING)
+    rejected(pl.screen(b"[]", v.ALICE, pl.MANTIS_OWNER_PK, W100), Reason.SCHEMA)
 
 
 # --- the owner path: the subnet owner opens at once with its X25519 secret -----------------------

@@ -3,7 +3,7 @@
 import json
 
 import profiles
-from assets.epochs import last_round
+from assets.epochs import SampleRules
 from assets.reveal import _open_sample
 from ledger import RawPayload
 from protocol import payload as pl
@@ -21,7 +21,7 @@ A, B, C = "5Alice" + "a" * 42, "5Bob" + "b" * 44, "5Carol" + "c" * 42
 T = 1_700_100_000.0  # sample time
 LOCKED = BEACON.chain.round_at(T + 3700)  # sealed past the 1-hour horizon
 EARLY = BEACON.chain.round_at(T + 60)  # opens a minute after the sample
-NEWEST = last_round(BEACON.chain, PROFILE, T)  # the hard deadline's round
+RULES = SampleRules.of(BEACON.chain, PROFILE, T)
 
 
 def body(p: pl.PayloadV2) -> bytes:
@@ -35,7 +35,7 @@ def build(hotkey, round_=LOCKED, value=(0.25, -0.5), **fixed) -> pl.PayloadV2:
 def open_rows(rows):
     rounds = {pl.parse(r.body).round for r in rows}
     signatures = {r: BEACON.signature(r, BEACON.chain.reveal_time(r)) for r in rounds}
-    return _open_sample(rows, signatures, OWNER, PROFILE, T, FORMATS, BEACON.chain.reveal_time, NEWEST)
+    return _open_sample(rows, signatures, PROFILE, T, RULES, BEACON.chain.reveal_time)
 
 
 def row(hotkey, b: bytes) -> RawPayload:
@@ -65,7 +65,8 @@ def test_lock_rule_and_validation_refuse_per_challenge():
     vectors, rejections = open_rows([row(A, early), row(B, bad)])
     assert not vectors.get(CH.name)
     reasons = {(r.hotkey, r.reason, r.challenge) for r in rejections}
-    assert reasons == {(A, "lock", CH.name), (B, "validation", CH.name)}
+    # a round published before every challenge's horizon is refused whole (as at download)
+    assert reasons == {(A, "lock", ""), (B, "validation", CH.name)}
 
 
 def test_compat_challenges_follow_the_reference_rule():
@@ -74,7 +75,8 @@ def test_compat_challenges_follow_the_reference_rule():
     late = BEACON.chain.round_at(T + 300 * 12 + 60)
     rows = [row(A, body(build(A, round_=EARLY))), row(B, body(build(B, round_=late)))]
     signatures = {r: BEACON.signature(r, BEACON.chain.reveal_time(r)) for r in (EARLY, late)}
-    vectors, rejections = _open_sample(rows, signatures, OWNER, compat, T, FORMATS, BEACON.chain.reveal_time, NEWEST)
+    rules = SampleRules.of(BEACON.chain, compat, T)  # the reference rule has no lower bound on rounds
+    vectors, rejections = _open_sample(rows, signatures, compat, T, rules, BEACON.chain.reveal_time)
     assert vectors[CH.name] == {A: [0.25, -0.5]}
     assert [(r.hotkey, r.reason, r.challenge) for r in rejections] == [(B, "timelock-unavailable", CH.name)]
     assert "maturity" in rejections[0].detail

@@ -47,7 +47,11 @@ def test_live_profile_builds_live_resources(home, monkeypatch):
         "drand_relays": ("https://relay.example/v2",)})})
     own = build_resources(mine, home=home)
     assert own["payloads"].allowed_host_suffixes == [".example.org"]
-    assert own["payloads"].allowed_hosts == ["127.0.0.1:8787"] and own["payloads"].max_bytes == 1 << 20
+    # the streaming cap is the profile's setting or what the challenges' payloads need, whichever is less
+    assert own["payloads"].allowed_hosts == ["127.0.0.1:8787"]
+    assert own["payloads"].max_bytes == live.payload_limits().body < 1 << 20
+    tiny = mine.model_copy(update={"sources": mine.sources.model_copy(update={"payload_max_bytes": 1000})})
+    assert build_resources(tiny, home=home)["payloads"].max_bytes == 1000
     assert own["drand"].relays == ["https://relay.example/v2"]
     assert isinstance(r["chain"], BittensorChain) and r["chain"].network == "finney" and r["chain"].netuid == 123
     assert r["chain"].wallet_name == "validator"
