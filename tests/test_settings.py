@@ -57,7 +57,7 @@ def test_live_profile_builds_live_resources(home, monkeypatch):
     assert r["chain"].wallet_name == "validator"
     assert isinstance(r["drand"], HttpDrand) and isinstance(r["payloads"], HttpPayloadStore)
     assert r["payloads"].allowed_host_suffixes == [".r2.dev", ".r2.cloudflarestorage.com"]
-    assert r["payloads"].allowed_hosts == [] and r["payloads"].max_bytes == 25 * 1024 * 1024
+    assert r["payloads"].allowed_hosts == [] and r["payloads"].max_bytes == live.payload_limits().body
     assert r["drand"].relays[0] == "https://api.drand.sh" and len(r["drand"].relays) == 6
     assert isinstance(r["prices"], HttpPriceFeed) and r["prices"].url == "https://prices.example/latest.json"
     assert r["ledger"].url.startswith("postgresql+psycopg2://")
