@@ -39,17 +39,21 @@ def run_roles(args: argparse.Namespace) -> int:
     if profile.chain.network != "devnet":
         raise UsageError("the active profile is not the devnet")
     world = World(profile)
+    from devnet.miners import hostility
+
     rows = [{"uid": 0, "hotkey": world.owner.ss58_address, "role": "owner", "skill": None},
             {"uid": 1, "hotkey": world.validator.ss58_address, "role": "validator", "skill": None}]
     rows += [{"uid": world.miner_uid(i), "hotkey": m.hotkey, "role": m.role,
-              "skill": None if m.skill != m.skill else m.skill, "copies": m.source or None}
+              "skill": None if m.skill != m.skill else m.skill, "copies": m.source or None,
+              "attack": hostility(world, m.hotkey)}
              for i, m in enumerate(world.miners)]
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
             skill = "" if r["skill"] is None else f"{r['skill']:.4f}"
-            print(f"{r['uid']:>4}  {r['hotkey']:<48}  {r['role']:<12} {skill}")
+            role = f"{r['role']}:{r['attack']}" if r.get("attack") else r["role"]
+            print(f"{r['uid']:>4}  {r['hotkey']:<48}  {role:<21} {skill}")
     return 0
 
 

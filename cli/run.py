@@ -80,13 +80,16 @@ def run(args: argparse.Namespace) -> int:
         _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
         say(f"epoch {key}: revealed, scored, weighed and submitted")
     last = store.weights(epochs[-1])
-    roles = {m.hotkey: m.role for m in world.miners} | {world.owner.ss58_address: "owner (burn)",
+    from devnet.miners import hostility
+
+    roles = {m.hotkey: f"{m.role}:{hostility(world, m.hotkey)}" if m.role == "hostile" else m.role
+             for m in world.miners} | {world.owner.ss58_address: "owner (burn)",
                                                          world.validator.ss58_address: "validator"}
     print(f"\nweights of epoch {epoch_key(epochs[-1])} (set on the devnet chain at block "
           f"{store.submissions(epochs[-1])[-1].block}):")
-    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<13}  weight")
+    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<21}  weight")
     for uid, hotkey, weight in sorted(zip(last.uids, last.hotkeys, last.weights), key=lambda r: -r[2]):
-        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<13}  {weight:.5f}")
+        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<21}  {weight:.5f}")
     print(f"\ndone in {time.monotonic() - t_start:.0f} s. Lineage, metadata and reruns of these epochs are in the "
           f"Dagster UI on the same instance:\n  make ui   (then open http://127.0.0.1:3000)")
     return 0

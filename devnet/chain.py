@@ -40,12 +40,17 @@ class DevnetChainState:
             if mark["seed"] != self.world.seed:
                 raise ChainError(f"this ledger holds a devnet with seed {mark['seed']}, not {self.world.seed}")
             return
+        from devnet.miners import hostility
+
         port = self.world.profile.devnet.payload_port
         for neuron in self.world.neurons():
             self.ledger.devnet_register(neuron)
         for miner, neuron in zip(self.world.miners, self.world.neurons()[2:]):
             if miner.role != "silent":  # a silent miner never commits a URL
-                self.ledger.devnet_commit(miner.hotkey, neuron.registered_at, payload_url(port, miner.hotkey))
+                url = payload_url(port, miner.hotkey)
+                if hostility(self.world, miner.hotkey) == "nul-url":
+                    url += "\x00"
+                self.ledger.devnet_commit(miner.hotkey, neuron.registered_at, url)
         self.clock.set_manual(self.world.time_of(self.world.live_start_block))
         self.ledger.devnet_set(INSTALLED, {"seed": self.world.seed, "profile": self.world.profile.name})
 

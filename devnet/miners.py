@@ -2,13 +2,15 @@
 
 Honest roles lock to the local beacon for the lock rule's minimum (plus one sample), as a miner who
 wants every value scored must; `malformed` miners rotate through a catalogue of broken payloads,
-each of which a validator must refuse with a known reason. Encryption runs in a process pool when
-there are enough payloads to pay for the workers.
+each of which a validator must refuse with a known reason; `hostile` miners each keep up one attack
+on the validator itself (HOSTILITIES), which must cost nobody but themselves. Encryption runs in a
+process pool when there are enough payloads to pay for the workers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +38,17 @@ MALFORMATIONS = {
     "content": "aead",
 }
 _KINDS = tuple(MALFORMATIONS)
+# Each hostile miner's attack, in hotkey order, and what it must meet (None: it opens, and counts).
+HOSTILITIES = {
+    "huge-int": "validation",  # a 400-digit integer in its vector (overflowed float checks)
+    "utf16-deep": "schema",  # UTF-16 text of nested brackets whose characters hold '"' bytes
+    "nul-url": "bad-url",  # commits a URL with a NUL byte (PostgreSQL refuses NUL in text)
+    "padded": "fetch-error",  # a valid payload padded with a megabyte: past the size a payload needs
+    "breadth-bomb": "schema",  # a valid encryption of a plaintext far wider than any challenge needs
+    "late-lock": None,  # locks to the latest round the window allows: legal, and nobody waits longer
+    "ancient-round": "lock",  # names an old round, a different one every sample
+}
+_HOSTILE_KINDS = tuple(HOSTILITIES)
 _POOL_MIN_JOBS = 24
 ROUND_GRID = 100  # rounds (5 min at 3 s): consecutive samples share a round, and its pairing table
 
@@ -60,6 +73,28 @@ def _encryptor(pk: bytes) -> TimelockEncryptor:
     return _ENCRYPTORS[pk]
 
 
+def hostility(world: World, hotkey: str) -> str | None:
+    """The attack a hostile miner keeps up (by its place among the hostile miners), else None."""
+    hostile = [m.hotkey for m in world.miners if m.role == "hostile"]
+    return _HOSTILE_KINDS[hostile.index(hotkey) % len(_HOSTILE_KINDS)] if hotkey in hostile else None
+
+
+def _hostile_body(job: Job) -> bytes:
+    kind = job.malformation.removeprefix("hostile:")
+    if kind == "utf16-deep":
+        # Under the size a payload needs, so it reaches the parser: every U+2222 is the bytes 22 22.
+        depth = 1400
+        return ("[" * depth + '"\u2222"' + "]" * depth).encode("utf-16-le")
+    plaintext = job.plaintext
+    if kind == "breadth-bomb":  # a wide plaintext, just small enough for the body to be fetched
+        wide = ",".join(["0"] * 1000)
+        plaintext = plaintext[:-1] + b',"wide":[' + wide.encode() + b"]}"
+    body = pl.seal(job.hotkey, job.round, plaintext, _encryptor(job.beacon_pk), job.owner_pk).to_json()
+    if kind == "padded":
+        body["padding"] = "0" * (1 << 20)
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def _flip(hex_text: str) -> str:
     raw = bytearray(bytes.fromhex(hex_text))
     raw[len(raw) // 2] ^= 0x01
@@ -69,6 +104,8 @@ def _flip(hex_text: str) -> str:
 def build(job: Job) -> bytes:
     """One payload file's bytes (top-level so worker processes can run it)."""
     kind = job.malformation
+    if kind and kind.startswith("hostile:"):
+        return _hostile_body(job)
     if kind == "not-json":
         return b'{"v": 2, "round": ' + str(job.round).encode() + b", this is not json"
     owner = secrets.token_bytes(32) if kind == "owner-key" else job.owner_pk
@@ -127,11 +164,19 @@ class Miners:
         round_ = -(-earliest // ROUND_GRID) * ROUND_GRID  # lock a little longer, on a shared grid
         odd_rounds = {"late-round": chain.round_at(now + world.profile.round_deadline_seconds() + 60),
                       "early-round": chain.current_round(now)}
+        latest = chain.current_round(now + world.profile.latest_lock_seconds())
+        hostile_rounds = {"late-lock": latest // ROUND_GRID * ROUND_GRID, "ancient-round": 1 + sidx % 100_000}
         values = world.panel.embeddings[row]
         ticker = world.challenge.ticker
         jobs, silent = [], []
         for i, miner in enumerate(world.miners):
-            if miner.role == "malformed":
+            if miner.role == "hostile":
+                kind = hostility(world, miner.hotkey)
+                value = 10**400 if kind == "huge-int" else 0.5 * math.sin(sidx + i)  # late-lock: a worthless signal
+                plaintext = pl.plaintext_bytes({ticker: [value] * world.challenge.dim}, miner.hotkey)
+                jobs.append(Job(miner.hotkey, hostile_rounds.get(kind, round_), plaintext, chain.public_key,
+                                self.owner_pk, f"hostile:{kind}"))
+            elif miner.role == "malformed":
                 kind = _KINDS[(sidx + i) % len(_KINDS)]
                 other = world.miners[(i + 1) % len(world.miners)].hotkey
                 plaintext = pl.plaintext_bytes({ticker: [0.0] * world.challenge.dim}, miner.hotkey)
@@ -162,4 +207,4 @@ class Miners:
         return {job.hotkey: job for job in jobs}
 
 
-__all__ = ["MALFORMATIONS", "Job", "Miners", "build"]
+__all__ = ["HOSTILITIES", "MALFORMATIONS", "Job", "Miners", "build", "hostility"]

@@ -20,7 +20,7 @@ from scipy.special import ndtr
 from mechanisms.panel import Panel
 from profiles import Challenge, Profile
 
-ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young", "malformed")
+ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young", "malformed", "hostile")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class RoleMix:
     copycat: int = 3
     young: int = 6
     malformed: int = 0  # devnet miners that publish broken payloads (no values in a panel)
+    # devnet miners that attack the validator itself (oversized, deeply nested, late-locked, …;
+    # no values in a panel). They take the last hotkeys and draw nothing from the generator, so
+    # every other miner's values are the same with or without them.
+    hostile: int = 0
 
     @property
     def total(self) -> int:
@@ -153,22 +157,23 @@ def spec_for(profile: Profile, challenge: Challenge, *, seed: int | None = None,
 def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     """One challenge's panel: samples × miners × dim (NaN = not submitted), the price path, the roles."""
     rng = np.random.default_rng(spec.seed)
-    T, H, D, h = round(spec.days * spec.samples_per_day), spec.roles.total, spec.dim, spec.horizon
+    T, D, h = round(spec.days * spec.samples_per_day), spec.dim, spec.horizon
+    H = spec.roles.total - spec.roles.hostile  # hostile miners come after everyone, outside the draws
 
     returns = rng.normal(0.0, spec.vol_per_sample, T + h)
     log_price = np.log(spec.price_start) + np.concatenate([[0.0], np.cumsum(returns)])
     future = log_price[h : h + T] - log_price[:T]
     z = future / (spec.vol_per_sample * math.sqrt(h))  # standardised future return per sample
 
-    roles = _roles(spec)
+    roles = [r for r in _roles(spec) if r != "hostile"]
     order = rng.permutation(H)  # hotkey index ↔ role is random, so sorting reveals nothing
-    hotkeys = [hotkey_for(spec.seed, i) for i in range(H)]
+    hotkeys = [hotkey_for(spec.seed, i) for i in range(spec.roles.total)]
     lo, hi = spec.auc_range
     skills = np.linspace(lo, hi, spec.roles.informative)
     rng.shuffle(skills)
 
-    X = np.full((T, H, D), np.nan, dtype=np.float32)
-    miners: list[PlantedMiner | None] = [None] * H
+    X = np.full((T, spec.roles.total, D), np.nan, dtype=np.float32)
+    miners: list[PlantedMiner | None] = [None] * spec.roles.total
 
     def informative(skill: float) -> np.ndarray:
         rho = rho_for_auc(float(skill))
@@ -178,6 +183,7 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
         return values
 
     slots = {r: [int(order[i]) for i, role in enumerate(roles) if role == r] for r in ROLES}
+    slots["hostile"] = list(range(H, spec.roles.total))
     for k, col in enumerate(slots["informative"]):
         X[:, col] = informative(skills[k])
         miners[col] = PlantedMiner(hotkeys[col], "informative", float(skills[k]), 0)
@@ -199,7 +205,7 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     for col in slots["constant"]:
         X[:, col] = rng.uniform(-1, 1, size=D)
         miners[col] = PlantedMiner(hotkeys[col], "constant", math.nan, 0)
-    for role in ("silent", "malformed"):
+    for role in ("silent", "malformed", "hostile"):
         for col in slots[role]:
             miners[col] = PlantedMiner(hotkeys[col], role, math.nan, T)
     start = T - round(spec.young_days * spec.samples_per_day)

@@ -256,6 +256,11 @@ def safe_text(value: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _commitment_text(stored: str) -> str:
+    """A devnet commitment as committed: JSON text, or (ledgers written before) the plain URL."""
+    return json.loads(stored) if stored.startswith('"') else stored
+
+
 def _check_source(source: str) -> None:
     if source not in t.SOURCES:
         raise ValueError(f"source must be one of {t.SOURCES}, not {source!r}")
@@ -791,7 +796,8 @@ class Ledger:
         """Record `hotkey`'s commitment at `block`. Older ones are kept as history; a second
         commitment in the same block replaces the first (the last extrinsic wins, as on chain)."""
         with self._write() as conn:
-            self._upsert(conn, t.devnet_commitments, [{"hotkey": hotkey, "block": int(block), "data": safe_text(data)}],
+            # JSON text: every database stores it (NUL and lone surrogates escaped) and it reads back exact.
+            self._upsert(conn, t.devnet_commitments, [{"hotkey": hotkey, "block": int(block), "data": json.dumps(data)}],
                          ["hotkey", "block"])
 
     def devnet_commitments(self, block: int | None = None) -> dict[str, Commitment]:
@@ -805,7 +811,7 @@ class Ledger:
              .join(newest, sa.and_(c.hotkey == newest.c.hotkey, c.block == newest.c.block))
              .order_by(c.hotkey))
         with self._read() as conn:
-            return {hk: Commitment(hk, int(b), data) for hk, b, data in conn.execute(q).tuples()}
+            return {hk: Commitment(hk, int(b), _commitment_text(data)) for hk, b, data in conn.execute(q).tuples()}
 
     def devnet_record_weights(self, block: int, hotkey: str, uids: Sequence[int], weights: Sequence[int],
                               version_key: int) -> int:

@@ -28,6 +28,9 @@ class DevnetPayloadStore(PayloadStore):
             except FileNotFoundError:
                 out[hotkey] = FetchResult(hotkey, url, ABSENT, reason="no payload published")
                 continue
+            except OSError as exc:  # a directory or unreadable file at the path: this miner's problem only
+                out[hotkey] = FetchResult(hotkey, url, FETCH_ERROR, reason=f"{type(exc).__name__}: {exc.strerror}")
+                continue
             if len(body) > self.max_bytes:
                 out[hotkey] = FetchResult(hotkey, url, FETCH_ERROR, reason=f"too large: more than {self.max_bytes} bytes")
                 continue

@@ -12,7 +12,7 @@ from assets.reveal import _open_sample
 from devnet.bootstrap import write_bootstrap
 from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState, payload_url
 from devnet.clock import DevnetClock
-from devnet.miners import MALFORMATIONS, Miners
+from devnet.miners import HOSTILITIES, MALFORMATIONS, Miners, hostility
 from devnet.world import FIRST_BLOCK, World
 from ledger import Ledger
 from protocol import payload as pl
@@ -142,6 +142,8 @@ def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
         reasons = {r.hotkey: r.reason for r in rejections} | {r.hotkey: r.status for r in rows if r.status != FETCHED}
         for i, miner in enumerate(world.miners):
             result = results.get(miner.hotkey)
+            if miner.role == "hostile":
+                continue  # test_hostile_miners_cost_nobody_but_themselves
             if miner.role == "silent":
                 assert result is None  # no commitment at all
                 continue
@@ -166,7 +168,7 @@ def test_every_malformation_occurs_over_a_few_samples(world, tmp_path):
     with Miners(world, tmp_path, workers=1) as miners:
         for sidx in range(world.live_start_block // 5, world.live_start_block // 5 + len(MALFORMATIONS)):
             jobs, _ = miners.jobs(sidx, world.time_of(sidx * 5))
-            kinds |= {j.malformation for j in jobs if j.malformation}
+            kinds |= {j.malformation for j in jobs if j.malformation and not j.malformation.startswith("hostile:")}
     assert kinds == set(MALFORMATIONS)
 
 
@@ -238,3 +240,53 @@ def test_served_directory_through_the_live_http_store(state, world, tmp_path):
         assert live.fetch_all({".hidden": payload_url(port, ".hidden")}, 5)[".hidden"].status != FETCHED
     finally:
         server.shutdown()
+
+
+def _reveal_samples(world: World, tmp_path, samples) -> tuple[dict, dict, float]:
+    """Samples of `world` through its chain, payload store, screening and reveal, as the platform
+    takes them: ({sidx: vectors by hotkey}, {sidx: reasons by hotkey}, the longest round wait)."""
+    profile, beacon = world.profile, world.beacon.chain
+    state = DevnetChainState(world, Ledger(f"sqlite:///{tmp_path}/ledger.sqlite"))
+    state.install()
+    store = DevnetPayloadStore(directory=str(tmp_path / "payloads"), port=profile.devnet.payload_port,
+                               max_bytes=profile.payload_limits().body)
+    vectors, reasons, wait = {}, {}, 0.0
+    with Miners(world, store.directory, workers=1) as miners:
+        for sidx in samples:
+            taken_at = world.time_of(sidx * world.sample_every)
+            state.clock.set_manual(taken_at)
+            miners.publish(sidx, taken_at)
+            results = store.fetch_all({hk: c.data for hk, c in state.commitments().items()}, deadline_s=5)
+            rules = SampleRules.of(beacon, profile, taken_at)
+            rows = [screened_row(r, sidx, taken_at, rules) for r in results.values()]
+            rounds = {r.round for r in rows if r.round}
+            wait = max(wait, max(beacon.reveal_time(r) for r in rounds) - taken_at)
+            signatures = {r: world.beacon.signature(r, beacon.reveal_time(r)) for r in rounds}
+            got, rejections = _open_sample(rows, signatures, profile, taken_at, rules, beacon.reveal_time)
+            vectors[sidx] = got[world.challenge.name]
+            reasons[sidx] = {r.hotkey: r.reason for r in rejections} | {r.hotkey: r.status for r in rows
+                                                                        if r.status != FETCHED}
+    return vectors, reasons, wait
+
+
+def test_hostile_miners_cost_nobody_but_themselves(world, tmp_path):
+    """One miner per attack on the validator (HOSTILITIES), against the same world without them."""
+    assert world.profile.devnet.roles.hostile >= len(HOSTILITIES)
+    calm_roles = world.profile.devnet.roles.model_copy(update={"hostile": 0})
+    calm = World(world.profile.model_copy(update={"devnet": world.profile.devnet.model_copy(update={"roles": calm_roles})}))
+    first = world.live_start_block // world.sample_every
+    samples = range(first, first + 3)
+    vectors, reasons, wait = _reveal_samples(world, tmp_path / "hostile", samples)
+    calm_vectors, calm_reasons, calm_wait = _reveal_samples(calm, tmp_path / "calm", samples)
+    hostile = {m.hotkey: hostility(world, m.hotkey) for m in world.miners if m.role == "hostile"}
+    assert set(hostile.values()) == set(HOSTILITIES)
+    for sidx in samples:
+        # every other miner's vector and refusal exactly as in the world without hostile miners
+        assert {h: v for h, v in vectors[sidx].items() if h not in hostile} == calm_vectors[sidx]
+        assert {h: r for h, r in reasons[sidx].items() if h not in hostile} == calm_reasons[sidx]
+        for hotkey, kind in hostile.items():
+            assert reasons[sidx].get(hotkey) == HOSTILITIES[kind], (kind, reasons[sidx].get(hotkey))
+            assert (hotkey in vectors[sidx]) == (HOSTILITIES[kind] is None)
+    # The late-locking miner holds the reveal no longer than the challenges' horizons need.
+    assert calm_wait <= wait <= world.profile.latest_lock_seconds()
+    assert world.profile.latest_lock_seconds() < world.profile.round_deadline_seconds() / 2

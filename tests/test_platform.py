@@ -17,13 +17,15 @@ import pytest
 from scipy.stats import spearmanr
 
 import profiles
+from assets.epochs import EpochBlocks
+from devnet.miners import HOSTILITIES, hostility
 from devnet.world import World
 from ledger import Ledger
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WORTHLESS = ("noise", "constant", "copycat", "malformed", "silent")
+WORTHLESS = ("noise", "constant", "copycat", "malformed", "silent", "hostile")
 
 
 def run_cli(platform, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -91,6 +93,37 @@ def test_quality_holds_through_the_pipeline(platform):
     weights = platform.ledger.weights(platform.epochs[-1])
     young = [w for h, w in zip(weights.hotkeys, weights.weights) if h in roles and roles[h].role == "young"]
     assert young and np.allclose(young, 0.0001 * (1 - 0.35) * 1.0, rtol=0.5)  # young rule, burnt, EMA
+
+
+def test_hostile_miners_cost_only_themselves_and_hold_no_epoch_back(platform):
+    """One miner per attack on the validator: each meets its refusal in every sample, every other
+    miner's stored vectors are its planted ones (what the world without them gives), and each epoch
+    waited for its rounds no longer than the challenges' horizons plus the margin."""
+    world, store, profile = platform.world, platform.ledger, platform.world.profile
+    hostile = {m.hotkey: hostility(world, m.hotkey) for m in world.miners if m.role == "hostile"}
+    assert set(hostile.values()) == set(HOSTILITIES)
+    beacon = world.beacon.chain
+    for epoch in platform.epochs:
+        rng = EpochBlocks.of(epoch, profile).sidx_range
+        sidx, hotkeys, values = store.embeddings(world.challenge.name, rng.start, rng.stop)
+        rows = [world.row(int(s)) for s in sidx]
+        others = [m.hotkey for m in world.miners if m.hotkey not in hostile
+                  and not np.isnan(world.panel.embeddings[rows, world.panel.hotkeys.index(m.hotkey)]).all()]
+        assert set(others) <= set(hotkeys)
+        for j, hotkey in enumerate(hotkeys):
+            if hotkey not in hostile:
+                planted = world.panel.embeddings[rows, world.panel.hotkeys.index(hotkey)]
+                assert np.array_equal(values[:, j], planted, equal_nan=True), hotkey
+        for hotkey, kind in hostile.items():
+            payloads = store.raw_payloads(rng.start, rng.stop, hotkey=hotkey)
+            refused = {r.sidx: r.reason for r in store.rejections(rng.start, rng.stop, hotkey=hotkey)}
+            outcomes = {refused.get(p.sidx, None) if p.status == "fetched" else p.status for p in payloads}
+            assert len(payloads) == len(sidx) and outcomes == {HOSTILITIES[kind]}, (kind, outcomes)
+        taken = {s.sidx: s.taken_at for s in store.samples(rng.start, rng.stop)}
+        waits = [beacon.reveal_time(r) - taken[s] for s, rounds in store.payload_rounds(rng.start, rng.stop).items()
+                 for r in rounds]
+        assert profile.lock_seconds(world.challenge) < max(waits) <= profile.latest_lock_seconds()
+        assert store.weights(epoch) is not None
 
 
 def test_rerun_of_an_epoch_from_the_ledger_reproduces_its_u16(platform):
