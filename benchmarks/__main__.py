@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 
-from benchmarks import binary, devnet, fetch, platform, protocol
+from benchmarks import binary, devnet, fetch, hostile_epoch, platform, protocol
 
 BENCHMARKS = {"protocol": protocol.run, "binary": binary.run, "devnet": devnet.run, "fetch": fetch.run,
-              "platform": platform.run}
+              "hostile-epoch": hostile_epoch.run, "platform": platform.run}
 
 
 def main() -> None:
