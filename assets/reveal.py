@@ -128,6 +128,24 @@ def _open_sample(rows, signatures, profile, taken_at, rules: SampleRules, reveal
     return vectors, rejections
 
 
+def reveal_sample(store, sample, signatures, profile, beacon):
+    """Open one taken sample's payloads and store its vectors per challenge; reads only this
+    sample's bodies, so an epoch's reveal holds one sample at a time. Returns (rows, vectors,
+    rejections); the caller records the rejections for the whole epoch at once."""
+    rows = store.raw_payloads(sample.sidx, sample.sidx + 1)
+    if not rows:
+        return rows, {}, []
+    rules = SampleRules.of(beacon, profile, sample.taken_at)
+    vectors, rejections = _open_sample(rows, signatures, profile, sample.taken_at, rules, beacon.reveal_time)
+    for c in profile.challenges:
+        got = vectors.get(c.name, {})
+        if got:
+            hotkeys = sorted(got)
+            store.store_embeddings(c.name, sample.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
+                                   np.ones(len(hotkeys), dtype=bool))
+    return rows, vectors, rejections
+
+
 def awaited_round(rounds_by_sample: dict[float, set[int]], published, now: float, profile) -> tuple[int, float] | None:
     """(a round the epoch still waits for, when it stops waiting), or None when it can be revealed.
 
@@ -178,19 +196,9 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
     all_rejections = []
     with store.transaction():
         for sample in samples:
-            rows = store.raw_payloads(sample.sidx, sample.sidx + 1)  # one sample's bodies at a time
-            if not rows:
-                continue
-            rules = SampleRules.of(beacon, profile, sample.taken_at)
-            vectors, rejections = _open_sample(rows, signatures, profile, sample.taken_at, rules, beacon.reveal_time)
+            _, vectors, rejections = reveal_sample(store, sample, signatures, profile, beacon)
             all_rejections += rejections
-            for c in profile.challenges:
-                got = vectors.get(c.name, {})
-                if got:
-                    hotkeys = sorted(got)
-                    store.store_embeddings(c.name, sample.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
-                                           np.ones(len(hotkeys), dtype=bool))
-                    valid[c.name] += len(hotkeys)
+            valid.update({name: len(got) for name, got in vectors.items()})
         store.replace_rejections(lo, hi, all_rejections)
     reasons.update(r.reason for r in all_rejections)
     last_taken = max((s.taken_at for s in samples), default=chain.now())

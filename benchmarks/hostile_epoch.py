@@ -5,7 +5,7 @@ loopback payload server (`fetch.loopback_server`) → `HttpPayloadStore.fetch_al
 `resources/settings.py` gives it → `screened_row` → `Ledger.record_sample` / `record_payloads` in one
 transaction per sample, on a SQLite file. Then the rounds' signatures are verified and stored (the
 `drand_signatures` asset) and the epoch is revealed as `assets/reveal.py` `embeddings` does it, one
-sample's bodies at a time: `raw_payloads(sidx, sidx + 1)` → `_open_sample` → `store_embeddings`, and
+sample's bodies at a time (`assets.reveal.reveal_sample`, as the embeddings asset runs it), and
 `replace_rejections` once at the end, all in one transaction.
 
 Run once with every miner honest and once with HOSTILE_SHARE of them hostile, each hostile miner
@@ -29,10 +29,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from assets.ingest import CollectConfig, screened_row
-from assets.reveal import _open_sample
+from assets.reveal import reveal_sample
 from benchmarks import fetch
 from benchmarks.common import machine
 from devnet.miners import ROUND_GRID
@@ -142,19 +141,11 @@ def run_epoch(plan: list[dict[str, Any]], served: Path, port: int, db: Path, hos
     with ledger.transaction():
         for s in ledger.samples(lo, hi):
             p, sample = by_sidx[s.sidx]
-            rows = ledger.raw_payloads(s.sidx, s.sidx + 1)  # one sample's bodies at a time
             ctx = p["ctx"]
-            vectors, rejections = _open_sample(rows, signatures, ctx.profile, s.taken_at, ctx.rules,
-                                               ctx.beacon.chain.reveal_time)
+            rows, vectors, rejections = reveal_sample(ledger, s, signatures, ctx.profile, ctx.beacon.chain)
             fetch.check(ctx, sample, rows, vectors, rejections)
             all_rejections += rejections
-            for c in ctx.profile.challenges:
-                got = vectors.get(c.name, {})
-                if got:
-                    hotkeys = sorted(got)
-                    ledger.store_embeddings(c.name, s.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
-                                            np.ones(len(hotkeys), dtype=bool))
-                    valid[c.name] += len(hotkeys)
+            valid.update({name: len(got) for name, got in vectors.items()})
             del rows, vectors, rejections
         ledger.replace_rejections(lo, hi, all_rejections)
     reveal = _phase_memory(t0, rss_before) | {"rounds": len(signatures)}
