@@ -99,11 +99,15 @@ def _open_sample(rows, signatures, profile, taken_at, rules: SampleRules, reveal
             rejections.append(outcome)
         else:
             opened[row.hotkey] = outcome
-    owners = Counter(result.time_ct for result in opened.values())
+    # A W_time shared by several hotkeys shows one secret behind them only while its round was still
+    # sealed at the sample: once published anyone can build a payload around it, and counting that
+    # as a copy would let a stranger knock out a miner whose host served a stale payload.
+    sealed = {hotkey: reveal_time(result.round) > taken_at for hotkey, result in opened.items()}
+    owners = Counter(result.time_ct for hotkey, result in opened.items() if sealed[hotkey])
     vectors: dict[str, dict[str, list[float]]] = defaultdict(dict)
     for hotkey, result in sorted(opened.items()):
         sidx, round_ = rows[0].sidx, result.round
-        copies = owners[result.time_ct] - 1
+        copies = owners[result.time_ct] - 1 if sealed[hotkey] else 0
         if copies:
             rejections.append(Rejection(sidx, hotkey, "duplicate", f"same W_time as {copies} other hotkeys"))
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -143,6 +144,16 @@ def summary(records: list[Record]) -> str:
             f"reasons: {counts(reasons)}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """A line of miner-controlled text as a terminal may show it: control characters (escape
+    sequences that could rewrite the screen) and lone surrogates as backslash escapes."""
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
+
+
 def render(record: Record) -> list[str]:
     """A record as text: a line of facts, then indented lines for what became of it."""
     size = "" if record.size is None else f"{record.size} B"
@@ -184,7 +195,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.hotkey}: {what}, samples {sidx.start}..{sidx.stop - 1}")
     for record in records:
-        print("\n".join(render(record)).encode("utf-8", "backslashreplace").decode("utf-8"))
+        print("\n".join(printable(line) for line in render(record)))
     print(summary(records))
     return 0
 

@@ -18,7 +18,7 @@ from pydantic import Field, PrivateAttr
 from protocol import json_guard
 from protocol.drand import QUICKNET, U64_MAX, BeaconChain, SignatureError
 from resources.drand import DrandResource, DrandUnavailable, signatures_from
-from resources.payloads_http import BodyTooLarge, describe_error, read_capped
+from resources.payloads_http import BodyTooLarge, DeadlinePassed, describe_error, read_capped
 
 # mantis.md §4: the v1 bases in fallback order, then the v2 API of the first one.
 DEFAULT_RELAYS = (
@@ -160,6 +160,7 @@ class HttpDrand(DrandResource):
 
     def _get(self, url: str) -> bytes | int | str:
         """The body of a 200, the int 404, or a failure text ("retryable: …" when worth retrying)."""
+        until = time.monotonic() + self.connect_timeout_s + self.read_timeout_s
         try:
             with requests.get(
                 url,
@@ -172,8 +173,11 @@ class HttpDrand(DrandResource):
                 if response.status_code != 200:
                     retry = "retryable: " if response.status_code in _RETRYABLE_STATUS else ""
                     return f"{retry}HTTP {response.status_code}"
-                return read_capped(response, MAX_BEACON_BYTES)
+                # A relay trickling a byte per second never trips the read timeout: bound the whole body.
+                return read_capped(response, MAX_BEACON_BYTES, until)
         except BodyTooLarge:
             return f"answer larger than {MAX_BEACON_BYTES} bytes"
+        except DeadlinePassed:
+            return "retryable: answer still arriving after the request's time"
         except Exception as exc:  # noqa: BLE001 - requests and urllib3 errors: timeouts, resets, bad bodies
             return f"retryable: {describe_error(exc)}"

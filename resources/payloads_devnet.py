@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import time
 from pathlib import Path
 
 from devnet.chain import payload_url
 from resources.payloads import ABSENT, BAD_URL, FETCH_ERROR, FETCHED, FetchResult, PayloadStore
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file, never following a link or waiting on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    finally:
+        os.close(fd)
 
 
 class DevnetPayloadStore(PayloadStore):
@@ -21,14 +36,12 @@ class DevnetPayloadStore(PayloadStore):
             if url != payload_url(self.port, hotkey):
                 out[hotkey] = FetchResult(hotkey, url, BAD_URL, reason="not this devnet's URL for the hotkey")
                 continue
-            path = Path(self.directory) / hotkey
             try:
-                with path.open("rb") as f:
-                    body = f.read(self.max_bytes + 1)
+                body = _read_regular(Path(self.directory) / hotkey, self.max_bytes + 1)
             except FileNotFoundError:
                 out[hotkey] = FetchResult(hotkey, url, ABSENT, reason="no payload published")
                 continue
-            except OSError as exc:  # a directory or unreadable file at the path: this miner's problem only
+            except OSError as exc:  # a link, FIFO, directory or unreadable file: this miner's problem only
                 out[hotkey] = FetchResult(hotkey, url, FETCH_ERROR, reason=f"{type(exc).__name__}: {exc.strerror}")
                 continue
             if len(body) > self.max_bytes:

@@ -14,6 +14,7 @@ refused, since its freshness cannot be checked.
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ import requests
 from pydantic import Field
 
 from protocol import json_guard
-from resources.payloads_http import BodyTooLarge, describe_error, read_capped
+from resources.payloads_http import BodyTooLarge, DeadlinePassed, describe_error, read_capped
 from resources.prices import PriceFeed, PriceFeedError, PriceSnapshot
 
 DEFAULT_PRICE_URL = "https://pub-ba8c1b8edb8046edaccecbd26b5ca7f8.r2.dev/latest_prices.json"
@@ -123,6 +124,7 @@ class HttpPriceFeed(PriceFeed):
     max_bytes: int = Field(default=8 * 1024 * 1024, description="Body size cap, enforced while streaming.")
 
     def snapshot(self, now: float) -> PriceSnapshot:
+        until = time.monotonic() + self.connect_timeout_s + self.read_timeout_s  # a trickling body ends too
         try:
             with requests.get(
                 self.url,
@@ -132,11 +134,13 @@ class HttpPriceFeed(PriceFeed):
             ) as response:
                 if response.status_code != 200:
                     raise PriceFeedError(f"price feed answered HTTP {response.status_code}")
-                body = read_capped(response, self.max_bytes)
+                body = read_capped(response, self.max_bytes, until)
         except PriceFeedError:
             raise
         except BodyTooLarge:
             raise PriceFeedError(f"price feed body is larger than {self.max_bytes} bytes") from None
+        except DeadlinePassed:
+            raise PriceFeedError("price feed body still arriving after the request's time") from None
         except Exception as exc:  # noqa: BLE001 - requests / urllib3 failures: unreachable, timeouts
             raise PriceFeedError(f"price feed unreachable: {describe_error(exc)}") from None
         return parse_snapshot(body, now, max_age_s=self.max_age_s)

@@ -290,3 +290,20 @@ def test_hostile_miners_cost_nobody_but_themselves(world, tmp_path):
     # The late-locking miner holds the reveal no longer than the challenges' horizons need.
     assert calm_wait <= wait <= world.profile.latest_lock_seconds()
     assert world.profile.latest_lock_seconds() < world.profile.round_deadline_seconds() / 2
+
+
+def test_payload_store_reads_only_regular_files(tmp_path):
+    """A FIFO would block the sample for good and a link would copy any file into the ledger."""
+    import os
+
+    store = DevnetPayloadStore(directory=str(tmp_path), port=8787, max_bytes=64)
+    (tmp_path / "5Good").write_bytes(b"{}")
+    os.mkfifo(tmp_path / "5Fifo")
+    (tmp_path / "5Link").symlink_to(tmp_path / "5Good")
+    (tmp_path / "5Dir").mkdir()
+    (tmp_path / "5Big").write_bytes(b"x" * 65)
+    names = ["5Good", "5Fifo", "5Link", "5Dir", "5Big", "5None"]
+    out = store.fetch_all({h: payload_url(8787, h) for h in names}, deadline_s=1)
+    assert out["5Good"].status == FETCHED and out["5Good"].body == b"{}"
+    assert {h: out[h].status for h in names[1:]} == {"5Fifo": "fetch-error", "5Link": "fetch-error",
+                                                     "5Dir": "fetch-error", "5Big": "fetch-error", "5None": ABSENT}

@@ -487,3 +487,23 @@ def test_unusable_feed_raises(body, status, match):
 def test_unreachable_feed_raises():
     with pytest.raises(PriceFeedError, match="unreachable: connection error"):
         HttpPriceFeed(url=dead_base() + "/p", connect_timeout_s=0.5).snapshot(NOW)
+
+
+def test_a_trickling_relay_costs_one_request_budget_and_the_next_relay_answers():
+    # a byte every 50 ms never trips the 0.3 s read timeout; the request's own time limit must
+    def trickle(h, state):
+        h.send_response(200)
+        h.end_headers()
+        try:
+            while not state.stop.wait(0.05):
+                h.wfile.write(b" ")
+                h.wfile.flush()
+        finally:
+            state.finished.set()
+
+    with serve(trickle) as (slow, _), serve(relay()) as (good, _):
+        t0 = time.monotonic()
+        answers = make_drand([slow, good], attempts=1).signatures([120, 121])
+        elapsed = time.monotonic() - t0
+    assert answers == {r: BEACON.signature(r, SERVER_NOW) for r in (120, 121)}
+    assert elapsed < 5.0  # each request gives up after connect + read timeout (0.8 s), not hours

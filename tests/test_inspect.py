@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 import profiles
 from assets.epochs import EpochBlocks, SampleRules
 from assets.ingest import screened_row
-from cli.payload_inspect import utc
+from cli.payload_inspect import Record, printable, render, utc
 from cli.main import main
 from devnet.world import World
 from ledger import Ledger, Rejection
@@ -219,3 +219,14 @@ def test_payload_open_needs_exactly_one_of_signature_and_owner(tmp_path, extra):
     with pytest.raises(SystemExit) as exc:
         main(["payload", "open", str(tmp_path / "p.json"), *extra])
     assert exc.value.code == 2
+
+
+def test_text_output_escapes_what_a_terminal_would_act_on():
+    """A URL or plaintext is the miner's text: escape sequences and lone surrogates come out escaped."""
+    refused = Record(5, 25, None, "bad-url", url="https://x.r2.dev/\x1b[2K\x1b]52;c;AAAA\x07", outcome="refused",
+                     reason="bad-url", detail="URL has control characters")
+    opened = Record(6, 30, None, "fetched", outcome="opened", values={"ETH": [0.1, 0.2], "note": "\ud800\x1b[1A"})
+    text = "\n".join(printable(line) for record in (refused, opened) for line in render(record))
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[2K" in text and "\\ud800" in text
+    text.encode("utf-8")  # nothing left that stdout could fail to encode

@@ -1,5 +1,6 @@
 """Opening one sample: copies cannot knock out originals, shared ciphertexts are refused, the lock rule holds."""
 
+import dataclasses
 import json
 
 import profiles
@@ -80,3 +81,19 @@ def test_compat_challenges_follow_the_reference_rule():
     assert vectors[CH.name] == {A: [0.25, -0.5]}
     assert [(r.hotkey, r.reason, r.challenge) for r in rejections] == [(B, "timelock-unavailable", CH.name)]
     assert "maturity" in rejections[0].detail
+
+
+def test_a_published_timelock_ciphertext_shared_by_a_stranger_knocks_nobody_out():
+    """Under the reference rule a stale payload's round may already be out at the sample: a stranger
+    who read its secret can wrap the same W_time in a payload of its own, which proves no shared
+    secret, so the original still counts."""
+    compat = PROFILE.model_copy(update={"challenges": (CH.model_copy(update={"mode": "compat"}),)})
+    stale = BEACON.chain.current_round(T - 60)  # published a minute before the sample
+    secrets = {"ske": b"\x03" * 32, "key": b"\x04" * 32}
+    victim = build(A, round_=stale, **secrets)
+    stranger = dataclasses.replace(build(B, round_=stale, value=(0.5, 0.5), **secrets), time_ct=victim.time_ct)
+    rows = [row(A, body(victim)), row(B, body(stranger))]
+    signatures = {stale: BEACON.signature(stale, BEACON.chain.reveal_time(stale))}
+    vectors, rejections = _open_sample(rows, signatures, compat, T, SampleRules.of(BEACON.chain, compat, T),
+                                       BEACON.chain.reveal_time)
+    assert vectors[CH.name] == {A: [0.25, -0.5], B: [0.5, 0.5]} and not rejections
