@@ -54,3 +54,29 @@ def test_loads_object_says_how_a_document_is_not_an_object():
                          (b"[" * 100 + b"]" * 100, "not JSON: JSON nested deeper")):
         with pytest.raises(ValueError, match=message):
             json_guard.loads_object(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"),
+    [
+        (b'["' + b"[" * (1 << 20) + b'"]', 1),  # a string across the scan's chunk boundary
+        (b" " * ((1 << 20) - 35) + b"[" * 70 + b"]" * 70, 70),  # nesting across it
+        (b'["' + b"\\\\" * 600_000 + b'\\"[[[' + b'"]', 1),  # escapes by the million, then an escaped quote
+        (b'["\\\\"' + b", [[[]]]]", 4),  # an escaped backslash closes its string
+    ],
+)
+def test_nesting_depth_across_chunks_and_escapes(raw, depth):
+    assert json_guard.nesting_depth(raw) == depth
+
+
+def test_counting_holds_a_few_bytes_per_input_byte():
+    import tracemalloc
+
+    raw = (b'"\\\\' * (3 << 20))[: 8 << 20]  # quotes and escapes: the pieces a regex would make
+    tracemalloc.start()
+    try:
+        json_guard.nesting_depth(raw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(raw)
