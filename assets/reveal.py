@@ -5,6 +5,7 @@ garbage never fails the run or touches another miner's values.
 """
 
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -36,13 +37,21 @@ def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, le
     store = ledger.ledger()
     rounds = set().union(*rounds_by_sample(store, blocks).values())
     have = store.signatures(rounds)
-    answers = drand.signatures(sorted(rounds - set(have)))
+    missing = sorted(rounds - set(have))
+    # The newest published round, asked first: a round at or below it that comes back without a
+    # signature was due, and no relay served it. It is marked, so the payloads naming it are
+    # refused (`timelock-unavailable`) instead of holding the epoch; a later run that gets it clears it.
+    latest = drand.latest_round() if missing else 0
+    answers = drand.signatures(missing) if missing else {}
     fetched = {r: sig for r, sig in answers.items() if sig is not None}
     unpublished = sorted(r for r, sig in answers.items() if sig is None)
+    unserved = {r: f"due (the beacon was at round {latest}) but no relay served it" for r in unpublished if r <= latest}
     store.store_signatures(fetched)
+    store.mark_unserved(unserved, time.time())
     return dg.MaterializeResult(metadata={
         "rounds": len(rounds), "already_cached": len(have), "fetched": len(fetched),
-        "unpublished": len(unpublished), "first_unpublished": unpublished[0] if unpublished else 0,
+        "unpublished": len(unpublished) - len(unserved), "unserved": len(unserved),
+        "first_unpublished": next((r for r in unpublished if r not in unserved), 0),
     })
 
 
@@ -64,7 +73,8 @@ def _reveal_payload(row, signatures, rules: SampleRules, formats) -> _Revealed |
         return Rejection(row.sidx, row.hotkey, payload.reason.value, payload.detail)
     signature = signatures.get(payload.round)
     if signature is None:
-        return Rejection(row.sidx, row.hotkey, UNPUBLISHED, f"round {payload.round} was not published by the hard deadline")
+        return Rejection(row.sidx, row.hotkey, UNPUBLISHED,
+                         f"round {payload.round} has no signature: unpublished by the hard deadline, or no relay served it")
     result = pl.open_payload(payload, signature, rules.owner_pk, hotkey=row.hotkey, limits=rules.limits)
     if isinstance(result, pl.Rejected):
         return Rejection(row.sidx, row.hotkey, result.reason.value, result.detail)
@@ -184,8 +194,10 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
     lo, hi = blocks.sidx_range.start, blocks.sidx_range.stop
     samples = [s for s in store.samples(lo, hi) if s.status == "taken"]
     waiting = rounds_by_sample(store, blocks)
-    signatures = store.signatures(set().union(*waiting.values()))
-    awaited = awaited_round(waiting, signatures.__contains__, chain.now(), profile)
+    needed = set().union(*waiting.values())
+    signatures = store.signatures(needed)
+    settled = set(signatures) | set(store.unserved(needed - set(signatures)))  # signed, or due and unserved
+    awaited = awaited_round(waiting, settled.__contains__, chain.now(), profile)
     if awaited is not None:
         r, deadline = awaited
         raise dg.Failure(

@@ -83,6 +83,15 @@ drand_signatures = sa.Table(
     sa.Column("signature", sa.LargeBinary, nullable=False),
 )
 
+# Rounds that were due when the beacon was asked but no relay served them (a stored signature
+# clears the mark): the payloads naming them are refused rather than waited for.
+drand_unserved = sa.Table(
+    "drand_unserved", metadata,
+    sa.Column("round", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("checked_at", sa.Double, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
 embeddings = sa.Table(
     "embeddings", metadata,
     sa.Column("challenge", sa.Text, primary_key=True),

@@ -550,7 +550,37 @@ class Ledger:
                 raise ValueError(f"round {rnd}: a drand signature has 48 bytes, not {len(sig)}")
             rows.append({"round": int(rnd), "signature": sig})
         with self._write() as conn:
-            return self._insert_new(conn, t.drand_signatures, rows, ["round"])
+            new = self._insert_new(conn, t.drand_signatures, rows, ["round"])
+            u = t.drand_unserved.c
+            for chunk in _chunks([r["round"] for r in rows]):
+                conn.execute(sa.delete(t.drand_unserved).where(u.round.in_(chunk)))
+            return new
+
+    def mark_unserved(self, rounds: Mapping[int, str], checked_at: float) -> int:
+        """Record rounds that were due but no relay served (round → why); a round whose signature
+        is stored meanwhile is left alone. Returns how many marks were written."""
+        rows = [{"round": int(r), "checked_at": float(checked_at), "detail": safe_text(d)} for r, d in rounds.items()]
+        for r in rows:
+            _check_int64("round", r["round"])
+        with self._write() as conn:
+            have = set(self._signed(conn, [r["round"] for r in rows]))
+            return self._upsert(conn, t.drand_unserved, [r for r in rows if r["round"] not in have], ["round"])
+
+    def unserved(self, rounds: Iterable[int]) -> dict[int, str]:
+        """The rounds among `rounds` marked unserved, with why."""
+        wanted = sorted({int(r) for r in rounds if _INT64[0] <= int(r) <= _INT64[1]})
+        u = t.drand_unserved.c
+        out: dict[int, str] = {}
+        with self._read() as conn:
+            for chunk in _chunks(wanted):
+                out.update({r: d for r, d in conn.execute(sa.select(u.round, u.detail).where(u.round.in_(chunk))).tuples()})
+        return out
+
+    @staticmethod
+    def _signed(conn: sa.Connection, rounds: Sequence[int]) -> list[int]:
+        c = t.drand_signatures.c
+        return [r for chunk in _chunks(sorted(set(rounds)))
+                for (r,) in conn.execute(sa.select(c.round).where(c.round.in_(chunk))).tuples()]
 
     def signatures(self, rounds: Iterable[int]) -> dict[int, bytes]:
         """The stored signatures among `rounds`."""

@@ -1,26 +1,17 @@
 """The ledger (ledger/): migrations, every method's round trip and idempotency, the packed float16
 embedding blob, SQLite connection settings, and the same on a private PostgreSQL server.
 
-Tests taking the `ledger` / `url` fixtures run twice: on a SQLite file and on a PostgreSQL cluster
-this module starts itself (`integration`; skipped only when no PostgreSQL server binary exists).
+Tests taking the `ledger` / `url` fixtures run twice: on a SQLite file and on a database of the
+session's private PostgreSQL cluster (`pg_cluster`, tests/postgres.py; `integration`; skipped only
+when no PostgreSQL server binary exists).
 """
 
 from __future__ import annotations
 
-import glob
 import math
-import os
-import pwd
-import shlex
-import shutil
-import socket
 import sqlite3
 import struct
-import subprocess
-import tempfile
 import threading
-import time
-from itertools import count
 from pathlib import Path
 
 import numpy as np
@@ -33,128 +24,17 @@ import ledger.store as store
 from ledger import Ledger, RawPayload, Rejection, Sample, StoredWeights, Submission
 from ledger import migrations, schema
 from resources.chain import Commitment, Metagraph, Neuron, WeightsReceipt
+from tests.postgres import BACKENDS, ledger_url
 
 HK = [f"5Hotkey{i:02d}" + "x" * 40 for i in range(8)]  # ss58-sized strings
 
 # ----------------------------------------------------------------------------------------------
-# A private PostgreSQL cluster
-
-
-def _pg_bindir() -> Path | None:
-    """A directory holding initdb, pg_ctl and postgres: PATH first, then /usr/lib/postgresql/*/bin."""
-    candidates = []
-    for tool in ("pg_ctl", "initdb"):
-        found = shutil.which(tool)
-        if found:
-            candidates.append(Path(found).resolve().parent)
-    versions = glob.glob("/usr/lib/postgresql/*/bin")
-    versions.sort(key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
-    candidates += [Path(p) for p in versions]
-    for d in candidates:
-        if all((d / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return d
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PgCluster:
-    """initdb + pg_ctl start on a free loopback port, as a non-root user; stops only itself."""
-
-    USER = "ledger"
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.owner: str | None = None
-        if os.geteuid() == 0:
-            try:
-                pw = pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.fail("running as root: PostgreSQL refuses root and there is no 'postgres' user to run it as")
-            self.owner = "postgres"
-            self._uid, self._gid = pw.pw_uid, pw.pw_gid
-        self.root = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
-        self.data = self.root / "data"
-        self.port = 0
-        self.started = False
-        self._dbs = count()
-
-    def _run(self, *args: str) -> subprocess.CompletedProcess:
-        cmd = [str(a) for a in args]
-        if self.owner is not None:
-            if shutil.which("runuser"):
-                cmd = ["runuser", "-u", self.owner, "--", *cmd]
-            else:
-                cmd = ["su", self.owner, "-s", "/bin/sh", "-c", shlex.join(cmd)]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-
-    def start(self) -> None:
-        if self.owner is not None:
-            os.chown(self.root, self._uid, self._gid)
-        done = self._run(self.bindir / "initdb", "-D", self.data, "-A", "trust", "-U", self.USER,
-                         "-E", "UTF8", "--no-locale", "--no-sync")
-        if done.returncode != 0:
-            pytest.fail(f"initdb failed: {done.stderr or done.stdout}")
-        log = self.root / "server.log"
-        for _attempt in range(3):  # the chosen port can be taken between bind() and start
-            self.port = _free_port()
-            opts = (f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 "
-                    f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-            done = self._run(self.bindir / "pg_ctl", "-D", self.data, "-o", opts, "-l", log, "-w", "-t", "60", "start")
-            if done.returncode == 0:
-                self.started = True
-                return
-        pytest.fail(f"pg_ctl start failed: {done.stderr or done.stdout}\n{log.read_text() if log.exists() else ''}")
-
-    def stop(self) -> None:
-        try:
-            if self.started:
-                self._run(self.bindir / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
-                self.started = False
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def url(self, db: str) -> str:
-        return f"postgresql+psycopg2://{self.USER}@127.0.0.1:{self.port}/{db}"
-
-    def new_database(self) -> str:
-        name = f"ledger_{os.getpid()}_{next(self._dbs)}"
-        admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        finally:
-            admin.dispose()
-        return self.url(name)
-
-
-@pytest.fixture(scope="module")
-def pg_cluster():
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb/pg_ctl/postgres) on PATH or in /usr/lib/postgresql/*/bin")
-    cluster = PgCluster(bindir)
-    t0 = time.perf_counter()
-    try:
-        cluster.start()
-        print(f"\nPostgreSQL cluster from {bindir} on 127.0.0.1:{cluster.port} up in {time.perf_counter() - t0:.2f} s")
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+# Backends: a SQLite file, or a new database of the session's PostgreSQL cluster
 
 
 @pytest.fixture(params=BACKENDS)
 def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return request.getfixturevalue("pg_cluster").new_database()
+    return ledger_url(request, tmp_path)
 
 
 @pytest.fixture
@@ -181,8 +61,9 @@ def _count(led: Ledger, table: sa.Table) -> int:
 
 
 def test_package_exports_and_head_revision():
-    assert migrations.head() == "0001"
+    assert migrations.head() == "0002"
     assert (migrations.SCRIPT_LOCATION / "versions" / "0001_initial.py").is_file()
+    assert (migrations.SCRIPT_LOCATION / "versions" / "0002_drand_unserved.py").is_file()
     assert Ledger is store.Ledger and Sample is store.Sample and Submission is store.Submission
 
 
@@ -226,7 +107,7 @@ def test_alembic_commands_by_url_without_ini(tmp_path):
     led = Ledger(url, migrate=False)
     try:
         with led.engine.connect() as conn:
-            assert migrations.current(conn) == "0001"
+            assert migrations.current(conn) == migrations.head()
         assert led.record_sample(1, 5, 0.0)
     finally:
         led.dispose()
@@ -392,6 +273,16 @@ def test_signatures_round_trip(ledger):
     with pytest.raises(ValueError, match="48 bytes"):
         ledger.store_signatures({5: b"\x00" * 96})
     assert ledger.signatures([5]) == {}
+
+
+def test_unserved_rounds_are_marked_until_their_signature_is_stored(ledger):
+    ledger.store_signatures({7: b"\x07" * 48})
+    assert ledger.mark_unserved({7: "already signed", 8: "no relay served it", 9: "nor this \x00 one"}, 100.0) == 2
+    assert ledger.unserved([7, 8, 9, 10]) == {8: "no relay served it", 9: "nor this \\x00 one"}
+    assert ledger.mark_unserved({8: "asked again"}, 200.0) == 1  # a later check replaces the reason
+    assert ledger.unserved([8]) == {8: "asked again"}
+    ledger.store_signatures({8: b"\x08" * 48})  # a relay served it after all: the mark goes
+    assert ledger.unserved([8, 9]) == {9: "nor this \\x00 one"} and ledger.unserved([]) == {}
 
 
 # ----------------------------------------------------------------------------------------------

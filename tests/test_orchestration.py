@@ -6,8 +6,9 @@ import dagster as dg
 import pytest
 
 import profiles
+from assets.epochs import SampleRules
 from assets.ingest import PAYLOADS
-from assets.reveal import awaited_round
+from assets.reveal import awaited_round, drand_signatures, embeddings
 from assets.weights import uids_registered, weights_finite, weights_nonnegative, weights_normalized, weights_not_degenerate
 from devnet.chain import DevnetChainState
 from devnet.world import World
@@ -15,8 +16,11 @@ from ledger import Ledger, RawPayload
 from orchestration.definitions import defs
 from orchestration.partitions import EPOCHS, epoch_key
 from orchestration.sensors import block_sensor, reveal_ready_sensor
+from protocol import payload as pl
+from protocol.timelock import TimelockEncryptor
 from resources.chain_devnet import DevnetChain
 from resources.chain_types import Metagraph, Neuron
+from resources.drand import DrandUnavailable
 from resources.drand_devnet import DevnetDrand
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
@@ -145,3 +149,47 @@ def test_uids_registered_check(tmp_path):
     assert not uids_registered(ctx, swapped, LedgerResource(url=url)).passed
     unknown = GOOD | {"block": 10}  # no metagraph snapshot at or before that block
     assert not uids_registered(ctx, unknown, LedgerResource(url=url)).passed
+
+
+class PatchyDrand(DevnetDrand):
+    """The devnet beacon behind relays that never serve one round (every other round verified)."""
+
+    never: int = 0
+
+    def signature(self, round_: int) -> bytes | None:
+        if round_ == self.never:
+            raise DrandUnavailable(f"no relay gave a verified round {round_}")
+        return super().signature(round_)
+
+
+def test_a_round_no_relay_serves_costs_only_the_payloads_naming_it(devnet):
+    """Two miners lock to two due rounds; relays never serve the second. The reveal runs at once
+    (no wait to the deadline, no failing runs): the first miner's vector counts, the second's
+    payload is `timelock-unavailable`, and a later run whose relays serve the round clears the mark."""
+    state, resources = devnet
+    world, profile = state.world, state.world.profile
+    epoch = state.head_block() // world.tempo
+    key, sidx = epoch_key(epoch), epoch * world.tempo // world.sample_every
+    taken_at = state.clock.now()
+    rules = SampleRules.of(world.beacon.chain, profile, taken_at)
+    good, bad = rules.window.first, rules.window.first + 1
+    encryptor = TimelockEncryptor(world.beacon.chain.public_key)
+    miners = {"5Good" + "g" * 43: good, "5Bad" + "b" * 44: bad}
+    rows = [RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, r, {world.challenge.ticker: [0.25, -0.5]},
+                                                                 encryptor, rules.owner_pk).canonical(), "", r, taken_at)
+            for hk, r in miners.items()]
+    state.ledger.record_sample(sidx, sidx * world.sample_every, taken_at)
+    state.ledger.record_payloads(rows)
+    state.clock.set_manual(world.beacon.chain.reveal_time(bad) + 1)  # both due, long before the deadline
+    patchy = resources | {"drand": PatchyDrand(ledger_url=resources["ledger"].url, never=bad)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        result = dg.materialize([drand_signatures, embeddings], partition_key=key, instance=instance, resources=patchy)
+        assert result.success
+        assert state.ledger.unserved({good, bad}) == {bad: state.ledger.unserved({bad})[bad]}
+        _, hotkeys, _ = state.ledger.embeddings(world.challenge.name, sidx, sidx + 1)
+        assert hotkeys == ("5Good" + "g" * 43,)
+        assert [(r.hotkey, r.reason) for r in state.ledger.rejections(sidx, sidx + 1)] == [("5Bad" + "b" * 44,
+                                                                                           "timelock-unavailable")]
+        again = dg.materialize([drand_signatures], partition_key=key, instance=instance, resources=resources)
+        assert again.success and state.ledger.unserved({bad}) == {} and bad in state.ledger.signatures({bad})
