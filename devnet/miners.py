@@ -41,7 +41,7 @@ _KINDS = tuple(MALFORMATIONS)
 # Each hostile miner's attack, in hotkey order, and what it must meet (None: it opens, and counts).
 HOSTILITIES = {
     "huge-int": "validation",  # a 400-digit integer in its vector (overflowed float checks)
-    "utf16-deep": "schema",  # UTF-16 text of nested brackets whose characters hold '"' bytes
+    "utf16-deep": "schema",  # UTF-16 text whose nesting a byte-level guard cannot see
     "nul-url": "bad-url",  # commits a URL with a NUL byte (PostgreSQL refuses NUL in text)
     "padded": "fetch-error",  # a valid payload padded with a megabyte: past the size a payload needs
     "breadth-bomb": "schema",  # a valid encryption of a plaintext far wider than any challenge needs
@@ -82,9 +82,10 @@ def hostility(world: World, hotkey: str) -> str | None:
 def _hostile_body(job: Job) -> bytes:
     kind = job.malformation.removeprefix("hostile:")
     if kind == "utf16-deep":
-        # Under the size a payload needs, so it reaches the parser: every U+2222 is the bytes 22 22.
-        depth = 1400
-        return ("[" * depth + '"\u2222"' + "]" * depth).encode("utf-16-le")
+        # Each level holds the string U+0122 U+5D5D U+0122: in UTF-16 a '"' byte, two ']' bytes and
+        # another '"', so a guard counting bytes sees one level. Under the size limit, to reach the parser.
+        depth = 350
+        return ('["\u0122\u5d5d\u0122",' * depth + "0" + "]" * depth).encode("utf-16-le")
     plaintext = job.plaintext
     if kind == "breadth-bomb":  # a wide plaintext, just small enough for the body to be fetched
         wide = ",".join(["0"] * 1000)
