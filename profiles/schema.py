@@ -77,9 +77,9 @@ class Protocol(Strict):
     # The reference rule (compat challenges, or lock_rule "reference"): a round not published this
     # many blocks after its sample yields no values, as the reference drops it (F11).
     maturity_blocks: int = Field(300, gt=0)
-    # How much longer than the longest lock that counts a payload may lock: a round published later
-    # than that after its sample is refused at download (reason "round"), so how long an epoch waits
-    # for its rounds depends on the challenges' horizons, never on one miner's choice of round.
+    # How much longer than its horizon a payload may lock under the horizon rule: a round published
+    # later than the longest horizon plus this after its sample is refused at download (reason
+    # "round"), so how long an epoch waits depends on the challenges, never on one miner's round.
     lock_margin_blocks: int = Field(60, ge=0)
 
 
@@ -191,11 +191,10 @@ class Profile(Strict):
 
     def latest_lock_blocks(self) -> int:
         """How long after its sample a payload's round may be published: the longest lock any
-        challenge needs (its horizon under the horizon rule; under the reference rule the maturity,
-        after which the reference drops the payload anyway) plus the margin."""
-        need = max(c.horizon_blocks if self.uses_horizon_lock(c) else self.protocol.maturity_blocks
-                   for c in self.challenges)
-        return need + self.protocol.lock_margin_blocks
+        challenge needs, its horizon plus the margin under the horizon rule; under the reference rule
+        the maturity, after which the reference drops the payload anyway."""
+        return max(c.horizon_blocks + self.protocol.lock_margin_blocks if self.uses_horizon_lock(c)
+                   else self.protocol.maturity_blocks for c in self.challenges)
 
     def latest_lock_seconds(self) -> float:
         return self.latest_lock_blocks() * self.chain.block_time

@@ -71,7 +71,8 @@ def test_lock_rule_and_validation_refuse_per_challenge():
 
 
 def test_compat_challenges_follow_the_reference_rule():
-    # The reference drops a round not published 300 blocks (an hour) after the sample, and has no lock.
+    # The reference drops a round not published 300 blocks (an hour) after the sample, and has no lock:
+    # with only compat challenges such a round cannot count, so it is refused at download.
     compat = PROFILE.model_copy(update={"challenges": (CH.model_copy(update={"mode": "compat"}),)})
     late = BEACON.chain.round_at(T + 300 * 12 + 60)
     rows = [row(A, body(build(A, round_=EARLY))), row(B, body(build(B, round_=late)))]
@@ -79,8 +80,19 @@ def test_compat_challenges_follow_the_reference_rule():
     rules = SampleRules.of(BEACON.chain, compat, T)  # the reference rule has no lower bound on rounds
     vectors, rejections = _open_sample(rows, signatures, compat, T, rules, BEACON.chain.reveal_time)
     assert vectors[CH.name] == {A: [0.25, -0.5]}
-    assert [(r.hotkey, r.reason, r.challenge) for r in rejections] == [(B, "timelock-unavailable", CH.name)]
-    assert "maturity" in rejections[0].detail
+    assert [(r.hotkey, r.reason, r.challenge) for r in rejections] == [(B, "round", "")]
+    # Beside a fixed challenge, whose window is longer, the same round counts for the fixed challenge
+    # and is dropped for the compat one at maturity; the early round only for the compat one.
+    other = CH.model_copy(update={"name": "ETH-COMPAT", "ticker": "ETHC", "mode": "compat"})
+    mixed = PROFILE.model_copy(update={"challenges": (CH, other)})
+    both = {CH.ticker: [0.25, -0.5], other.ticker: [0.5, 0.5]}
+    rows = [row(A, body(pl.build(A, EARLY, both, ENC, OWNER))), row(B, body(pl.build(B, late, both, ENC, OWNER)))]
+    vectors, rejections = _open_sample(rows, signatures, mixed, T, SampleRules.of(BEACON.chain, mixed, T),
+                                       BEACON.chain.reveal_time)
+    assert vectors == {CH.name: {B: [0.25, -0.5]}, other.name: {A: [0.5, 0.5]}}
+    assert sorted((r.hotkey, r.reason, r.challenge) for r in rejections) == [
+        (A, "lock", CH.name), (B, "timelock-unavailable", other.name)]
+    assert "maturity" in rejections[-1].detail or "maturity" in rejections[0].detail
 
 
 def test_a_published_timelock_ciphertext_shared_by_a_stranger_knocks_nobody_out():
