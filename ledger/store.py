@@ -562,35 +562,26 @@ class Ledger:
         rows = [{"round": int(r), "checked_at": float(checked_at), "detail": safe_text(d)} for r, d in rounds.items()]
         for r in rows:
             _check_int64("round", r["round"])
+        have = self.signatures(r["round"] for r in rows)
         with self._write() as conn:
-            have = set(self._signed(conn, [r["round"] for r in rows]))
             return self._upsert(conn, t.drand_unserved, [r for r in rows if r["round"] not in have], ["round"])
 
     def unserved(self, rounds: Iterable[int]) -> dict[int, str]:
         """The rounds among `rounds` marked unserved, with why."""
-        wanted = sorted({int(r) for r in rounds if _INT64[0] <= int(r) <= _INT64[1]})
-        u = t.drand_unserved.c
-        out: dict[int, str] = {}
-        with self._read() as conn:
-            for chunk in _chunks(wanted):
-                out.update({r: d for r, d in conn.execute(sa.select(u.round, u.detail).where(u.round.in_(chunk))).tuples()})
-        return out
-
-    @staticmethod
-    def _signed(conn: sa.Connection, rounds: Sequence[int]) -> list[int]:
-        c = t.drand_signatures.c
-        return [r for chunk in _chunks(sorted(set(rounds)))
-                for (r,) in conn.execute(sa.select(c.round).where(c.round.in_(chunk))).tuples()]
+        return self._by_round(t.drand_unserved.c.detail, rounds)
 
     def signatures(self, rounds: Iterable[int]) -> dict[int, bytes]:
         """The stored signatures among `rounds`."""
+        return {r: bytes(sig) for r, sig in self._by_round(t.drand_signatures.c.signature, rounds).items()}
+
+    def _by_round(self, column: sa.Column, rounds: Iterable[int]) -> dict[int, Any]:
+        """{round: `column`} for the rows of `column`'s table among `rounds` (beyond 64 bits: none)."""
         wanted = sorted({int(r) for r in rounds if _INT64[0] <= int(r) <= _INT64[1]})
-        c = t.drand_signatures.c
-        out: dict[int, bytes] = {}
+        key = column.table.c["round"]
+        out: dict[int, Any] = {}
         with self._read() as conn:
             for chunk in _chunks(wanted):
-                q = sa.select(c.round, c.signature).where(c.round.in_(chunk))
-                out.update((rnd, bytes(sig)) for rnd, sig in conn.execute(q).tuples())
+                out.update({r: v for r, v in conn.execute(sa.select(key, column).where(key.in_(chunk))).tuples()})
         return out
 
     # -- embeddings --------------------------------------------------------------------------

@@ -369,19 +369,21 @@ def test_hanging_host_is_a_deadline_error_while_others_succeed():
     assert all(results[f"hk{i}"].status == FETCHED and results[f"hk{i}"].body == f"/hk{i}".encode() for i in range(4))
 
 
-def test_trickling_host_is_abandoned_after_the_deadline():
-    # one byte every 50 ms beats any socket read timeout; only the deadline check can stop it
-    def route(h, state):
-        h.send_response(200)
-        h.end_headers()
-        try:
-            while not state.stop.wait(0.05):
-                h.wfile.write(b"x")
-                h.wfile.flush()
-        finally:
-            state.finished.set()
+def trickle(h, state):
+    """A 200 whose body comes a byte every 50 ms: it beats any socket read timeout."""
+    h.send_response(200)
+    h.end_headers()
+    try:
+        while not state.stop.wait(0.05):
+            h.wfile.write(b" ")
+            h.wfile.flush()
+    finally:
+        state.finished.set()
 
-    with serve(route) as (base, state):
+
+def test_trickling_host_is_abandoned_after_the_deadline():
+    # only the deadline check can stop a trickle
+    with serve(trickle) as (base, state):
         t0 = time.monotonic()
         results = make_store(base, read_timeout_s=1.0).fetch_all({"slow": f"{base}/slow"}, deadline_s=0.6)
         assert time.monotonic() - t0 < 1.0
@@ -490,17 +492,7 @@ def test_unreachable_feed_raises():
 
 
 def test_a_trickling_relay_costs_one_request_budget_and_the_next_relay_answers():
-    # a byte every 50 ms never trips the 0.3 s read timeout; the request's own time limit must
-    def trickle(h, state):
-        h.send_response(200)
-        h.end_headers()
-        try:
-            while not state.stop.wait(0.05):
-                h.wfile.write(b" ")
-                h.wfile.flush()
-        finally:
-            state.finished.set()
-
+    # a trickle never trips the 0.3 s read timeout; the request's own time limit must
     with serve(trickle) as (slow, _), serve(relay()) as (good, _):
         t0 = time.monotonic()
         answers = make_drand([slow, good], attempts=1).signatures([120, 121])
