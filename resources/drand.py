@@ -44,9 +44,9 @@ class DrandResource(dg.ConfigurableResource, abc.ABC):
 def signatures_from(rounds: list[int], answers) -> dict[int, bytes | None]:
     """Answers per round, where a round no relay serves counts as not (yet) published.
 
-    A round that fails alone costs only the payloads naming it (they wait for it until their
-    deadline, then are `timelock-unavailable`), never the epoch. Only when every round failed is
-    the beacon itself unreachable: DrandUnavailable, so the caller retries later.
+    A round that fails alone costs only the payloads naming it, never the epoch (the signatures
+    asset marks a due one unserved, and its payloads are `timelock-unavailable`). Only when every
+    round failed is the beacon itself unreachable: DrandUnavailable, so the caller retries later.
     """
     out, failures = {}, []
     for round_, answer in zip(rounds, answers):
