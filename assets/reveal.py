@@ -19,7 +19,7 @@ from orchestration.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
 from protocol.validation import challenge_values
 from resources.chain import ChainResource
-from resources.drand import DrandResource
+from resources.drand import DrandResource, DrandUnavailable
 from resources.ledger import LedgerResource
 from resources.payloads import FETCHED
 from resources.settings_resource import SettingsResource
@@ -31,26 +31,33 @@ UNPUBLISHED = "timelock-unavailable"
 
 @dg.asset(key=SIGNATURES, group_name="reveal", partitions_def=EPOCHS, deps=[PAYLOADS],
           description="Beacon signatures of every round the epoch's payloads name, verified (ledger).")
-def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, ledger: LedgerResource,
-                     settings: SettingsResource) -> dg.MaterializeResult:
+def drand_signatures(context: dg.AssetExecutionContext, drand: DrandResource, chain: ChainResource,
+                     ledger: LedgerResource, settings: SettingsResource) -> dg.MaterializeResult:
     blocks = EpochBlocks.of(epoch_of(context), settings.profile())
     store = ledger.ledger()
     rounds = set().union(*rounds_by_sample(store, blocks).values())
     have = store.signatures(rounds)
     missing = sorted(rounds - set(have))
-    # The newest published round, asked first: a round at or below it that comes back without a
-    # signature was due, and no relay served it. It is marked, so the payloads naming it are
-    # refused (`timelock-unavailable`) instead of holding the epoch; a later run that gets it clears it.
-    latest = drand.latest_round() if missing else 0
-    answers = drand.signatures(missing) if missing else {}
+    # The newest round both the relays and the chain's clock call published, asked first: a round at
+    # or below it that every relay answered it does not have was due and is not served. It is
+    # marked, so the payloads naming it are refused (`timelock-unavailable`) instead of holding the
+    # epoch; a later run that gets it clears the mark. A round the relays failed on (timeouts,
+    # errors) is not an answer: it is left out and waited for, so a relay outage costs nobody.
+    latest = min(drand.latest_round(), drand.chain().current_round(chain.now())) if missing else 0
+    try:
+        answers = drand.signatures(missing) if missing else {}
+    except DrandUnavailable as exc:  # every round failed: embeddings waits for them to its deadline
+        context.log.warning(f"no round could be fetched: {exc}")
+        answers = {}
     fetched = {r: sig for r, sig in answers.items() if sig is not None}
     unpublished = sorted(r for r, sig in answers.items() if sig is None)
-    unserved = {r: f"due (the beacon was at round {latest}) but no relay served it" for r in unpublished if r <= latest}
+    unserved = {r: f"due (round {latest} was out) but no relay has it" for r in unpublished if r <= latest}
     store.store_signatures(fetched)
     store.mark_unserved(unserved, time.time())
     return dg.MaterializeResult(metadata={
         "rounds": len(rounds), "already_cached": len(have), "fetched": len(fetched),
         "unpublished": len(unpublished) - len(unserved), "unserved": len(unserved),
+        "relays_failed": len(missing) - len(answers),
         "first_unpublished": next((r for r in unpublished if r not in unserved), 0),
     })
 

@@ -26,8 +26,8 @@ class DrandResource(dg.ConfigurableResource, abc.ABC):
         """
 
     def signatures(self, rounds: list[int]) -> dict[int, bytes | None]:
-        """`signature` of each round (None: not published yet, or no relay serves it); live clients
-        ask in parallel. See `signatures_from`."""
+        """`signature` of each round that could be told (None: not published, no relay has it);
+        live clients ask in parallel. See `signatures_from`."""
         return signatures_from(rounds, map(self._signature_or_error, rounds))
 
     def _signature_or_error(self, round_: int) -> bytes | None | DrandUnavailable:
@@ -42,18 +42,15 @@ class DrandResource(dg.ConfigurableResource, abc.ABC):
 
 
 def signatures_from(rounds: list[int], answers) -> dict[int, bytes | None]:
-    """Answers per round, where a round no relay serves counts as not (yet) published.
-
-    A round that fails alone costs only the payloads naming it, never the epoch (the signatures
-    asset marks a due one unserved, and its payloads are `timelock-unavailable`). Only when every
-    round failed is the beacon itself unreachable: DrandUnavailable, so the caller retries later.
-    """
+    """The answers per round, without the rounds that could not be told (relays failing: timeouts,
+    errors, wrong signatures), which the caller asks again later. One failing round never fails
+    the others; only when every round failed is the beacon unreachable: DrandUnavailable."""
     out, failures = {}, []
     for round_, answer in zip(rounds, answers):
         if isinstance(answer, DrandUnavailable):
             failures.append(answer)
-            answer = None
-        out[round_] = answer
-    if failures and len(failures) == len(out):
+        else:
+            out[round_] = answer
+    if failures and not out:
         raise failures[0]
     return out

@@ -110,8 +110,8 @@ class HttpDrand(DrandResource):
         return None if answer is None else answer[1]
 
     def signatures(self, rounds: list[int]) -> dict[int, bytes | None]:
-        """Many rounds at once (an epoch names hundreds); a round no relay serves is None, and
-        DrandUnavailable is raised only when every round failed (`signatures_from`)."""
+        """Many rounds at once (an epoch names hundreds); a round the relays failed on is left
+        out, and DrandUnavailable is raised only when every round failed (`signatures_from`)."""
         if len(rounds) < 2:
             return super().signatures(rounds)
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(rounds)))) as pool:

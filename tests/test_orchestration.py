@@ -152,44 +152,55 @@ def test_uids_registered_check(tmp_path):
 
 
 class PatchyDrand(DevnetDrand):
-    """The devnet beacon behind relays that never serve one round (every other round verified)."""
+    """The devnet beacon behind relays that have every round but one (`missing`: each relay answers
+    404) and fail on another (`failing`: timeouts everywhere)."""
 
-    never: int = 0
+    missing: int = 0
+    failing: int = 0
 
     def signature(self, round_: int) -> bytes | None:
-        if round_ == self.never:
-            raise DrandUnavailable(f"no relay gave a verified round {round_}")
-        return super().signature(round_)
+        if round_ == self.failing:
+            raise DrandUnavailable(f"no relay gave a verified round {round_}: read timeout")
+        return None if round_ == self.missing else super().signature(round_)
 
 
-def test_a_round_no_relay_serves_costs_only_the_payloads_naming_it(devnet):
-    """Two miners lock to two due rounds; relays never serve the second. The reveal runs at once
-    (no wait to the deadline, no failing runs): the first miner's vector counts, the second's
-    payload is `timelock-unavailable`, and a later run whose relays serve the round clears the mark."""
+def test_a_round_no_relay_has_costs_only_the_payloads_naming_it(devnet):
+    """Three miners lock to three due rounds. The relays fail on the third for a while: the epoch
+    waits for it (a relay outage costs nobody). Then it is served, and no relay has the second: the
+    reveal runs at once, without waiting to the deadline or failing, the second miner's payload is
+    `timelock-unavailable` and the others count; a later run whose relays have the round clears the mark."""
     state, resources = devnet
     world, profile = state.world, state.world.profile
     epoch = state.head_block() // world.tempo
     key, sidx = epoch_key(epoch), epoch * world.tempo // world.sample_every
     taken_at = state.clock.now()
     rules = SampleRules.of(world.beacon.chain, profile, taken_at)
-    good, bad = rules.window.first, rules.window.first + 1
+    good, missing, failing = rules.window.first, rules.window.first + 1, rules.window.first + 2
     encryptor = TimelockEncryptor(world.beacon.chain.public_key)
-    miners = {"5Good" + "g" * 43: good, "5Bad" + "b" * 44: bad}
+    miners = {"5Good" + "g" * 43: good, "5Miss" + "m" * 43: missing, "5Fail" + "f" * 43: failing}
     rows = [RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, r, {world.challenge.ticker: [0.25, -0.5]},
                                                                  encryptor, rules.owner_pk).canonical(), "", r, taken_at)
             for hk, r in miners.items()]
     state.ledger.record_sample(sidx, sidx * world.sample_every, taken_at)
     state.ledger.record_payloads(rows)
-    state.clock.set_manual(world.beacon.chain.reveal_time(bad) + 1)  # both due, long before the deadline
-    patchy = resources | {"drand": PatchyDrand(ledger_url=resources["ledger"].url, never=bad)}
+    state.clock.set_manual(world.beacon.chain.reveal_time(failing) + 1)  # all due, long before the deadline
+    url = resources["ledger"].url
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(EPOCHS.name, [key])
-        result = dg.materialize([drand_signatures, embeddings], partition_key=key, instance=instance, resources=patchy)
-        assert result.success
-        assert state.ledger.unserved({good, bad}) == {bad: state.ledger.unserved({bad})[bad]}
+
+        def reveal(drand):
+            return dg.materialize([drand_signatures, embeddings], partition_key=key, instance=instance,
+                                  resources=resources | {"drand": drand}, raise_on_error=False)
+
+        outage = reveal(PatchyDrand(ledger_url=url, missing=missing, failing=failing))
+        assert not outage.success and state.ledger.unserved({failing}) == {}
+        (failure,) = outage.get_step_failure_events()
+        assert f"round {failing} is not published yet" in failure.step_failure_data.user_failure_data.description
+        assert set(state.ledger.unserved({good, missing})) == {missing}
+        assert reveal(PatchyDrand(ledger_url=url, missing=missing)).success
         _, hotkeys, _ = state.ledger.embeddings(world.challenge.name, sidx, sidx + 1)
-        assert hotkeys == ("5Good" + "g" * 43,)
-        assert [(r.hotkey, r.reason) for r in state.ledger.rejections(sidx, sidx + 1)] == [("5Bad" + "b" * 44,
-                                                                                           "timelock-unavailable")]
+        assert set(hotkeys) == {"5Good" + "g" * 43, "5Fail" + "f" * 43}
+        assert [(r.hotkey, r.reason) for r in state.ledger.rejections(sidx, sidx + 1)] == [
+            ("5Miss" + "m" * 43, "timelock-unavailable")]
         again = dg.materialize([drand_signatures], partition_key=key, instance=instance, resources=resources)
-        assert again.success and state.ledger.unserved({bad}) == {} and bad in state.ledger.signatures({bad})
+        assert again.success and state.ledger.unserved({missing}) == {} and missing in state.ledger.signatures({missing})
