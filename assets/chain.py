@@ -4,7 +4,7 @@
 import dagster as dg
 
 from assets.weights import final_weights
-from orchestration.partitions import EPOCHS, epoch_of
+from assets.partitions import EPOCHS, epoch_of
 from resources.chain import ChainResource
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource

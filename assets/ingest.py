@@ -14,7 +14,7 @@ import dagster as dg
 
 from assets.epochs import EpochBlocks, SampleRules
 from ledger import RawPayload
-from orchestration.partitions import EPOCHS, epoch_of
+from assets.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
 from resources.chain import ChainResource
 from resources.drand import DrandResource

@@ -15,7 +15,7 @@ import numpy as np
 from assets.epochs import EpochBlocks, SampleRules
 from assets.ingest import METAGRAPH, PAYLOADS, PRICES
 from ledger import Rejection
-from orchestration.partitions import EPOCHS, epoch_of
+from assets.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
 from protocol.validation import challenge_values
 from resources.chain import ChainResource

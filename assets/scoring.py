@@ -14,7 +14,7 @@ from assets.ingest import METAGRAPH, PRICES
 from assets.reveal import EMBEDDINGS
 from mechanisms.panel import Panel
 from mechanisms.registry import MECHANISMS
-from orchestration.partitions import BY_EPOCH, EPOCH_X_CHALLENGE, EPOCHS, epoch_of
+from assets.partitions import BY_EPOCH, EPOCH_X_CHALLENGE, EPOCHS, epoch_of
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 

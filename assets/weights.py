@@ -16,7 +16,7 @@ from assets.scoring import EAGER
 from mechanisms.panel import Panel
 from mechanisms.weights import WeightRules, WeightVector, aggregate_challenges, blend_ema, quantize_u16, weight_vector
 from ledger import StoredWeights
-from orchestration.partitions import BY_EPOCH, EPOCHS, epoch_of
+from assets.partitions import BY_EPOCH, EPOCHS, epoch_of
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from devnet.chain import DevnetChainState
     from devnet.world import World
     from orchestration.definitions import ASSETS, PROFILE, PROFILE_PATH
-    from orchestration.partitions import EPOCHS, epoch_key
+    from assets.partitions import EPOCHS, epoch_key
     from resources.settings import build_resources
 
     if PROFILE.chain.network != "devnet":

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.partitions import EPOCHS
+from assets.partitions import EPOCHS
 
 collect_job = dg.define_asset_job("collection", selection=dg.AssetSelection.groups("ingest"), partitions_def=EPOCHS,
                                   description="One epoch's live sampling run (payloads, prices, metagraph).")

@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets.ingest import PAYLOADS
 from orchestration.jobs import collect_job
-from orchestration.partitions import EPOCHS, parse_epoch
+from assets.partitions import EPOCHS, parse_epoch
 from orchestration.sensors import ACTIVE, runs_for
 from resources.chain import ChainResource
 from resources.settings_resource import SettingsResource

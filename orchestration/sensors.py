@@ -11,7 +11,7 @@ from assets.epochs import EpochBlocks
 from assets.ingest import PAYLOADS
 from assets.reveal import EMBEDDINGS, awaited_round, rounds_by_sample
 from orchestration.jobs import collect_job, reveal_job
-from orchestration.partitions import EPOCHS, epoch_key, parse_epoch
+from assets.partitions import EPOCHS, epoch_key, parse_epoch
 from resources.chain import ChainResource
 from resources.drand import DrandResource, DrandUnavailable
 from resources.ledger import LedgerResource

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from devnet.chain import DevnetChainState
 from resources.chain import ChainParams, ChainResource, Commitment, Metagraph, WeightsReceipt
-from resources.devnet_context import devnet_state
+from resources.devnet_context import DevnetChainState, devnet_state
 
 
 class DevnetChain(ChainResource):

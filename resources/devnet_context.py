@@ -1,12 +1,17 @@
-"""What the devnet resources share: the ledger and the world, opened once per process and URL."""
+"""What the devnet resources share: the ledger and the world, opened once per process and URL.
+
+The one door from `resources/` into `devnet/`: the devnet resources import the devnet's state and
+its payload URLs from here, so the devnet can change behind it without touching them."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 import profiles
-from devnet.chain import DevnetChainState
+from devnet.chain import DevnetChainState, payload_url
 from devnet.world import World
+
+__all__ = ["DevnetChainState", "devnet_state", "payload_url"]
 
 
 @lru_cache(maxsize=8)

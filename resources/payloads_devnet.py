@@ -8,7 +8,7 @@ import stat
 import time
 from pathlib import Path
 
-from devnet.chain import payload_url
+from resources.devnet_context import payload_url
 from resources.payloads import ABSENT, BAD_URL, FETCH_ERROR, FETCHED, FetchResult, PayloadStore
 
 

@@ -14,7 +14,7 @@ from devnet.chain import DevnetChainState
 from devnet.world import World
 from ledger import Ledger, RawPayload
 from orchestration.definitions import defs
-from orchestration.partitions import EPOCHS, epoch_key
+from assets.partitions import EPOCHS, epoch_key
 from orchestration.sensors import block_sensor, reveal_ready_sensor
 from protocol import payload as pl
 from protocol.timelock import TimelockEncryptor

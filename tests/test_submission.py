@@ -8,7 +8,7 @@ from assets.chain import SubmitConfig, weight_submission
 from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState
 from devnet.world import World
 from ledger import Ledger
-from orchestration.partitions import EPOCHS, epoch_key
+from assets.partitions import EPOCHS, epoch_key
 from resources.chain_devnet import DevnetChain
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
