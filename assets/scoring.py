@@ -12,7 +12,7 @@ import numpy as np
 from assets.epochs import EpochBlocks
 from assets.ingest import METAGRAPH, PRICES
 from assets.reveal import EMBEDDINGS
-from mechanisms.panel import Panel
+from mechanisms.panel import Panel, presence
 from mechanisms.registry import MECHANISMS
 from assets.partitions import BY_EPOCH, EPOCH_X_CHALLENGE, EPOCHS, epoch_of
 from resources.ledger import LedgerResource
@@ -49,7 +49,8 @@ def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: 
         raise dg.Failure(f"no metagraph snapshot at block {blocks.last}: collect the epoch first")
     out = {c.name: build_panel(store, profile, c, blocks, set(metagraph.hotkeys)) for c in profile.challenges}
     context.add_output_metadata({
-        name: f"{len(p.block)} samples × {len(p.hotkeys)} miners, {int((~np.isnan(p.embeddings).all(axis=2)).sum())} values"
+        name: f"{len(p.block)} samples × {len(p.hotkeys)} miners, "
+              f"{int(presence(p.embeddings, profile.challenge(name).mode).sum())} values"
         for name, p in out.items()
     } | {"train_cutoff_sidx": blocks.train_cutoff_sidx})
     return out
@@ -62,7 +63,8 @@ def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settin
     profile = settings.profile()
     challenge = profile.challenge(context.partition_key.keys_by_dimension["challenge"])
     mechanism = MECHANISMS[challenge.mechanism]
-    result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params, profile.chain.sample_every)
+    result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params,
+                             sample_every=profile.chain.sample_every, horizon_blocks=challenge.horizon_blocks)
     top = sorted(result.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     context.add_output_metadata({
         "mechanism": f"{challenge.mechanism} ({challenge.mode})",

@@ -9,20 +9,23 @@ from typing import Any
 
 from benchmarks.common import machine, pin_to_one_core
 from devnet.signals import RoleMix, SignalSpec, generate
-from mechanisms.binary import binary_salience
+from mechanisms.binary import BinaryParams, binary_salience
 
 
 def run(scale: float = 1.0) -> dict[str, Any]:
     pin_to_one_core()
     miners, days = max(16, round(256 * scale)), max(12.0, 30 * scale)
     t0 = time.perf_counter()
-    panel = generate(SignalSpec(seed=11, days=days, roles=RoleMix().scaled(miners)))
+    spec = SignalSpec(seed=11, days=days, roles=RoleMix().scaled(miners))
+    panel = generate(spec)
+    params = BinaryParams(ahead=spec.horizon)  # label with the horizon the panel was planted for
     generate_s = time.perf_counter() - t0
     out = {}
     for mode in ("fixed", "compat"):
         tracemalloc.start()
         t0 = time.perf_counter()
-        salience = binary_salience(panel.embeddings, panel.sidx(), panel.price, panel.hotkeys, mode)
+        salience = binary_salience(panel.embeddings, panel.sidx(spec.sample_every), panel.price, panel.hotkeys, mode,
+                                   params)
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()

@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc).strip('"')) from None
     if panel.embeddings.shape[2] != challenge.dim:
         raise UsageError(f"{challenge.name} has dim {challenge.dim}; the panel has {panel.embeddings.shape[2]}")
-    salience = MECHANISMS[challenge.mechanism].score(panel, challenge.mode, challenge.params, profile.chain.sample_every)
+    salience = MECHANISMS[challenge.mechanism].score(panel, challenge.mode, challenge.params,
+                                                     sample_every=profile.chain.sample_every,
+                                                     horizon_blocks=challenge.horizon_blocks)
     ranked = sorted(salience.items(), key=lambda kv: (-kv[1], kv[0]))
     if args.json:
         print(json.dumps(dict(ranked)))

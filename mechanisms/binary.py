@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -34,13 +34,17 @@ from threadpoolctl import threadpool_limits
 
 from mechanisms.bootstrap import block_bootstrap_coefs
 from mechanisms.clones import clone_post_pass
-
-Mode = Literal["compat", "fixed"]
+from mechanisms.panel import Mode, presence
 
 
 @dataclass(frozen=True)
 class BinaryParams:
-    """The reference's constants (rows are samples: 1440 a day)."""
+    """The reference's constants (rows are samples: 1440 a day).
+
+    `ahead` is the label horizon in samples. A profile cannot override it: the registry sets it to the
+    challenge's horizon_blocks / chain.sample_every, so labels and the lock rule share one horizon.
+    The default is the reference's one hour at one sample a minute, for direct calls.
+    """
 
     ahead: int = 60
     max_unchanged: int = 15
@@ -103,9 +107,8 @@ def build_dataset(
     """Label each row by the exact sample `ahead` later; None when too little or one-class data."""
     order = np.argsort(sidx, kind="stable")
     X, sidx, prices = X[order], np.asarray(sidx, dtype=np.int64)[order], np.asarray(prices, dtype=np.float64)[order]
-    nan = np.isnan(X)
-    Xz = np.where(nan, np.float32(0), X).astype(np.float32)
-    present = ~nan.any(axis=2) if mode == "fixed" else (Xz != 0).any(axis=2)
+    Xz = np.where(np.isnan(X), np.float32(0), X).astype(np.float32)
+    present = presence(X, mode)
 
     pos = np.searchsorted(sidx, sidx + params.ahead)
     pos_c = np.minimum(pos, len(sidx) - 1)
@@ -258,16 +261,25 @@ def binary_salience(
         raise ValueError("panel shapes disagree: X (T, H, D), sidx (T,), prices (T,), hotkeys (H,)")
     cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
     hotkeys = [hotkeys[c] for c in cols]
+    # One thread for every BLAS/OpenMP call, the clone pass included: threaded reductions round
+    # differently from run to run and machine to machine, and validators must agree to the bit (§14).
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        d = build_dataset(X[:, cols], sidx, prices, mode, params)
-        if d is None:
-            return {}
-        aucs = np.array([selection_auc(d, j, params) for j in range(len(hotkeys))])
-        selected = select(aucs, params)
-        if not len(selected):
-            return {}
-        coefs = meta_coefficients(d, oos_matrix(d, selected, params), params)
+        return _salience(X[:, cols], sidx, prices, hotkeys, mode, params)
+
+
+def _salience(
+    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], mode: Mode, params: BinaryParams
+) -> dict[str, float]:
+    """binary_salience on a checked panel in hotkey order; its caller holds the thread limit."""
+    d = build_dataset(X, sidx, prices, mode, params)
+    if d is None:
+        return {}
+    aucs = np.array([selection_auc(d, j, params) for j in range(len(hotkeys))])
+    selected = select(aucs, params)
+    if not len(selected):
+        return {}
+    coefs = meta_coefficients(d, oos_matrix(d, selected, params), params)
     if coefs is None or not np.isfinite(coefs).all() or coefs.sum() <= 0:
         return {}
     salience = dict.fromkeys(hotkeys, 0.0)

@@ -43,6 +43,8 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
+from mechanisms.panel import presence
+
 MIN_ROWS = 200  # rows a miner (and a pair) needs before its history says anything
 MEAN_TOL = 0.05  # exact-clone prefilter on per-dimension means
 ROW_TOL = 1e-3  # one float16 ULP at unit scale: a row "matches" if max|Δ| is below this
@@ -80,26 +82,6 @@ def _check(X: np.ndarray, hotkeys: Sequence[str], mode: str) -> tuple[np.ndarray
 def _sorted_columns(hotkeys: tuple[str, ...]) -> np.ndarray:
     """Panel column indices in hotkey order: the canonical order for every computation."""
     return np.array(sorted(range(len(hotkeys)), key=hotkeys.__getitem__), dtype=np.intp)
-
-
-def _presence(X: np.ndarray, mode: str) -> np.ndarray:
-    """(T, H) bool: compat = some non-zero element after NaN → 0; fixed = no NaN in the D-vector."""
-    T, H, D = X.shape
-    present = np.empty((T, H), dtype=bool)
-    for r0 in range(0, T, _BLOCK_ROWS):
-        block = X[r0 : r0 + _BLOCK_ROWS]
-        out = present[r0 : r0 + len(block)]
-        # A loop over the few dimensions: numpy reduces a short last axis slowly.
-        if mode == "compat":
-            out[:] = False
-            for d in range(D):
-                v = block[:, :, d]
-                out |= (v != 0) & ~np.isnan(v)
-        else:
-            out[:] = True
-            for d in range(D):
-                out &= ~np.isnan(block[:, :, d])
-    return present
 
 
 def _zero_nan(a: np.ndarray) -> np.ndarray:
@@ -202,7 +184,7 @@ def find_clusters(
     is deliberate: merging two real strategies costs more than missing a clone.
     """
     X, hks = _check(X, hotkeys, mode)
-    return _find_clusters(X, hks, _presence(X, mode), mode, min_rows, mean_tol, row_tol, agree)
+    return _find_clusters(X, hks, presence(X, mode), mode, min_rows, mean_tol, row_tol, agree)
 
 
 def _find_clusters(
@@ -390,7 +372,7 @@ def find_correlated_cohorts(
     never grow by chaining.
     """
     X, hks = _check(X, hotkeys, mode)
-    return _find_cohorts(X, hks, _presence(X, mode), mode, min_rows, min_corr)
+    return _find_cohorts(X, hks, presence(X, mode), mode, min_rows, min_corr)
 
 
 def _find_cohorts(
@@ -441,7 +423,7 @@ def clone_post_pass(
         raise ValueError("scan_rows must be positive")
     if X.shape[0] > scan_rows:
         X = X[-scan_rows:]
-    present = _presence(X, mode)
+    present = presence(X, mode)
     clusters = _find_clusters(X, hks, present, mode, MIN_ROWS, MEAN_TOL, ROW_TOL, AGREE)
     cohorts = _find_cohorts(X, hks, present, mode, MIN_ROWS, MIN_CORR)
     out = collapse_salience(salience, clusters)

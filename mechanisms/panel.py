@@ -1,4 +1,5 @@
-"""One challenge's training panel and its npz file format (docs/panel-format.md).
+"""One challenge's training panel, its npz file format (docs/panel-format.md), and the presence rule
+that says which of its cells are a miner's submission.
 
 The file is what `incentive score` reads and `incentive panel generate` / `panel export` write.
 It is loaded without pickle, so a panel file from elsewhere cannot run code.
@@ -7,14 +8,64 @@ It is loaded without pickle, so a panel file from elsewhere cannot run code.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+
+Mode = Literal["compat", "fixed"]
+
+_BLOCK_ROWS = 4096  # rows per step of `presence`: bounded temporaries on large panels
 
 
 class PanelFormatError(ValueError):
     """A panel file that is not in the documented format."""
+
+
+def presence(values: np.ndarray, mode: Mode) -> np.ndarray:
+    """(T, H) bool of (T, H, D) values: which miners submitted at which samples.
+
+    The one presence rule, shared by the scorers, the clone pass and the young-uid rule, so they
+    cannot disagree about who submitted. fixed (F7): the D-vector has no NaN; the ledger stores a
+    vector whole or not at all, so a genuine all-zero prediction counts. compat: the reference's
+    "zero vector = absent" (mantis.md §7.4): some element is non-zero after NaN → 0.
+    """
+    if mode not in ("compat", "fixed"):
+        raise ValueError(f"mode must be 'compat' or 'fixed', not {mode!r}")
+    values = np.asarray(values)
+    if values.ndim != 3:
+        raise ValueError(f"values must be (T, H, D), got shape {values.shape}")
+    T, H, D = values.shape
+    out = np.empty((T, H), dtype=bool)
+    for r0 in range(0, T, _BLOCK_ROWS):
+        block, rows = values[r0 : r0 + _BLOCK_ROWS], out[r0 : r0 + _BLOCK_ROWS]
+        rows[:] = mode == "fixed"
+        for d in range(D):  # a loop over the few dimensions: numpy reduces a short last axis slowly
+            v = block[:, :, d]
+            if mode == "fixed":
+                rows &= ~np.isnan(v)
+            else:
+                rows |= (v != 0) & ~np.isnan(v)
+    return out
+
+
+def first_seen_blocks(panels: Mapping[str, Panel], modes: Mapping[str, Mode]) -> dict[str, int]:
+    """The first block at which each hotkey submitted to any challenge (the young-uid rule, §13.2).
+
+    `panels` and `modes` are keyed by challenge; each panel is read with its challenge's presence
+    rule, so a miner counts as seen exactly where its challenge's scorer counts it as submitting.
+    """
+    first: dict[str, int] = {}
+    for name, panel in panels.items():
+        seen = presence(panel.embeddings, modes[name])
+        rows = seen.argmax(axis=0)  # first present row per miner (0 when none: masked below)
+        for j in np.flatnonzero(seen.any(axis=0)):
+            block = int(panel.block[rows[j]])
+            hotkey = panel.hotkeys[j]
+            first[hotkey] = min(first.get(hotkey, block), block)
+    return first
 
 
 @dataclass(frozen=True)

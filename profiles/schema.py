@@ -7,12 +7,11 @@ errors, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mechanisms.registry import MECHANISMS
+from mechanisms.registry import MECHANISMS, horizon_samples
 from mechanisms.weights import ema_alpha_per_epoch
 from protocol.payload import Limits
 from protocol.validation import ChallengeFormat, max_plaintext_bytes
@@ -59,7 +58,7 @@ class Challenge(Strict):
 
     @model_validator(mode="after")
     def _params_fit_mechanism(self) -> "Challenge":
-        MECHANISMS[self.mechanism].make_params(self.params)  # raises ValueError naming the bad key
+        MECHANISMS[self.mechanism].check_overrides(self.params)  # raises ValueError naming the bad key
         return self
 
 
@@ -123,6 +122,9 @@ class Devnet(Strict):
     payload_port: int = Field(8787, ge=1, le=65535)  # loopback port the payload directory is served on
     auc_range: tuple[float, float] = (0.51, 0.60)
     roles: Roles = Field(default_factory=Roles)
+    # The devnet chain's weight-setting hyperparameters (what `ChainResource.params` reports there).
+    max_weight_limit: int = Field(65535, ge=1, le=65535)  # u16: the largest share one uid may get
+    min_allowed_weights: int = Field(1, ge=1)
 
     @field_validator("auc_range")
     @classmethod
@@ -148,6 +150,11 @@ class Profile(Strict):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
                 raise ValueError(f"challenge {attr}s must be unique; repeated: {', '.join(dupes)}")
+        for c in self.challenges:
+            try:
+                self.horizon_samples(c)  # the labels' horizon and the lock rule's must be the same time
+            except ValueError as exc:
+                raise ValueError(f"challenge {c.name}: {exc}") from None
         need = max(c.horizon_blocks for c in self.challenges) + self.protocol.maturity_blocks
         if self.protocol.round_deadline_blocks < need:
             raise ValueError(f"protocol.round_deadline_blocks must be at least the longest horizon plus "
@@ -213,4 +220,5 @@ class Profile(Strict):
         return self.protocol.maturity_blocks * self.chain.block_time
 
     def horizon_samples(self, challenge: Challenge) -> int:
-        return math.ceil(challenge.horizon_blocks / self.chain.sample_every)
+        """The horizon in samples: the scorer's label horizon and the devnet's copy lag."""
+        return horizon_samples(challenge.horizon_blocks, self.chain.sample_every)

@@ -4,10 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mechanisms import binary
 from mechanisms.binary import BinaryParams, build_dataset, select
 from mechanisms.bootstrap import block_bootstrap_coefs
+from mechanisms.clones import find_clusters
+from mechanisms.panel import Panel, first_seen_blocks, presence
 
 P = BinaryParams(min_rows=4, ahead=2, max_unchanged=2, history=100)
 
@@ -153,3 +156,57 @@ def test_salience_refuses_bad_shapes_and_modes():
 def test_salience_of_hopeless_panel_is_empty():
     X = panel(300)
     assert binary.binary_salience(X, np.arange(300), 100 + np.sin(np.arange(300.0)), ["a", "b"], "fixed") == {}
+
+
+# Small enough to score in a fraction of a second, large enough that two miners beat chance.
+SMALL = BinaryParams(ahead=2, min_rows=100, rows_per_day=100, sel_start=300, refit=100, fit_rows=400,
+                     min_base_train=20, min_scored_rows=20, min_windows=3, oos_segment=300, replicates=4, block=20)
+
+
+def informative(T: int = 1500, H: int = 4, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Miners 0 and 1 carry the sign of the price move SMALL.ahead samples later, plus noise."""
+    rng = np.random.default_rng(seed)
+    prices = 100 * np.exp(np.cumsum(rng.normal(size=T)) * 1e-3)
+    up = np.zeros(T)
+    up[: -SMALL.ahead] = np.sign(prices[SMALL.ahead :] - prices[: -SMALL.ahead])
+    X = rng.normal(size=(T, H, 2)).astype(np.float32)
+    X[:, 0, 0] += 0.8 * up
+    X[:, 1, 1] += 0.5 * up
+    return X, np.arange(T), prices
+
+
+def test_clone_pass_runs_inside_the_single_thread_limit(monkeypatch):
+    """Threaded BLAS reductions round differently from machine to machine; the clone pass's matrix
+    products feed thresholds (|corr| >= 0.92), so they must run under the scorer's one-thread limit."""
+    threads: list[list[int]] = []
+    real = binary.clone_post_pass
+
+    def spy(*args, **kwargs):
+        threads.append([lib["num_threads"] for lib in threadpool_info()])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(binary, "clone_post_pass", spy)
+    X, sidx, prices = informative()
+    with threadpool_limits(2):  # what the pass would run with outside the limit, even on one core
+        assert max(lib["num_threads"] for lib in threadpool_info()) == 2
+        assert binary.binary_salience(X, sidx, prices, ["d", "a", "c", "b"], "fixed", SMALL)
+    assert len(threads) == 1 and threads[0] and set(threads[0]) == {1}
+
+
+@pytest.mark.parametrize("mode", ["fixed", "compat"])
+def test_scorer_clone_pass_and_first_seen_agree_on_who_submitted(mode):
+    """One presence rule: on the first 100 rows miner b sends what the mode counts as no submission
+    (fixed: a vector with a NaN; compat: the all-zero vector) and is a copy of a elsewhere. The scorer
+    trains b on none of those rows, the clone pass links a and b (the rows are not joint, so they are
+    no mismatches), and the young-uid rule first sees b on row 100."""
+    T = 400
+    rng = np.random.default_rng(5)
+    X = np.repeat(rng.uniform(0.1, 1.0, size=(T, 1, 2)).astype(np.float32), 2, axis=1)
+    X[:100, 1] = [0.5, np.nan] if mode == "fixed" else [0.0, 0.0]
+    assert presence(X, mode)[:, 1].tolist() == [False] * 100 + [True] * 300
+    prices = 100 + np.arange(T) % 3  # both label classes, never three equal prices in a row
+    d = build_dataset(X, np.arange(T), prices, mode, P)
+    assert np.array_equal(d.present, presence(X, mode)[d.sidx])
+    assert find_clusters(X, ["a", "b"], mode=mode) == [("a", "b")]
+    panel = Panel(("a", "b"), 1000 + 5 * np.arange(T), prices.astype(np.float64), X)
+    assert first_seen_blocks({"C": panel}, {"C": mode}) == {"a": 1000, "b": 1500}

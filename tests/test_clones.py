@@ -7,12 +7,12 @@ import pytest
 
 from mechanisms.clones import (
     _own_means,
-    _presence,
     clone_post_pass,
     collapse_salience,
     find_clusters,
     find_correlated_cohorts,
 )
+from mechanisms.panel import presence
 
 T, D = 600, 2
 # Panel order deliberately not sorted: results must follow hotkey order, not column order.
@@ -301,7 +301,7 @@ def test_compat_means_are_the_references_float32_means_bit_for_bit():
     X = rng.uniform(0, 1, size=(9000, 5, D)).astype(np.float32)  # several row blocks
     X[rng.uniform(size=(9000, 5)) < 0.3] = np.nan
     X[rng.uniform(size=(9000, 5)) < 0.2] = 0.0
-    present = _presence(X, "compat")
+    present = presence(X, "compat")
     zeroed = np.nan_to_num(X)
     expected = np.stack([zeroed[present[:, i], i, :].mean(axis=0) for i in range(5)])
     got = _own_means(X, present, np.arange(5), "compat")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from devnet.signals import RoleMix, SignalSpec, generate
-from mechanisms.panel import Panel, PanelFormatError
+from mechanisms.panel import Panel, PanelFormatError, first_seen_blocks, presence
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,36 @@ def test_without_drops_miners(small):
     rest = small.without(gone)
     assert len(rest.hotkeys) == len(small.hotkeys) - 2 and not gone & set(rest.hotkeys)
     assert rest.embeddings.shape[1] == len(rest.hotkeys) == len(rest.roles) == len(rest.skill)
+
+
+# (values, fixed, compat): fixed counts a vector without NaN (a genuine zero prediction included),
+# compat the reference's "some element non-zero after NaN -> 0" (mantis.md §7.4, F7).
+CELLS = [
+    ([0.3, -1.0], True, True),
+    ([0.0, 0.0], True, False),
+    ([np.nan, np.nan], False, False),
+    ([np.nan, 0.7], False, True),
+    ([np.nan, 0.0], False, False),
+    ([np.inf, 0.0], True, True),
+]
+
+
+def test_presence_rule_per_mode():
+    X = np.array([[v for v, _, _ in CELLS]], dtype=np.float32)  # (1, 6, 2)
+    assert presence(X, "fixed")[0].tolist() == [f for _, f, _ in CELLS]
+    assert presence(X, "compat")[0].tolist() == [c for _, _, c in CELLS]
+    with pytest.raises(ValueError, match="mode"):
+        presence(X, "strict")
+
+
+def test_first_seen_reads_each_challenge_with_its_own_mode():
+    nan = np.nan
+    zeros = Panel(("a", "b"), np.array([10, 15, 20]), np.ones(3),
+                  np.array([[[0, 0], [nan, nan]], [[0, 0], [nan, 1]], [[1, 0], [nan, nan]]], dtype=np.float32))
+    late = Panel(("b", "c"), np.array([5, 25]), np.ones(2),
+                 np.array([[[nan, nan], [nan, nan]], [[1, 1], [nan, nan]]], dtype=np.float32))
+    panels = {"Z": zeros, "L": late}
+    # fixed: a's zeros count from block 10; b's [nan, 1] is no vector; c never submitted.
+    assert first_seen_blocks(panels, {"Z": "fixed", "L": "fixed"}) == {"a": 10, "b": 25}
+    # compat: zeros are no submission, b's [nan, 1] is (as after the reference's NaN -> 0).
+    assert first_seen_blocks(panels, {"Z": "compat", "L": "fixed"}) == {"a": 20, "b": 15}

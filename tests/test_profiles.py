@@ -1,8 +1,13 @@
 """Profile files: the default loads; every kind of mistake is refused with its location."""
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 import profiles
+from mechanisms.panel import Panel
+from mechanisms.registry import MECHANISMS
 from profiles import ProfileError
 
 DEVNET = (profiles.DIRECTORY / "devnet.yaml").read_text()
@@ -35,6 +40,9 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("  tempo: 360", "  tempo: 360\n  tempi: 5", "chain.tempi"),
         ("    mechanism: binary", "    mechanism: quantum", "unknown mechanism 'quantum'"),
         ("    params: {}", "    params: {C: 5}", "unknown binary parameters: C"),
+        ("    params: {}", "    params: {ahead: 60}", "ahead is the challenge's horizon_blocks / chain.sample_every"),
+        ("    horizon_blocks: 300", "    horizon_blocks: 302", "horizon_blocks 302 is not a whole number of samples"),
+        ("  sample_every: 5", "  sample_every: 7", "horizon_blocks 300 is not a whole number of samples"),
         ("    weight: 1.0", "    weight: -1", "challenges.0.weight"),
         ("    mode: fixed", "    mode: strict", "challenges.0.mode"),
         ("  owner_pk: fbfe", "  owner_pk: zzfe", "protocol.owner_pk"),
@@ -85,3 +93,22 @@ def test_lock_rules_per_challenge_mode(tmp_path):
     assert compat.lock_seconds(compat.challenges[0]) == 30.0 and compat.maturity_seconds() == 300 * 12.0
     reference = profiles.load(write(tmp_path, DEVNET.replace("lock_rule: horizon", "lock_rule: reference")))
     assert not reference.uses_horizon_lock(reference.challenges[0])
+
+
+@pytest.mark.parametrize(("horizon", "every", "ahead"), [(300, 5, 60), (600, 5, 120), (600, 10, 60)])
+def test_binary_labels_use_the_profiles_horizon(tmp_path, monkeypatch, horizon, every, ahead):
+    """BINARY's label horizon is the challenge's horizon_blocks in samples, the same time the lock
+    rule waits: change one and the other follows."""
+    text = DEVNET.replace("horizon_blocks: 300", f"horizon_blocks: {horizon}", 1)
+    p = profiles.load(write(tmp_path, text.replace("sample_every: 5", f"sample_every: {every}", 1)))
+    c = p.challenges[0]
+    got = []
+    binary = MECHANISMS["binary"]
+    monkeypatch.setitem(MECHANISMS, "binary", dataclasses.replace(binary, scorer=lambda *a: got.append(a[-1]) or {}))
+    panel = Panel(("a",), every * np.arange(10), np.ones(10), np.zeros((10, 1, 2), dtype=np.float32))
+    MECHANISMS[c.mechanism].score(panel, c.mode, c.params, sample_every=p.chain.sample_every,
+                                  horizon_blocks=c.horizon_blocks)
+    assert got[0].ahead == p.horizon_samples(c) == ahead
+    assert p.lock_seconds(c) == ahead * every * p.chain.block_time
+    with pytest.raises(ValueError, match="ahead"):
+        binary.make_params({"ahead": ahead}, ahead)  # even an agreeing override: one source only
