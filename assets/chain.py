@@ -1,4 +1,5 @@
-"""Setting the epoch's weights on chain: once per epoch, only after every blocking check passed."""
+"""Setting the epoch's weights on chain: once per epoch, only after every blocking check passed, and
+exactly the u16 stored for it."""
 
 
 import dagster as dg
@@ -32,10 +33,15 @@ def weight_submission(context: dg.AssetExecutionContext, config: SubmitConfig, f
         newer = max((s.epoch for s in sent), default=-1)
         if newer > epoch:  # stale: sending it would replace newer weights with older ones
             return dg.MaterializeResult(metadata={"sent": False, "skipped": f"stale: epoch {newer} was already submitted"})
-    if final_weights["rejected"] is not None:
+    stored = store.weights(epoch)
+    if final_weights["rejected"] is not None or stored is None:
         raise dg.Failure(f"epoch {epoch} has no usable weights: {final_weights['source']}")
-    receipt = chain.set_weights(final_weights["uids"], final_weights["u16"], profile.weights.version_key)
+    # The stored vector, never a recomputation: what was stored first is what the chain gets.
+    receipt = chain.set_weights(list(stored.uids), list(stored.u16), profile.weights.version_key)
     store.record_submission(epoch, receipt, forced=config.force, recorded_at=chain.now())
+    expected = [(u, q) for u, q in zip(stored.uids, stored.u16) if q > 0]
+    if list(zip(receipt.uids, receipt.weights)) != expected:  # a resource bug: recorded, then loud
+        raise dg.Failure(f"epoch {epoch}: the chain resource reports u16 other than the stored ones ({receipt.detail})")
     return dg.MaterializeResult(metadata={
         "sent": receipt.sent, "block": receipt.block, "non_zero": len(receipt.uids),
         "version_key": receipt.version_key, "hotkey": receipt.hotkey, "detail": receipt.detail, "forced": config.force,

@@ -1,12 +1,14 @@
-"""Block arithmetic of an epoch: its blocks, samples and training cutoff."""
+"""Block arithmetic of an epoch: its blocks, samples and training cutoff; and its chain parameters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger import Ledger
 from profiles import Profile
 from protocol import payload as pl
 from protocol.drand import BeaconChain
+from resources.chain import ChainParams, ChainResource
 
 TRAIN_GAP_BLOCKS = 500  # MANTIS TASK_INTERVAL: training data ends this far before the calc block
 
@@ -65,3 +67,16 @@ class SampleRules:
     def of(cls, beacon: BeaconChain, profile: Profile, taken_at: float) -> "SampleRules":
         window = pl.RoundWindow(first_round(beacon, profile, taken_at), last_round(beacon, profile, taken_at))
         return cls(bytes.fromhex(profile.protocol.owner_pk), window, profile.payload_limits())
+
+
+def epoch_params(store: Ledger, chain: ChainResource, block: int) -> ChainParams:
+    """The chain's weight-setting parameters at an epoch's last block, read once and then kept.
+
+    The epoch's u16 are quantised under them, so a rerun must see the same ones whatever the chain
+    says later (or whether the node still holds that block's state).
+    """
+    params = store.chain_params(block)
+    if params is None:
+        store.store_chain_params(block, chain.params(block))
+        params = store.chain_params(block)
+    return params

@@ -12,7 +12,7 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.epochs import EpochBlocks, SampleRules
+from assets.epochs import EpochBlocks, SampleRules, epoch_params
 from ledger import RawPayload
 from assets.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
@@ -117,6 +117,7 @@ def collect_epoch(
     if metagraph is None or metagraph.block != blocks.last:
         metagraph = chain.metagraph(blocks.last)
         store.store_metagraph(metagraph)
+    params = epoch_params(store, chain, blocks.last)
     samples = store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)
     by_status = store.payload_statuses(blocks.sidx_range.start, blocks.sidx_range.stop)
     rounds = store.payload_rounds(blocks.sidx_range.start, blocks.sidx_range.stop).values()
@@ -137,5 +138,6 @@ def collect_epoch(
     yield dg.MaterializeResult(
         asset_key=METAGRAPH,
         metadata={"block": metagraph.block, "neurons": len(metagraph.neurons),
-                  "validators": sum(n.validator_permit for n in metagraph.neurons)},
+                  "validators": sum(n.validator_permit for n in metagraph.neurons),
+                  "max_weight_limit": params.max_weight_limit, "min_allowed_weights": params.min_allowed_weights},
     )

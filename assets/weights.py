@@ -2,7 +2,9 @@
 
 Challenge saliences are aggregated, mapped to the epoch's metagraph with the young-uid rule and the
 burn, guarded against degenerate vectors, blended with the previous epoch's vector (read from the
-ledger explicitly) and quantised to the u16 the chain receives.
+ledger explicitly) and quantised to the u16 the chain receives under its `max_weight_limit` at the
+epoch. The first computation is stored; the submission sends the stored u16, and a rerun that does
+not reproduce them fails a blocking check.
 """
 
 
@@ -11,81 +13,74 @@ import math
 import dagster as dg
 import numpy as np
 
-from assets.epochs import EpochBlocks
+from assets.epochs import EpochBlocks, epoch_params
 from assets.scoring import EAGER
-from mechanisms.panel import Panel
-from mechanisms.weights import WeightRules, WeightVector, aggregate_challenges, blend_ema, quantize_u16, weight_vector
+from mechanisms.panel import Panel, first_seen_blocks
+from mechanisms.weights import (WeightRules, aggregate_challenges, blend_ema, carry_forward, quantize_u16,
+                                sent_unchanged, weight_vector, within_limit)
 from ledger import StoredWeights
 from assets.partitions import BY_EPOCH, EPOCHS, epoch_of
+from resources.chain import ChainResource
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
-
-
-def first_seen_blocks(panels: dict[str, Panel]) -> dict[str, int]:
-    """The first block at which each hotkey has a value in any challenge's panel."""
-    first: dict[str, int] = {}
-    for panel in panels.values():
-        present = ~np.isnan(panel.embeddings).all(axis=2)
-        for j, hotkey in enumerate(panel.hotkeys):
-            rows = np.flatnonzero(present[:, j])
-            if len(rows):
-                block = int(panel.block[rows[0]])
-                first[hotkey] = min(first.get(hotkey, block), block)
-    return first
-
-
-def _remap(previous: StoredWeights, uids, hotkeys) -> WeightVector:
-    """The previous vector on today's metagraph, by hotkey (deregistered hotkeys dropped; F21)."""
-    old = dict(zip(previous.hotkeys, previous.weights))
-    w = np.array([old.get(h, 0.0) for h in hotkeys])
-    if w.sum() <= 0:
-        return WeightVector(np.array(uids), tuple(hotkeys), np.zeros(len(uids)), "empty")
-    return WeightVector(np.array(uids), tuple(hotkeys), w / w.sum(), None)
 
 
 @dg.asset(group_name="weights", partitions_def=EPOCHS, automation_condition=EAGER,
           ins={"salience": dg.AssetIn(partition_mapping=BY_EPOCH), "panels": dg.AssetIn()},
           description="The weight vector to set for the epoch (u16 as sent), with its provenance.")
 def final_weights(context: dg.AssetExecutionContext, salience: dict[str, dict[str, float]], panels: dict[str, Panel],
-                  ledger: LedgerResource, settings: SettingsResource) -> dict:
+                  ledger: LedgerResource, settings: SettingsResource, chain: ChainResource) -> dict:
     profile, store = settings.profile(), ledger.ledger()
     epoch = epoch_of(context)
     blocks = EpochBlocks.of(epoch, profile)
     metagraph = store.metagraph(blocks.last)
+    params = epoch_params(store, chain, blocks.last)
     by_challenge = {key.split("|")[0]: value for key, value in salience.items()}
     scores = aggregate_challenges(by_challenge, {c.name: c.weight for c in profile.challenges})
     w = profile.weights
     rules = WeightRules(w.burn_uid, w.burn_share, w.young_window_blocks, w.young_weight, profile.ema_alpha,
                         w.degenerate_rel_std)
-    new = weight_vector(scores, metagraph.uids, metagraph.hotkeys, first_seen_blocks(panels), blocks.last, rules)
+    first_seen = first_seen_blocks(panels, {c.name: c.mode for c in profile.challenges})
+    new = weight_vector(scores, metagraph.uids, metagraph.hotkeys, first_seen, blocks.last, rules)
     previous = store.latest_weights_before(epoch)
+    old = dict(zip(previous.hotkeys, previous.weights)) if previous else None
     if new.rejected is None:
-        vector = blend_ema(new, dict(zip(previous.hotkeys, previous.weights)) if previous else None, profile.ema_alpha)
-        source = "computed"
+        vector, source = blend_ema(new, old, profile.ema_alpha), "computed"
     elif previous is not None:
-        vector, source = _remap(previous, metagraph.uids, metagraph.hotkeys), f"previous epoch {previous.epoch} (new vector {new.rejected})"
+        vector = carry_forward(old, metagraph.uids, metagraph.hotkeys)
+        source = f"previous epoch {previous.epoch} (new vector {new.rejected})"
     else:
         vector, source = new, f"none: {new.rejected}"
-    u16 = quantize_u16(vector.weights).tolist() if vector.rejected is None else [0] * len(vector.uids)
+    limit = params.max_weight_limit
+    u16 = quantize_u16(vector.weights, limit).tolist() if vector.rejected is None else [0] * len(vector.uids)
     out = {
         "epoch": epoch, "block": blocks.last, "uids": [int(u) for u in vector.uids], "hotkeys": list(vector.hotkeys),
         "weights": [float(x) for x in vector.weights], "u16": [int(x) for x in u16],
-        "rejected": vector.rejected, "source": source,
+        "max_weight_limit": limit, "rejected": vector.rejected, "source": source,
     }
     stored = store.weights(epoch)
     if stored is None and vector.rejected is None:
         store.store_weights(StoredWeights(epoch, blocks.last, tuple(out["uids"]), tuple(out["hotkeys"]),
-                                          tuple(out["weights"]), tuple(out["u16"]), {"source": source}))
+                                          tuple(out["weights"]), tuple(out["u16"]),
+                                          {"source": source, "max_weight_limit": limit}))
         stored = store.weights(epoch)
     order = np.argsort(-np.array(out["weights"]), kind="stable")[:10]
+    total = sum(out["u16"])
     context.add_output_metadata({
         "source": source, "uids": len(out["uids"]), "non_zero": sum(x > 0 for x in out["u16"]),
-        "reproduces_stored_u16": stored is not None and list(stored.u16) == out["u16"],
+        "reproduces_stored_u16": _same_vector(out, stored),
+        "max_weight_limit": limit, "largest_share_sent": max(out["u16"]) / total if total else 0.0,
         "burn_share": out["weights"][out["uids"].index(w.burn_uid)] if w.burn_uid in out["uids"] else 0.0,
         "top": dg.MetadataValue.md("| uid | hotkey | weight | u16 |\n|---|---|---|---|\n" + "\n".join(
             f"| {out['uids'][i]} | {out['hotkeys'][i]} | {out['weights'][i]:.5f} | {out['u16'][i]} |" for i in order)),
     })
     return out
+
+
+def _same_vector(out: dict, stored: StoredWeights | None) -> bool:
+    """Whether the stored vector is this one, uid for uid and u16 for u16 (what the chain gets)."""
+    return stored is not None and (list(stored.uids), list(stored.hotkeys), list(stored.u16)) == (
+        out["uids"], out["hotkeys"], out["u16"])
 
 
 def _check(passed: bool, **metadata) -> dg.AssetCheckResult:
@@ -125,4 +120,31 @@ def weights_not_degenerate(final_weights: dict) -> dg.AssetCheckResult:
     return _check(final_weights["rejected"] is None, rejected=str(final_weights["rejected"]), source=final_weights["source"])
 
 
-WEIGHT_CHECKS = [weights_finite, weights_nonnegative, weights_normalized, uids_registered, weights_not_degenerate]
+@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
+                description="The vector is the one stored for the epoch (the one submitted): a rerun reproduces it.")
+def weights_match_stored(context: dg.AssetCheckExecutionContext, final_weights: dict,
+                         ledger: LedgerResource) -> dg.AssetCheckResult:
+    stored = ledger.ledger().weights(final_weights["epoch"])
+    differing = [] if stored is None else [
+        u for u, a, b in zip(final_weights["uids"], final_weights["u16"], stored.u16) if a != b]
+    return _check(_same_vector(final_weights, stored), stored=stored is not None,
+                  uids=f"{len(final_weights['uids'])} computed, {len(stored.uids) if stored else 0} stored",
+                  differing_u16_uids=str(differing[:10]))
+
+
+@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
+                description="The chain takes the u16 as they are: within max_weight_limit as the SDK sends them, "
+                            "and at least min_allowed_weights of them non-zero.")
+def weights_sendable(context: dg.AssetCheckExecutionContext, final_weights: dict,
+                     ledger: LedgerResource) -> dg.AssetCheckResult:
+    params = ledger.ledger().chain_params(final_weights["block"])
+    u16 = np.array(final_weights["u16"])
+    non_zero = int((u16 > 0).sum())
+    ok = (params is not None and non_zero >= params.min_allowed_weights and sent_unchanged(u16, params.max_weight_limit)
+          and within_limit(u16, params.max_weight_limit))
+    return _check(ok, non_zero=non_zero, min_allowed_weights=params.min_allowed_weights if params else -1,
+                  max_weight_limit=params.max_weight_limit if params else -1)
+
+
+WEIGHT_CHECKS = [weights_finite, weights_nonnegative, weights_normalized, uids_registered, weights_not_degenerate,
+                 weights_match_stored, weights_sendable]

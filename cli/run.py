@@ -87,9 +87,11 @@ def run(args: argparse.Namespace) -> int:
                                                          world.validator.ss58_address: "validator"}
     print(f"\nweights of epoch {epoch_key(epochs[-1])} (set on the devnet chain at block "
           f"{store.submissions(epochs[-1])[-1].block}):")
-    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<21}  weight")
-    for uid, hotkey, weight in sorted(zip(last.uids, last.hotkeys, last.weights), key=lambda r: -r[2]):
-        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<21}  {weight:.5f}")
+    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<21}  weight   u16 sent")
+    for uid, hotkey, weight, u16 in sorted(zip(last.uids, last.hotkeys, last.weights, last.u16), key=lambda r: -r[2]):
+        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<21}  {weight:.5f}  {u16:>8}")
+    limit = store.chain_params(last.block).max_weight_limit
+    print(f"(u16 as stored and sent: no uid above max_weight_limit {limit}/65535 = {limit / 65535:.1%} of their total)")
     print(f"\ndone in {time.monotonic() - t_start:.0f} s. Lineage, metadata and reruns of these epochs are in the "
           f"Dagster UI on the same instance:\n  make ui   (then open http://127.0.0.1:3000)")
     return 0

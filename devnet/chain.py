@@ -10,6 +10,7 @@ import time
 
 from devnet.clock import DevnetClock
 from devnet.world import World
+from mechanisms.weights import within_limit
 from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, WeightsReceipt
 
 INSTALLED = "installed"
@@ -89,7 +90,8 @@ class DevnetChainState:
         self.ledger.devnet_set(key, sidx)
 
     def params(self) -> ChainParams:
-        return ChainParams(self.world.tempo, WEIGHTS_RATE_LIMIT, 65535, 1, False)
+        devnet = self.world.profile.devnet
+        return ChainParams(self.world.tempo, WEIGHTS_RATE_LIMIT, devnet.max_weight_limit, devnet.min_allowed_weights, False)
 
     def metagraph(self, block: int | None = None) -> Metagraph:
         block = self.head_block() if block is None else block
@@ -97,6 +99,20 @@ class DevnetChainState:
 
     def commitments(self, block: int | None = None) -> dict[str, Commitment]:
         return self.ledger.devnet_commitments(self.head_block() if block is None else block)
+
+    def _check_limits(self, own_uid: int, kept: list[tuple[int, int]]) -> None:
+        """The chain's checks on the values it stores: at least `min_allowed_weights` non-zero, and
+        no share above `max_weight_limit`/65535 (a lone self-weight is exempt)."""
+        params = self.params()
+        if [u for u, _ in kept] == [own_uid]:
+            return
+        if len(kept) < params.min_allowed_weights:
+            raise ChainError(f"{len(kept)} non-zero weights; netuid {self.netuid} requires {params.min_allowed_weights}")
+        values = [w for _, w in kept]
+        if not within_limit(values, params.max_weight_limit):
+            top, total = max(values), sum(values)
+            raise ChainError(f"max weight {top}/{total} = {top / total:.6f} of the total is above max_weight_limit "
+                             f"{params.max_weight_limit}/65535 = {params.max_weight_limit / 65535:.6f}")
 
     def set_weights(self, hotkey: str, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
         """Record a weight set from a registered validator, as the chain would accept it."""
@@ -116,6 +132,7 @@ class DevnetChainState:
         if last and head - last[-1] < WEIGHTS_RATE_LIMIT:
             raise ChainError(f"rate limit: last weights at block {last[-1]}, head {head}, limit {WEIGHTS_RATE_LIMIT}")
         kept = [(u, w) for u, w in zip(uids, weights) if w > 0]
+        self._check_limits(by_hotkey[hotkey].uid, kept)
         record = self.ledger.devnet_record_weights(head, hotkey, [u for u, _ in kept], [w for _, w in kept], version_key)
         return WeightsReceipt(self.netuid, head, tuple(u for u, _ in kept), tuple(w for _, w in kept), version_key,
                               hotkey, True, f"devnet weights record {record}")

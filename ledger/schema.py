@@ -129,6 +129,16 @@ metagraph_neurons = sa.Table(
     sa.Column("validator_permit", sa.Boolean, nullable=False),
 )
 
+chain_params = sa.Table(
+    "chain_params", metadata,  # ChainParams at a block (the epoch's last), read with its metagraph
+    sa.Column("block", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("tempo", sa.Integer, nullable=False),
+    sa.Column("weights_rate_limit", sa.BigInteger, nullable=False),
+    sa.Column("max_weight_limit", sa.Integer, nullable=False),
+    sa.Column("min_allowed_weights", sa.Integer, nullable=False),
+    sa.Column("commit_reveal", sa.Boolean, nullable=False),
+)
+
 weights = sa.Table(
     "weights", metadata,
     sa.Column("epoch", sa.BigInteger, primary_key=True, autoincrement=False),

@@ -46,6 +46,7 @@ import struct
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ from sqlalchemy.pool import StaticPool
 
 from ledger import migrations
 from ledger import schema as t
-from resources.chain_types import Commitment, Metagraph, Neuron, WeightsReceipt
+from resources.chain_types import ChainParams, Commitment, Metagraph, Neuron, WeightsReceipt
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
@@ -513,19 +514,18 @@ class Ledger:
             ]
             return self._upsert(conn, t.rejections, values, ["sidx", "hotkey_id", "challenge"])
 
-    def replace_rejections(self, lo: int, hi: int, rows: Iterable[Rejection]) -> int:
-        """Make `rows` the only rejections with sidx in [lo, hi), in one transaction.
-
-        A reveal re-run states every reason afresh: a reason that no longer holds must not stay.
+    @contextmanager
+    def replacing_reveal(self, lo: int, hi: int) -> Iterator[None]:
+        """One transaction in which a reveal states samples [lo, hi) afresh: their live embeddings
+        and their rejections are deleted on entry, and what the block stores takes their place, all
+        or nothing. A rerun thus corrects both together: no vector stays that a reason now refuses,
+        and no reason stays that no longer holds. Bootstrap rows are not the reveal's and stay.
         """
-        rows = list(rows)
-        outside = [r for r in rows if not lo <= r.sidx < hi]
-        if outside:
-            raise ValueError(f"rejection of sample {outside[0].sidx} is outside [{lo}, {hi})")
+        e, r = t.embeddings.c, t.rejections.c
         with self.transaction(), self._write() as conn:
-            c = t.rejections.c
-            conn.execute(sa.delete(t.rejections).where(c.sidx >= lo, c.sidx < hi))
-            return self.record_rejections(rows)
+            conn.execute(sa.delete(t.embeddings).where(e.sidx >= lo, e.sidx < hi, e.source == "live"))
+            conn.execute(sa.delete(t.rejections).where(r.sidx >= lo, r.sidx < hi))
+            yield
 
     def rejections(self, lo: int, hi: int, hotkey: str | None = None) -> list[Rejection]:
         """Rejections with sidx in [lo, hi) (of one hotkey if given), by (sidx, hotkey, challenge)."""
@@ -723,6 +723,23 @@ class Ledger:
             neurons = tuple(Neuron(uid, hk, ck, float(st), int(reg), bool(vp))
                             for uid, hk, ck, st, reg, vp in conn.execute(q).tuples())
         return Metagraph(netuid=int(head.netuid), block=int(head.block), neurons=neurons)
+
+    def store_chain_params(self, block: int, params: ChainParams) -> bool:
+        """Store the chain's weight-setting parameters read at `block`; True if the block was new."""
+        _check_int64("block", block)
+        row = {"block": int(block), **dataclasses.asdict(params)}
+        with self._write() as conn:
+            return self._insert_new(conn, t.chain_params, [row], ["block"]) == 1
+
+    def chain_params(self, block: int) -> ChainParams | None:
+        """The parameters read at exactly `block` (None if they were not recorded there)."""
+        c = t.chain_params.c
+        with self._read() as conn:
+            r = conn.execute(sa.select(t.chain_params).where(c.block == block)).first()
+        if r is None:
+            return None
+        return ChainParams(int(r.tempo), int(r.weights_rate_limit), int(r.max_weight_limit),
+                           int(r.min_allowed_weights), bool(r.commit_reveal))
 
     # -- weights and submissions -------------------------------------------------------------
 

@@ -282,6 +282,19 @@ def blend_ema(new: WeightVector, previous: Mapping[str, float] | None, alpha: fl
     return WeightVector(new.uids, new.hotkeys, _normalised(blended), None)
 
 
+def carry_forward(previous: Mapping[str, float], uids: Sequence[int], hotkeys: Sequence[str]) -> WeightVector:
+    """The previous vector on today's metagraph, by hotkey, renormalised: what an epoch sets when its
+    own vector is rejected (§13.2 "keep the previous weights"). Hotkeys no longer registered are
+    dropped and new ones get 0; rejected "empty" when none of the previous mass is still registered.
+    """
+    uid_arr, hk = _metagraph(uids, hotkeys)
+    checked = {h: _check_value(value, f"previous weight of {h!r}") for h, value in previous.items()}
+    w = np.array([checked.get(h, 0.0) for h in hk], dtype=np.float64)
+    if not (w > 0.0).any():
+        return _rejected(uid_arr, hk, "empty")
+    return WeightVector(uid_arr, hk, _normalised(w), None)
+
+
 # ----------------------------------------------------------------------------------------------
 # u16 quantisation (dependencies.md §2, bittensor 11 `bittensor.intents.weights`)
 
@@ -311,15 +324,8 @@ def _clip_to_limit(w: np.ndarray, limit: float) -> np.ndarray:
     return clipped / _sdk_sum(clipped)
 
 
-def quantize_u16(weights: np.ndarray, max_weight_limit: int = 65535) -> np.ndarray:
-    """What the chain receives (uint16, same length, zeros where the SDK drops entries).
-
-    Models sending only the positive entries (§13.3), in the given order: those are clipped to
-    `max_weight_limit/65535` when the limit is below 65535, then max-upscaled to
-    `round(w / max(w) · 65535)` with round half to even (np.rint, which is IEEE round-to-nearest-even
-    like Python's `round`), and entries rounding to 0 are dropped. ValueError for negative or
-    non-finite weights, an all-zero vector (the SDK refuses to send nothing), or a limit outside 0..65535.
-    """
+def _sdk_scaled(weights: np.ndarray, max_weight_limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w, positions sent, their values scaled to 65535 before rounding), as the SDK computes them."""
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if not np.isfinite(w).all() or (w < 0.0).any():
         raise ValueError("weights must be finite and non-negative")
@@ -331,8 +337,62 @@ def quantize_u16(weights: np.ndarray, max_weight_limit: int = 65535) -> np.ndarr
     sent = w[sent_at]
     if max_weight_limit < U16_MAX:
         sent = _clip_to_limit(sent, int(max_weight_limit) / U16_MAX)
+    return w, sent_at, sent / sent.max() * U16_MAX
+
+
+def sdk_pass(weights: np.ndarray, max_weight_limit: int = U16_MAX) -> np.ndarray:
+    """The u16 the SDK makes of `weights` in one `SetWeights` (uint16, same length, zeros where it
+    drops entries).
+
+    Models sending only the positive entries (§13.3), in the given order: those are clipped to
+    `max_weight_limit/65535` when the limit is below 65535, then max-upscaled to
+    `round(w / max(w) · 65535)` with round half to even (np.rint, which is IEEE round-to-nearest-even
+    like Python's `round`), and entries rounding to 0 are dropped. ValueError for negative or
+    non-finite weights, an all-zero vector (the SDK refuses to send nothing), or a limit outside 0..65535.
+    """
+    w, sent_at, scaled = _sdk_scaled(weights, max_weight_limit)
     out = np.zeros(len(w), dtype=np.uint16)
-    out[sent_at] = np.rint(sent / sent.max() * U16_MAX).astype(np.uint16)
+    out[sent_at] = np.rint(scaled).astype(np.uint16)
+    return out
+
+
+def within_limit(u16: np.ndarray, max_weight_limit: int) -> bool:
+    """The chain's check on stored weights: the largest is at most `max_weight_limit`/65535 of their
+    sum (exact integers; the chain's fixed-point check is monotone in the same quantities)."""
+    values = np.asarray(u16, dtype=np.int64).reshape(-1)
+    return int(max_weight_limit) >= U16_MAX or int(values.max()) * U16_MAX <= int(max_weight_limit) * int(values.sum())
+
+
+def sent_unchanged(u16: np.ndarray, max_weight_limit: int = U16_MAX) -> bool:
+    """Whether the SDK, handed these u16 as weights, sends exactly them (zeros are not sent)."""
+    values = np.asarray(u16).reshape(-1)
+    return bool(values.any()) and np.array_equal(sdk_pass(values, max_weight_limit), values)
+
+
+def quantize_u16(weights: np.ndarray, max_weight_limit: int = U16_MAX) -> np.ndarray:
+    """The u16 to store and send: the SDK's pass on `weights`, made to pass the chain's limit check.
+
+    The SDK clips to just under the limit and then rounds, and rounding can shrink the total enough
+    that the largest share lands a hair above the limit: the chain refuses such a vector
+    (MaxWeightExceeded), and the SDK, handed it again, would clip it to something else. Then the
+    entries rounded down the most (not those at 65535) are raised by one until the largest share
+    is within the limit, so every entry stays within one unit of the SDK's. A vector within the
+    limit with its largest entry at 65535 is one the SDK sends unchanged (`sent_unchanged`). When one
+    unit each cannot do it (too few entries for the limit: the SDK's uniform case) the SDK's vector
+    is returned as it is, and `within_limit` says no. Same errors as `sdk_pass`.
+    """
+    w, sent_at, scaled = _sdk_scaled(weights, max_weight_limit)
+    values = np.rint(scaled).astype(np.int64)
+    kept = values > 0
+    sent_at, scaled, values = sent_at[kept], scaled[kept], values[kept]
+    if 0 < int(max_weight_limit) and not within_limit(values, max_weight_limit):
+        room = np.lexsort((np.arange(len(values)), -(scaled - values)))  # most rounded down first
+        room = room[values[room] < U16_MAX]
+        need = -(-U16_MAX * int(values.max()) // int(max_weight_limit)) - int(values.sum())
+        if need <= room.size:
+            values[room[:need]] += 1
+    out = np.zeros(len(w), dtype=np.uint16)
+    out[sent_at] = values
     return out
 
 

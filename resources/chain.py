@@ -27,8 +27,8 @@ class ChainResource(dg.ConfigurableResource, abc.ABC):
         """The current head block."""
 
     @abc.abstractmethod
-    def params(self) -> ChainParams:
-        """Tempo and the weight-setting hyperparameters."""
+    def params(self, block: int | None = None) -> ChainParams:
+        """Tempo and the weight-setting hyperparameters at `block` (None: head)."""
 
     @abc.abstractmethod
     def metagraph(self, block: int | None = None) -> Metagraph:
@@ -40,7 +40,9 @@ class ChainResource(dg.ConfigurableResource, abc.ABC):
 
     @abc.abstractmethod
     def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
-        """Send u16 weights (zeros dropped); a dry run when no wallet is configured."""
+        """Send exactly these u16 weights (zeros dropped), or raise ChainError and send nothing.
+
+        A dry run when no wallet is configured."""
 
     def now(self) -> float:
         """The time the chain lives in (unix seconds): the wall clock live, the world time on the devnet."""

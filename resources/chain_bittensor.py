@@ -6,7 +6,7 @@ Reads go through the SDK's typed namespaces and are converted to the project dat
 SDK calls per method:
 
 - `head_block`: `sub.block`.
-- `params`: `sub.at()` (one block for every read), `query(storage.SubtensorModule.NetworksAdded)`,
+- `params`: `sub.at(block)` (one block for every read), `query(storage.SubtensorModule.NetworksAdded)`,
   `query(storage.SubtensorModule.Tempo)`, `hyperparameters.weights_rate_limit`,
   `.max_weight_limit`, `.min_allowed_weights`, `subnets.commit_reveal_enabled`.
 - `metagraph`: `sub.subnets.metagraph(netuid, block, commitments=False)`, one
@@ -14,7 +14,9 @@ SDK calls per method:
 - `commitments`: `sub.subnets.commitments(netuid, block)`, the `Commitments.CommitmentOf`,
   `Commitments.RevealedCommitments` and `SubtensorModule.Uids` maps at one block.
 - `set_weights`: `sub.at()` with `hyperparameters.min_allowed_weights` / `.max_weight_limit`
-  (and `neurons.uid` for a lone weight), then `sub.execute(bt.SetWeights(...), wallet)`: the SDK
+  (and `neurons.uid` for a lone weight), then `sub.execute(bt.SetWeights(...), wallet)` with the u16
+  as weights, only when the SDK's clip and upscale leave them as they are
+  (`mechanisms.weights.sent_unchanged`, which `quantize_u16` guarantees at the same limit): the SDK
   preflights registration and the rate limit, composes `set_mechanism_weights` or, when the subnet
   has commit-reveal on, `commit_timelocked_mechanism_weights`, signs with the hotkey and waits for
   finalisation.
@@ -43,8 +45,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import bittensor as bt
-from bittensor.intents.weights import clip_to_max_weight, normalize
+import numpy as np
 from pydantic import PrivateAttr
+
+from mechanisms.weights import sent_unchanged
 
 from resources.chain import (
     ChainError,
@@ -116,9 +120,9 @@ class BittensorChain(ChainResource):
         with self._calling("head_block"):
             return int(self._sub().block)
 
-    def params(self) -> ChainParams:
-        with self._calling("params"):
-            snap = self._sub().at()
+    def params(self, block: int | None = None) -> ChainParams:
+        with self._calling(f"params(block={block})"):
+            snap = self._sub().at(block)
             if not snap.query(bt.storage.SubtensorModule.NetworksAdded, [self.netuid]):
                 raise ChainError(
                     f"params: subnet {self.netuid} does not exist on {self.network!r} "
@@ -209,7 +213,13 @@ class BittensorChain(ChainResource):
                         f"non-zero weights (min_allowed_weights); got {len(nz_uids)} after "
                         "dropping zeros; nothing was sent"
                     )
-            sent_uids, sent_weights = _as_sdk_sends(nz_uids, nz_weights, max_limit)
+            if not sent_unchanged(np.array(nz_weights), max_limit):
+                raise ChainError(
+                    f"set_weights: the SDK would clip or rescale these u16 under netuid {self.netuid}'s "
+                    f"max_weight_limit {max_limit}, so the chain would not receive them as given; nothing "
+                    "was sent (the limit is not the one they were quantised under, or they are not "
+                    "mechanisms.weights.quantize_u16 output)"
+                )
             intent = bt.SetWeights(
                 netuid=self.netuid,
                 uids=list(nz_uids),
@@ -218,7 +228,7 @@ class BittensorChain(ChainResource):
             )
             log.info(
                 "set_weights: netuid %s, %d uids, version_key %s, hotkey %s, block %s",
-                self.netuid, len(sent_uids), version_key, hotkey_ss58, snap.block,
+                self.netuid, len(nz_uids), version_key, hotkey_ss58, snap.block,
             )
             result = sub.execute(intent, wallet, retries=2)
             if not result.success:
@@ -229,8 +239,8 @@ class BittensorChain(ChainResource):
         return WeightsReceipt(
             netuid=self.netuid,
             block=int(snap.block),
-            uids=sent_uids,
-            weights=sent_weights,
+            uids=nz_uids,
+            weights=nz_weights,
             version_key=version_key,
             hotkey=hotkey_ss58,
             sent=True,
@@ -290,24 +300,6 @@ def _u64(value: int, name: str) -> int:
     if not 0 <= value < 2**64:
         raise ChainError(f"set_weights: {name} must be a u64; got {value}")
     return value
-
-
-def _as_sdk_sends(
-    uids: tuple[int, ...], weights: tuple[int, ...], max_weight_limit: int
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The u16 vector `bt.SetWeights` will put on chain for these weights.
-
-    `SetWeights` treats weights as relative: it clips them to `max_weight_limit` (when below
-    65535 and more than one weight is set) and max-upscales to u16 with the SDK's own functions,
-    called here with the same inputs. For a vector from `mechanisms.weights.quantize_u16` this is
-    the identity when the limit is 65535; below it the SDK clips the already rounded vector again,
-    which moves a few entries by 1–2 units now and then, so the receipt reports these values.
-    """
-    floats = [float(w) for w in weights]
-    if len(floats) > 1 and max_weight_limit < U16_MAX:
-        floats = clip_to_max_weight(floats, max_weight_limit / U16_MAX)
-    sent_uids, sent_weights = normalize(list(uids), floats)
-    return tuple(sent_uids), tuple(sent_weights)
 
 
 def _detail(result: Any) -> str:

@@ -18,7 +18,7 @@ class DevnetChain(ChainResource):
     def head_block(self) -> int:
         return self._state().head_block()
 
-    def params(self) -> ChainParams:
+    def params(self, block: int | None = None) -> ChainParams:
         return self._state().params()
 
     def metagraph(self, block: int | None = None) -> Metagraph:

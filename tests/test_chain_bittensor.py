@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bittensor as bt
+import numpy as np
 import pytest
 
 from resources.chain import ChainError, ChainParams, Commitment, WeightsReceipt
+from mechanisms.weights import quantize_u16, sdk_pass
 from resources.chain_bittensor import DRY_RUN_DETAIL, BittensorChain
 
 NETUID = 7
 HEAD = 1000
+AFTER_BURN_EXAMPLE = [0.35, 0.3249675, 0.1949805, 0.129987, 0.000065]  # tests/test_weights.py step 5
 
 
 def account(uri: str) -> str:
@@ -571,25 +574,38 @@ def test_set_weights_signs_a_plain_set_with_the_keyfile_hotkey(wallet, chains, c
     assert all(s and s not in text and s.removeprefix("0x") not in text for s in secrets)
 
 
-def test_set_weights_reports_what_the_sdk_upscaled(wallet, chains):
-    fake = weights_fake(wallet.hotkeypub.ss58_address)
-    receipt = chains(fake, **wallet_config(wallet)).set_weights([5, 6], [100, 200], version_key=0)
-    (sub,) = fake.submitted
-    # max-upscale: 100/200 · 65535 = 32767.5 → 32768 (half to even), 200 → 65535.
-    assert sub.call.params["weights"] == [32768, 65535]
-    assert (receipt.uids, receipt.weights) == ((5, 6), (32768, 65535))
+@pytest.mark.parametrize("limit", [65535, 45_000, 19_661, 6_553])
+def test_set_weights_sends_exactly_the_stored_u16(wallet, chains, limit):
+    """The requirement: the u16 the chain receives are the u16 stored, also when the subnet's
+    max_weight_limit clips (every limit below 65535 here binds some of these vectors), and they pass
+    the chain's own limit check."""
+    rng = np.random.default_rng(limit)
+    vectors = [rng.pareto(1.0, 64) * (rng.random(64) > 0.2) for _ in range(12)]
+    if len(AFTER_BURN_EXAMPLE) * limit >= 65535:  # five entries cannot all stay under 10 %
+        vectors.append(np.array(AFTER_BURN_EXAMPLE))
+    clipped = 0
+    for weights in vectors:
+        stored = quantize_u16(weights, limit).tolist()
+        clipped += stored != sdk_pass(weights).tolist()
+        fake = weights_fake(wallet.hotkeypub.ss58_address, max_limit=limit, min_allowed=1)
+        uids = list(range(100, 100 + len(stored)))
+        receipt = chains(fake, **wallet_config(wallet)).set_weights(uids, stored, version_key=0)
+        (sub,) = fake.submitted
+        sent = dict(zip(sub.call.params["dests"], sub.call.params["weights"]))
+        assert sent == {u: q for u, q in zip(uids, stored) if q > 0}
+        assert dict(zip(receipt.uids, receipt.weights)) == sent
+        assert max(sent.values()) * 65535 <= limit * sum(sent.values())  # the chain's own limit holds
+    assert (clipped > 0) == (limit < 65535)  # the limits really clipped
 
 
-def test_set_weights_reports_what_the_sdk_clipped(wallet, chains):
-    # max_weight_limit 32768 (L = 32768/65535): the SDK clips the top weight to a cutoff
-    # c = (L·2a − 1e-7)/(1 − L) · total with a = 100/65735, total = 65735, so c ≈ 199.993;
-    # then max-upscales: 100/c · 65535 ≈ 32768.65 → 32769, c → 65535.
-    fake = weights_fake(wallet.hotkeypub.ss58_address, max_limit=32768)
-    chain = chains(fake, **wallet_config(wallet))
-    receipt = chain.set_weights([1, 2, 3], [65535, 100, 100], version_key=0)
-    (sub,) = fake.submitted
-    assert sub.call.params["weights"] == [65535, 32769, 32769]
-    assert receipt.weights == (65535, 32769, 32769)
+@pytest.mark.parametrize(("weights", "limit"), [([100, 200], 65535), ([65535, 100, 100], 32768)])
+def test_u16_the_sdk_would_change_are_refused(wallet, chains, weights, limit):
+    """Not max-upscaled ([100, 200] would go out as [32768, 65535]) or above the limit (the SDK would
+    clip the 65535): sending them would put other u16 on chain than the caller holds."""
+    fake = weights_fake(wallet.hotkeypub.ss58_address, max_limit=limit)
+    with pytest.raises(ChainError, match="would clip or rescale"):
+        chains(fake, **wallet_config(wallet)).set_weights(list(range(1, len(weights) + 1)), weights, version_key=0)
+    assert fake.called("compose") == [] and fake.submitted == []
 
 
 def test_set_weights_uses_commit_reveal_when_the_subnet_wants_it(wallet, chains):
@@ -617,7 +633,7 @@ def test_fewer_weights_than_min_allowed_is_a_chain_error(wallet, chains):
 
 def test_a_lone_self_weight_is_exempt_from_min_allowed(wallet, chains):
     fake = weights_fake(wallet.hotkeypub.ss58_address, uid=2, min_allowed=4)
-    receipt = chains(fake, **wallet_config(wallet)).set_weights([2], [10], version_key=1)
+    receipt = chains(fake, **wallet_config(wallet)).set_weights([2], [65535], version_key=1)
     (sub,) = fake.submitted
     assert (sub.call.params["dests"], sub.call.params["weights"]) == ([2], [65535])
     assert receipt.sent and receipt.weights == (65535,)
@@ -633,7 +649,7 @@ def test_a_lone_weight_on_another_uid_is_not_exempt(wallet, chains):
 def test_unregistered_hotkey_is_a_chain_error(wallet, chains):
     fake = weights_fake(wallet.hotkeypub.ss58_address, uid=None)
     with pytest.raises(ChainError, match="set_weights failed.*not registered"):
-        chains(fake, **wallet_config(wallet)).set_weights([1, 2], [1, 2], version_key=1)
+        chains(fake, **wallet_config(wallet)).set_weights([1, 2], [65535, 2], version_key=1)
     assert fake.submitted == []
 
 
@@ -641,14 +657,14 @@ def test_a_refused_extrinsic_is_a_chain_error(wallet, chains):
     fake = weights_fake(wallet.hotkeypub.ss58_address)
     fake.reject = "Custom error: 11 (MaxWeightExceeded)"
     with pytest.raises(ChainError, match="refused the weights.*MaxWeightExceeded"):
-        chains(fake, **wallet_config(wallet)).set_weights([1, 2], [1, 2], version_key=1)
+        chains(fake, **wallet_config(wallet)).set_weights([1, 2], [65535, 2], version_key=1)
     assert len(fake.submitted) == 1
 
 
 def test_missing_hotkey_keyfile_is_a_chain_error(wallet, fake, chains):
     config = {**wallet_config(wallet), "wallet_hotkey": "nope"}
     with pytest.raises(ChainError, match="hotkey keyfile .*nope.* does not exist"):
-        chains(fake, **config).set_weights([1, 2], [1, 2], version_key=1)
+        chains(fake, **config).set_weights([1, 2], [65535, 2], version_key=1)
     assert fake.calls == []
 
 
@@ -659,7 +675,7 @@ def test_encrypted_hotkey_without_env_password_is_refused_without_prompting(tmp_
     w.create_new_hotkey(hotkey_password="correct horse", overwrite=True, suppress=True)
     assert w.hotkey_file.is_encrypted()
     with pytest.raises(ChainError, match="encrypted.*BT_PW_"):
-        chains(fake, **wallet_config(w)).set_weights([1, 2], [1, 2], version_key=1)
+        chains(fake, **wallet_config(w)).set_weights([1, 2], [65535, 2], version_key=1)
     assert fake.calls == []
 
 
@@ -691,5 +707,5 @@ def test_rpc_failure_during_set_weights_is_a_chain_error(wallet, chains):
     fake = weights_fake(wallet.hotkeypub.ss58_address)
     fake.fail["compose"] = bt.RpcConnectionError("socket closed")
     with pytest.raises(ChainError, match="set_weights failed .*socket closed"):
-        chains(fake, **wallet_config(wallet)).set_weights([1, 2], [1, 2], version_key=1)
+        chains(fake, **wallet_config(wallet)).set_weights([1, 2], [65535, 2], version_key=1)
     assert fake.submitted == []

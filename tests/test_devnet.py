@@ -17,6 +17,7 @@ from devnet.world import FIRST_BLOCK, World
 from ledger import Ledger
 from protocol import payload as pl
 from protocol.validation import ChallengeFormat
+from mechanisms.weights import quantize_u16
 from resources.chain import ChainError
 from resources.chain_devnet import DevnetChain
 from resources.drand_devnet import DevnetDrand
@@ -93,20 +94,42 @@ def test_young_miners_appear_in_the_metagraph_when_they_register(state, world):
 
 def test_set_weights_accepts_only_the_validator_and_the_rate_limit(state, world):
     chain = DevnetChain(netuid=world.profile.chain.netuid, ledger_url=str(state.ledger.engine.url), payload_dir="unused")
-    receipt = chain.set_weights([0, 2, 3], [65535, 0, 1000], version_key=7)
-    assert receipt.sent and receipt.uids == (0, 3) and receipt.weights == (65535, 1000)
+    quarters = [65535, 0, 65535, 65535, 65535]  # uids 0, 3, 4, 5 a quarter each: within the 30 % limit
+    receipt = chain.set_weights([0, 2, 3, 4, 5], quarters, version_key=7)
+    assert receipt.sent and receipt.uids == (0, 3, 4, 5) and receipt.weights == (65535,) * 4
     assert receipt.hotkey == world.validator.ss58_address and receipt.block == state.head_block()
     recorded = state.ledger.devnet_weights(world.validator.ss58_address)
-    assert recorded[-1]["uids"] == [0, 3] and recorded[-1]["version_key"] == 7
+    assert recorded[-1]["uids"] == [0, 3, 4, 5] and recorded[-1]["version_key"] == 7
     with pytest.raises(ChainError, match="rate limit"):
-        chain.set_weights([0], [1], 7)
+        chain.set_weights([0, 3, 4, 5], [65535] * 4, 7)
     state.clock.advance(WEIGHTS_RATE_LIMIT * world.block_time)
-    assert chain.set_weights([0], [1], 7).sent
+    assert chain.set_weights([1], [7], 7).sent  # a lone self-weight: exempt from the limit
     with pytest.raises(ChainError, match="not a registered validator"):
         state.set_weights(world.miners[0].hotkey, [0], [1], 0)
     with pytest.raises(ChainError, match="not registered"):
         state.clock.advance(WEIGHTS_RATE_LIMIT * world.block_time)
         chain.set_weights([10_000], [1], 0)
+
+
+def test_devnet_chain_takes_the_stored_u16_under_a_binding_max_weight_limit(state, world):
+    """The devnet's max_weight_limit (30 %) binds the 35 % burn: quantize_u16 makes u16 the chain
+    takes exactly as stored, and the chain refuses what the limit forbids, as subtensor does."""
+    limit = state.params().max_weight_limit
+    assert limit < 65535 and limit / 65535 < world.profile.weights.burn_share
+    chain = DevnetChain(netuid=world.profile.chain.netuid, ledger_url=str(state.ledger.engine.url), payload_dir="unused")
+    uids = [n.uid for n in state.metagraph().neurons]
+    rng = np.random.default_rng(11)
+    weights = rng.random(len(uids)) * 0.65 / len(uids)
+    weights[0] = 0.35  # the burn
+    stored = quantize_u16(weights, limit)
+    assert stored.tolist() != quantize_u16(weights).tolist()  # the limit really clipped
+    receipt = chain.set_weights(uids, stored.tolist(), 0)
+    record = state.ledger.devnet_weights()[-1]
+    assert record["weights"] == list(receipt.weights) == [int(q) for q in stored if q > 0]
+    state.clock.advance(WEIGHTS_RATE_LIMIT * world.block_time)
+    with pytest.raises(ChainError, match="above max_weight_limit"):
+        chain.set_weights(uids, quantize_u16(weights).tolist(), 0)  # quantised without the limit
+    assert len(state.ledger.devnet_weights()) == 1
 
 
 def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):

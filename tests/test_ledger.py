@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 import ledger.store as store
 from ledger import Ledger, RawPayload, Rejection, Sample, StoredWeights, Submission
 from ledger import migrations, schema
-from resources.chain import Commitment, Metagraph, Neuron, WeightsReceipt
+from resources.chain import ChainParams, Commitment, Metagraph, Neuron, WeightsReceipt
 from tests.postgres import BACKENDS, ledger_url
 
 HK = [f"5Hotkey{i:02d}" + "x" * 40 for i in range(8)]  # ss58-sized strings
@@ -61,9 +61,9 @@ def _count(led: Ledger, table: sa.Table) -> int:
 
 
 def test_package_exports_and_head_revision():
-    assert migrations.head() == "0002"
-    assert (migrations.SCRIPT_LOCATION / "versions" / "0001_initial.py").is_file()
-    assert (migrations.SCRIPT_LOCATION / "versions" / "0002_drand_unserved.py").is_file()
+    assert migrations.head() == "0003"
+    for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py"):
+        assert (migrations.SCRIPT_LOCATION / "versions" / name).is_file()
     assert Ledger is store.Ledger and Sample is store.Sample and Submission is store.Submission
 
 
@@ -263,6 +263,30 @@ def test_rejections_replace_on_conflict(ledger):
     assert _count(ledger, schema.rejections) == 3
 
 
+def test_replacing_reveal_restates_embeddings_and_rejections_together(ledger):
+    one = np.ones(1, bool)
+    ledger.store_embeddings("ETH", 5, [HK[0]], np.array([[1.0, 2.0]]), one)
+    ledger.store_embeddings("ETH", 6, [HK[1]], np.array([[3.0, 4.0]]), one)
+    ledger.store_embeddings("ETH", 9, [HK[2]], np.array([[5.0, 6.0]]), one)  # outside [5, 9)
+    ledger.store_embeddings("ETH", 7, [HK[3]], np.array([[7.0, 8.0]]), one, source="bootstrap")
+    ledger.record_rejections([Rejection(6, HK[2], "aead", "tag"), Rejection(9, HK[4], "aead", "tag")])
+    with ledger.replacing_reveal(5, 9):
+        # The rerun refuses HK[0]'s vector at 5 and now accepts HK[2] at 6.
+        ledger.store_embeddings("ETH", 6, [HK[2]], np.array([[0.5, 0.5]]), one)
+        ledger.record_rejections([Rejection(5, HK[0], "validation", "dim")])
+    sidx, hotkeys, values = ledger.embeddings("ETH", 0, 100)
+    assert sidx.tolist() == [6, 7, 9] and set(hotkeys) == {HK[2], HK[3]}
+    assert values[0, hotkeys.index(HK[2])].tolist() == [0.5, 0.5]  # the restated vector, not HK[1]'s
+    assert values[1, hotkeys.index(HK[3])].tolist() == [7.0, 8.0]  # bootstrap history is not the reveal's
+    assert [(r.sidx, r.hotkey, r.reason) for r in ledger.rejections(0, 100)] == [
+        (5, HK[0], "validation"), (9, HK[4], "aead")]
+    with pytest.raises(RuntimeError), ledger.replacing_reveal(5, 9):
+        ledger.store_embeddings("ETH", 8, [HK[5]], np.array([[1.0, 1.0]]), one)
+        raise RuntimeError("the reveal failed half way")
+    assert ledger.embeddings("ETH", 0, 100)[0].tolist() == [6, 7, 9]  # all or nothing
+    assert len(ledger.rejections(5, 9)) == 1
+
+
 def test_signatures_round_trip(ledger):
     sigs = {1000: bytes(range(48)), 1001: b"\xff" * 48}
     assert ledger.store_signatures(sigs) == 2
@@ -459,6 +483,16 @@ def test_metagraph_snapshots(ledger):
     assert ledger.metagraph(1360) == mg2 and ledger.metagraph(1499) == mg2
     assert ledger.metagraph(10**9) == Metagraph(123, 1500, ())
     assert _count(ledger, schema.metagraph_neurons) == 4
+
+
+def test_chain_params_per_block(ledger):
+    params = ChainParams(tempo=360, weights_rate_limit=2**40, max_weight_limit=19_661, min_allowed_weights=8,
+                         commit_reveal=True)
+    assert ledger.chain_params(719) is None
+    assert ledger.store_chain_params(719, params) is True
+    assert ledger.store_chain_params(719, ChainParams(1, 1, 65535, 1, False)) is False  # the first read stays
+    assert ledger.chain_params(719) == params
+    assert ledger.chain_params(720) is None  # exactly the block: parameters may change between epochs
 
 
 def test_weights_history(ledger):

@@ -9,17 +9,18 @@ import profiles
 from assets.epochs import SampleRules
 from assets.ingest import PAYLOADS
 from assets.reveal import awaited_round, drand_signatures, embeddings
-from assets.weights import uids_registered, weights_finite, weights_nonnegative, weights_normalized, weights_not_degenerate
+from assets.weights import (uids_registered, weights_finite, weights_match_stored, weights_nonnegative, weights_normalized,
+                            weights_not_degenerate, weights_sendable)
 from devnet.chain import DevnetChainState
 from devnet.world import World
-from ledger import Ledger, RawPayload
+from ledger import Ledger, RawPayload, StoredWeights
 from orchestration.definitions import defs
 from assets.partitions import EPOCHS, epoch_key
 from orchestration.sensors import block_sensor, reveal_ready_sensor
 from protocol import payload as pl
 from protocol.timelock import TimelockEncryptor
 from resources.chain_devnet import DevnetChain
-from resources.chain_types import Metagraph, Neuron
+from resources.chain_types import ChainParams, Metagraph, Neuron
 from resources.drand import DrandUnavailable
 from resources.drand_devnet import DevnetDrand
 from resources.ledger import LedgerResource
@@ -41,7 +42,7 @@ def test_definitions_graph():
     assert "missing" in submission.lower() and "check" in submission.lower(), submission
     checks = {c.name for c in graph.asset_check_keys}
     assert checks == {"weights_finite", "weights_nonnegative", "weights_normalized", "uids_registered",
-                      "weights_not_degenerate"}
+                      "weights_not_degenerate", "weights_match_stored", "weights_sendable"}
     assert {s.name for s in defs.sensors} == {"block_sensor", "reveal_ready_sensor", "epoch_automation"}
 
 
@@ -149,6 +150,35 @@ def test_uids_registered_check(tmp_path):
     assert not uids_registered(ctx, swapped, LedgerResource(url=url)).passed
     unknown = GOOD | {"block": 10}  # no metagraph snapshot at or before that block
     assert not uids_registered(ctx, unknown, LedgerResource(url=url)).passed
+
+
+def test_a_rerun_that_differs_from_the_stored_vector_fails_its_blocking_check(tmp_path):
+    """The stored vector is the one submitted; a rerun computing any other u16 (or uids) must block."""
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    store, ctx = Ledger(url), dg.build_asset_check_context()
+    assert not weights_match_stored(ctx, GOOD, LedgerResource(url=url)).passed  # nothing stored
+    store.store_weights(StoredWeights(1, 719, (0, 1, 2), ("h0", "h1", "h2"), (0.35, 0.4, 0.25),
+                                      (57344, 65535, 40960), {}))
+    assert weights_match_stored(ctx, GOOD, LedgerResource(url=url)).passed
+    for changed in ({"u16": [57344, 65535, 40961]}, {"uids": [0, 1, 3]}, {"hotkeys": ["h0", "h2", "h1"]}):
+        failed = weights_match_stored(ctx, GOOD | changed, LedgerResource(url=url))
+        assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_weights_sendable_check_applies_the_epochs_chain_limits(tmp_path):
+    """At the limit recorded for the epoch's block: the top share within max_weight_limit as the SDK
+    sends the u16, and at least min_allowed_weights of them non-zero; no recorded limit, no send."""
+    url = f"sqlite:///{tmp_path}/l.sqlite"
+    store, ctx = Ledger(url), dg.build_asset_check_context()
+    assert not weights_sendable(ctx, GOOD, LedgerResource(url=url)).passed
+    store.store_chain_params(719, ChainParams(360, 100, 30000, 3, False))  # 65535/163839 = 0.40 ≤ 0.4578
+    assert weights_sendable(ctx, GOOD, LedgerResource(url=url)).passed
+    store.store_chain_params(720, ChainParams(360, 100, 26000, 3, False))  # 0.40 > 0.3967
+    assert not weights_sendable(ctx, GOOD | {"block": 720}, LedgerResource(url=url)).passed
+    store.store_chain_params(721, ChainParams(360, 100, 65535, 4, False))  # three non-zero, four required
+    assert not weights_sendable(ctx, GOOD | {"block": 721}, LedgerResource(url=url)).passed
+    store.store_chain_params(722, ChainParams(360, 100, 65535, 1, False))
+    assert not weights_sendable(ctx, GOOD | {"block": 722, "u16": [100, 200, 50]}, LedgerResource(url=url)).passed
 
 
 class PatchyDrand(DevnetDrand):

@@ -6,6 +6,7 @@ One module-scoped run (two live epochs, as `make run` does) feeds every test her
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from assets.epochs import EpochBlocks
 from devnet.miners import HOSTILITIES, hostility
 from devnet.world import World
 from ledger import Ledger
+from mechanisms.weights import within_limit
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +60,9 @@ def artifact(platform, *path: str):
 def test_run_prints_every_neuron_with_role_and_weight(platform):
     lines = [line for line in platform.run.stdout.splitlines() if line[:4].strip().isdigit()]
     assert len(lines) == len(platform.world.neurons())
-    assert abs(sum(float(line.split()[-1]) for line in lines) - 1) < 1e-3
+    assert abs(sum(float(line.split()[-2]) for line in lines) - 1) < 1e-3
+    stored = platform.ledger.weights(platform.epochs[-1])
+    assert {int(line.split()[0]): int(line.split()[-1]) for line in lines} == dict(zip(stored.uids, stored.u16))
     assert "make ui" in platform.run.stdout
     top = lines[0].split()
     assert top[0] == "0" and top[2] == "owner"  # the burn share is the largest single weight
@@ -67,13 +71,21 @@ def test_run_prints_every_neuron_with_role_and_weight(platform):
 def test_two_epochs_submitted_on_the_devnet_chain(platform):
     assert len(platform.epochs) == 2 and platform.epochs[1] == platform.epochs[0] + 1
     validator = platform.world.validator.ss58_address
-    for epoch in platform.epochs:
-        (submission,) = platform.ledger.submissions(epoch)
-        stored = platform.ledger.weights(epoch)
-        assert submission.sent and submission.hotkey == validator
-        assert list(submission.weights) == [q for q in stored.u16 if q > 0]
     recorded = platform.ledger.devnet_weights(validator)
     assert len(recorded) == 2 and recorded[0]["block"] < recorded[1]["block"]
+    burn_uid, burn_share = platform.world.profile.weights.burn_uid, platform.world.profile.weights.burn_share
+    for epoch, on_chain in zip(platform.epochs, recorded):
+        (submission,) = platform.ledger.submissions(epoch)
+        stored = platform.ledger.weights(epoch)
+        sent = [(u, q) for u, q in zip(stored.uids, stored.u16) if q > 0]
+        assert submission.sent and submission.hotkey == validator
+        # The u16 the chain holds are the stored ones, under a max_weight_limit that binds the burn.
+        assert list(zip(submission.uids, submission.weights)) == sent
+        assert list(zip(on_chain["uids"], on_chain["weights"])) == sent
+        limit = platform.ledger.chain_params(stored.block).max_weight_limit
+        assert limit == platform.world.profile.devnet.max_weight_limit < 65535 and within_limit(stored.u16, limit)
+        burn_sent = dict(sent)[burn_uid] / sum(q for _, q in sent)
+        assert burn_sent <= limit / 65535 < burn_share == stored.weights[stored.uids.index(burn_uid)]
 
 
 def test_quality_holds_through_the_pipeline(platform):
@@ -90,9 +102,19 @@ def test_quality_holds_through_the_pipeline(platform):
     group = salience.get(source, 0) + sum(v for h, v in salience.items() if roles[h].role == "clone")
     twin = sum(v for h, v in salience.items() if roles[h].role == "twin")
     assert group <= 1.1 * twin
-    weights = platform.ledger.weights(platform.epochs[-1])
-    young = [w for h, w in zip(weights.hotkeys, weights.weights) if h in roles and roles[h].role == "young"]
-    assert young and np.allclose(young, 0.0001 * (1 - 0.35) * 1.0, rtol=0.5)  # young rule, burnt, EMA
+    # The young-uid rule, exactly: a young miner's new weight is young_weight·(1 − burn_share)
+    # whatever its score, then blended with its previous weight (EMA) and renormalised.
+    rules = platform.world.profile.weights
+    alpha, fresh = platform.world.profile.ema_alpha, rules.young_weight * (1 - rules.burn_share)
+    for epoch in platform.epochs:
+        weights, before = platform.ledger.weights(epoch), platform.ledger.latest_weights_before(epoch)
+        old = dict(zip(before.hotkeys, before.weights)) if before else {}
+        total = alpha + (1 - alpha) * math.fsum(old.get(h, 0.0) for h in weights.hotkeys) if before else 1.0
+        young = {h: w for h, w in zip(weights.hotkeys, weights.weights) if h in roles and roles[h].role == "young"}
+        assert young
+        for hotkey, w in young.items():
+            expected = (alpha * fresh + (1 - alpha) * old.get(hotkey, 0.0)) / total if before else fresh
+            assert w == pytest.approx(expected, rel=1e-9), hotkey
 
 
 def test_hostile_miners_cost_only_themselves_and_hold_no_epoch_back(platform):

@@ -7,7 +7,7 @@ import profiles
 from assets.chain import SubmitConfig, weight_submission
 from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState
 from devnet.world import World
-from ledger import Ledger
+from ledger import Ledger, StoredWeights
 from assets.partitions import EPOCHS, epoch_key
 from resources.chain_devnet import DevnetChain
 from resources.ledger import LedgerResource
@@ -23,9 +23,17 @@ def env(tmp_path):
     return state, chain, LedgerResource(url=url)
 
 
-def submit(env, epoch: int, force: bool = False, rejected=None):
+UIDS, U16 = [0, 2, 3, 4, 5], [65535, 0, 65535, 65535, 65535]  # a quarter each: within the devnet's 30 % limit
+
+
+def submit(env, epoch: int, force: bool = False, rejected=None, computed: list[int] = U16):
+    """Submit `epoch`, whose stored vector is UIDS/U16, with `computed` as the asset's input."""
     state, chain, ledger = env
-    weights = {"uids": [0, 2, 3], "u16": [65535, 0, 4000], "rejected": rejected, "source": "computed"}
+    if rejected is None and ledger.ledger().weights(epoch) is None:
+        hotkeys = tuple(f"h{u}" for u in UIDS)
+        ledger.ledger().store_weights(StoredWeights(epoch, epoch * 360 + 359, tuple(UIDS), hotkeys,
+                                                    (0.25, 0.0, 0.25, 0.25, 0.25), tuple(U16), {}))
+    weights = {"uids": UIDS, "u16": list(computed), "rejected": rejected, "source": "computed"}
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(EPOCHS.name, [epoch_key(epoch)])
         ctx = dg.build_asset_context(partition_key=epoch_key(epoch), instance=instance)
@@ -40,7 +48,7 @@ def test_submits_once_per_epoch_and_never_older_over_newer(env):
     state, _, ledger = env
     first = submit(env, 10)
     assert first.metadata["sent"] is True
-    assert state.ledger.devnet_weights()[-1]["uids"] == [0, 3]
+    assert state.ledger.devnet_weights()[-1]["uids"] == [0, 3, 4, 5]
     advance(env)
     again = submit(env, 10)
     assert again.metadata["sent"] is False and "already submitted" in again.metadata["skipped"]
@@ -60,3 +68,13 @@ def test_a_rejected_vector_is_never_sent(env):
     with pytest.raises(dg.Failure, match="no usable weights"):
         submit(env, 12, rejected="flat")
     assert env[0].ledger.devnet_weights() == []
+
+
+def test_the_stored_vector_is_sent_whatever_the_input_says(env):
+    """The stored u16 are what the chain gets: a different computation handed to the submission
+    (which the blocking check would have stopped) changes nothing on chain."""
+    submit(env, 13, computed=[65535, 0, 65535, 65535, 60000])
+    record = env[0].ledger.devnet_weights()[-1]
+    assert (record["uids"], record["weights"]) == ([0, 3, 4, 5], [65535, 65535, 65535, 65535])
+    (submission,) = env[2].ledger().submissions(13)
+    assert list(submission.weights) == [65535, 65535, 65535, 65535]

@@ -260,6 +260,17 @@ def test_ema_drops_deregistered_and_adds_new_hotkey() -> None:
     np.testing.assert_allclose(got.weights, [43 / 58, 9 / 58, 6 / 58], rtol=1e-15)
 
 
+def test_carry_forward_maps_the_previous_vector_onto_todays_metagraph() -> None:
+    # uid 1 changed hands (h1 → h9): its old weight leaves with h1; h2 moved from uid 2 to uid 3.
+    v = mw.carry_forward({"h0": 0.35, "h1": 0.4, "h2": 0.25}, [0, 1, 3], ["h0", "h9", "h2"])
+    assert v.rejected is None and v.hotkeys == ("h0", "h9", "h2")
+    assert v.weights.tolist() == pytest.approx([0.35 / 0.6, 0.0, 0.25 / 0.6], abs=1e-15)
+    assert math.fsum(v.weights.tolist()) == 1.0
+    assert mw.carry_forward({"h1": 1.0}, [0, 1], ["h0", "h9"]).rejected == "empty"
+    with pytest.raises(ValueError):
+        mw.carry_forward({"h0": -1.0}, [0], ["h0"])
+
+
 def test_ema_without_previous_or_with_rejected_new_is_unchanged() -> None:
     new = example()
     assert blend_ema(new, None, 0.3) is new
@@ -362,8 +373,42 @@ def sdk_cases() -> list[tuple[str, np.ndarray, int]]:
 
 
 @pytest.mark.parametrize("name, weights, limit", sdk_cases(), ids=[c[0] for c in sdk_cases()])
-def test_u16_matches_sdk(name: str, weights: np.ndarray, limit: int) -> None:
-    assert quantize_u16(weights, limit).tolist() == sdk_u16(weights, limit)
+def test_sdk_pass_matches_sdk(name: str, weights: np.ndarray, limit: int) -> None:
+    assert mw.sdk_pass(weights, limit).tolist() == sdk_u16(weights, limit)
+
+
+@pytest.mark.parametrize("name, weights, limit", sdk_cases(), ids=[c[0] for c in sdk_cases()])
+def test_quantized_u16_go_out_unchanged_and_within_the_limit(name: str, weights: np.ndarray, limit: int) -> None:
+    """The requirements on the stored u16: the SDK, handed them, sends exactly them (its own
+    functions say so); the chain's limit check passes whenever any vector of these entries can pass
+    it; and no entry is more than one unit from what the SDK makes of the floats."""
+    stored = quantize_u16(weights, limit)
+    assert sdk_u16(stored.astype(np.float64), limit) == stored.tolist()
+    assert mw.within_limit(stored, limit) or (stored > 0).sum() * limit < 65535
+    assert np.abs(stored.astype(int) - np.array(sdk_u16(weights, limit))).max() <= 1
+
+
+def test_u16_over_the_limit_after_rounding_are_raised_where_rounding_cut_most() -> None:
+    """Where the SDK's rounding leaves the top share above the limit, the chain would refuse its
+    vector: the entries rounded down the most get one unit each, just enough to meet the limit."""
+    rng = np.random.default_rng(5)
+    raised = 0
+    for _ in range(400):
+        weights, limit = rng.pareto(1.0, 48), int(rng.integers(3000, 30000))
+        sdk, stored = np.array(sdk_u16(weights, limit)), quantize_u16(weights, limit).astype(int)
+        if mw.within_limit(sdk, limit):
+            assert stored.tolist() == sdk.tolist()  # nothing to fix: exactly the SDK's
+            continue
+        raised += 1
+        scaled = mw._sdk_scaled(weights, limit)[2]
+        cut = scaled - sdk  # how far rounding moved each entry down
+        up = np.flatnonzero(stored != sdk)
+        assert set(np.unique(stored[up] - sdk[up])) == {1} and mw.within_limit(stored, limit)
+        assert cut[up].min() >= np.delete(cut, up)[sdk[np.delete(np.arange(48), up)] < 65535].max()
+        fewer = stored.copy()
+        fewer[up[np.argmin(cut[up])]] -= 1
+        assert not mw.within_limit(fewer, limit)  # one unit less and the chain would refuse it
+    assert raised >= 10  # the case is common enough to have been exercised
 
 
 def test_sdk_cases_exercise_ties_and_clipping() -> None:
