@@ -217,12 +217,12 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
     reasons: Counter[str] = Counter({k: n for k, n in statuses.items() if k != FETCHED})
     valid: Counter[str] = Counter()
     all_rejections = []
-    with store.transaction():
+    with store.replacing_reveal(lo, hi):
         for sample in samples:
             _, vectors, rejections = reveal_sample(store, sample, signatures, profile, beacon)
             all_rejections += rejections
             valid.update({name: len(got) for name, got in vectors.items()})
-        store.replace_rejections(lo, hi, all_rejections)
+        store.record_rejections(all_rejections)
     reasons.update(r.reason for r in all_rejections)
     last_taken = max((s.taken_at for s in samples), default=chain.now())
     table = "| reason | count |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in reasons.most_common())

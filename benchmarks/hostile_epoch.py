@@ -6,7 +6,7 @@ loopback payload server (`fetch.loopback_server`) → `HttpPayloadStore.fetch_al
 transaction per sample, on a SQLite file. Then the rounds' signatures are verified and stored (the
 `drand_signatures` asset) and the epoch is revealed as `assets/reveal.py` `embeddings` does it, one
 sample's bodies at a time (`assets.reveal.reveal_sample`, as the embeddings asset runs it), and
-`replace_rejections` once at the end, all in one transaction.
+the rejections recorded once at the end, all in one `Ledger.replacing_reveal` transaction.
 
 Run once with every miner honest and once with HOSTILE_SHARE of them hostile, each hostile miner
 cycling through `fetch.HOSTILE` (a different kind each sample, so every kind is met many times).
@@ -138,7 +138,7 @@ def run_epoch(plan: list[dict[str, Any]], served: Path, port: int, db: Path, hos
     signatures = ledger.signatures(set().union(*waiting.values()))
     valid, all_rejections = Counter(), []
     by_sidx = {p["sidx"]: (p, s) for p, s in zip(plan, samples)}
-    with ledger.transaction():
+    with ledger.replacing_reveal(lo, hi):
         for s in ledger.samples(lo, hi):
             p, sample = by_sidx[s.sidx]
             ctx = p["ctx"]
@@ -147,7 +147,7 @@ def run_epoch(plan: list[dict[str, Any]], served: Path, port: int, db: Path, hos
             all_rejections += rejections
             valid.update({name: len(got) for name, got in vectors.items()})
             del rows, vectors, rejections
-        ledger.replace_rejections(lo, hi, all_rejections)
+        ledger.record_rejections(all_rejections)
     reveal = _phase_memory(t0, rss_before) | {"rounds": len(signatures)}
     tracemalloc.stop()
     ledger.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -179,6 +181,41 @@ def test_weights_sendable_check_applies_the_epochs_chain_limits(tmp_path):
     assert not weights_sendable(ctx, GOOD | {"block": 721}, LedgerResource(url=url)).passed
     store.store_chain_params(722, ChainParams(360, 100, 65535, 1, False))
     assert not weights_sendable(ctx, GOOD | {"block": 722, "u16": [100, 200, 50]}, LedgerResource(url=url)).passed
+
+
+def test_a_reveal_rerun_corrects_the_epochs_embeddings(devnet, tmp_path):
+    """A rerun restates the epoch: vectors it now refuses leave the ledger with their reasons, and
+    vectors it accepts again come back with the reasons gone (here the rerun runs under a profile
+    whose owner key is not the one the payloads were sealed to, then under the right one again)."""
+    state, resources = devnet
+    world, profile = state.world, state.world.profile
+    epoch = state.head_block() // world.tempo
+    key, sidx = epoch_key(epoch), epoch * world.tempo // world.sample_every
+    taken_at = state.clock.now()
+    rules = SampleRules.of(world.beacon.chain, profile, taken_at)
+    encryptor = TimelockEncryptor(world.beacon.chain.public_key)
+    miners = ["5One" + "1" * 44, "5Two" + "2" * 44]
+    state.ledger.record_sample(sidx, sidx * world.sample_every, taken_at)
+    state.ledger.record_payloads([
+        RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, rules.window.first, {world.challenge.ticker: [0.25, -0.5]},
+                                                              encryptor, rules.owner_pk).canonical(), "", rules.window.first, taken_at)
+        for hk in miners])
+    state.clock.set_manual(world.beacon.chain.reveal_time(rules.window.first) + 1)
+    other = tmp_path / "other-owner.yaml"
+    other.write_text(Path(profiles.DEFAULT).read_text().replace(profile.protocol.owner_pk, "ab" * 32))
+
+    def reveal(settings) -> set[str]:
+        done = dg.materialize([drand_signatures, embeddings], partition_key=key, instance=instance,
+                              resources=resources | {"settings": settings})
+        assert done.success
+        return set(state.ledger.embeddings(world.challenge.name, sidx, sidx + 1)[1])
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        assert reveal(SettingsResource()) == set(miners) and state.ledger.rejections(sidx, sidx + 1) == []
+        assert reveal(SettingsResource(profile_path=str(other))) == set()
+        assert {(r.hotkey, r.reason) for r in state.ledger.rejections(sidx, sidx + 1)} == {(hk, "owner-key") for hk in miners}
+        assert reveal(SettingsResource()) == set(miners) and state.ledger.rejections(sidx, sidx + 1) == []
 
 
 class PatchyDrand(DevnetDrand):
