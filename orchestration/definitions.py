@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -22,12 +23,18 @@ PROFILE_PATH = os.environ.get(profiles.ENV, "")
 PROFILE = profiles.load(PROFILE_PATH or None)
 ASSETS = [collect_epoch, drand_signatures, embeddings, panels, salience, final_weights, weight_submission]
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    asset_checks=WEIGHT_CHECKS,
-    jobs=[collect_job, reveal_job],
-    sensors=[block_sensor, reveal_ready_sensor, epoch_automation],
-    schedules=[reconcile_missing_epochs],
-    resources=build_resources(PROFILE, profile_path=PROFILE_PATH),
-    executor=dg.in_process_executor,
-)
+
+def definitions(profile: profiles.Profile, profile_path: str = "", home: Path | None = None) -> dg.Definitions:
+    """The platform's Definitions with the resources `profile` chooses (see resources/settings.py)."""
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=WEIGHT_CHECKS,
+        jobs=[collect_job, reveal_job],
+        sensors=[block_sensor, reveal_ready_sensor, epoch_automation],
+        schedules=[reconcile_missing_epochs],
+        resources=build_resources(profile, profile_path=profile_path, home=home),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = definitions(PROFILE, PROFILE_PATH)

@@ -10,12 +10,18 @@ from functools import lru_cache
 import profiles
 from devnet.chain import DevnetChainState, payload_url
 from devnet.world import World
+from resources.ledger import resolved_url
 
 __all__ = ["DevnetChainState", "devnet_state", "payload_url"]
 
 
-@lru_cache(maxsize=8)
 def devnet_state(profile_path: str, ledger_url: str) -> DevnetChainState:
+    """The devnet of this profile over this ledger (`ledger_url` may be the resource's `EnvVar`)."""
+    return _state(profile_path, resolved_url(ledger_url))
+
+
+@lru_cache(maxsize=8)
+def _state(profile_path: str, ledger_url: str) -> DevnetChainState:
     from ledger import Ledger
 
     return DevnetChainState(World(profiles.load(profile_path or None)), Ledger(ledger_url))

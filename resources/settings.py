@@ -2,8 +2,10 @@
 
 The chain is live unless `chain.network` is "devnet"; drand, payloads and prices follow the
 profile's `sources` ("devnet" or a live setting). Wallet names and paths come from the environment
-(the keys themselves stay in keyfiles); nothing secret passes through here except the subnet
-owner's X25519 secret (`owner_secret`), read from the environment for the owner's tooling only.
+(the keys themselves stay in keyfiles). Secrets never become plain resource configuration, which
+Dagster displays: the ledger URL from the environment (it may carry a database password) is passed
+as a `dg.EnvVar`, and the subnet owner's X25519 secret (`owner_secret`) is read from the environment
+for the owner's tooling only.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+import dagster as dg
 
 from profiles import Profile
 from protocol import payload as pl
@@ -20,6 +24,7 @@ from resources.storage import EpochArtifactIOManager
 
 DEVNET = "devnet"
 OWNER_SK_ENV = "INCENTIVE_OWNER_SK"
+LEDGER_URL_ENV = "INCENTIVE_LEDGER_URL"  # may hold a password: resources get it as an EnvVar
 
 
 class OwnerSecretError(ValueError):
@@ -59,13 +64,20 @@ def home_dir() -> Path:
 
 
 def ledger_url(home: Path | None = None) -> str:
-    return os.environ.get("INCENTIVE_LEDGER_URL") or f"sqlite:///{(home or home_dir()) / 'ledger.sqlite'}"
+    return os.environ.get(LEDGER_URL_ENV) or f"sqlite:///{(home or home_dir()) / 'ledger.sqlite'}"
+
+
+def ledger_url_config(home: Path | None = None) -> str | dg.EnvVar:
+    """The ledger URL as resource configuration: from the environment it may hold a database
+    password, so it stays an `EnvVar` (Dagster shows its name, never its value, and resolves it only
+    inside the run); the default SQLite path holds nothing secret."""
+    return dg.EnvVar(LEDGER_URL_ENV) if os.environ.get(LEDGER_URL_ENV) else ledger_url(home)
 
 
 def build_resources(profile: Profile, *, profile_path: str = "", home: Path | None = None) -> dict[str, Any]:
     home = home or home_dir()
     home.mkdir(parents=True, exist_ok=True)
-    url = ledger_url(home)
+    url = ledger_url_config(home)
     netuid = profile.chain.netuid
     resources: dict[str, Any] = {
         "ledger": LedgerResource(url=url),

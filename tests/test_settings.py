@@ -10,7 +10,7 @@ from resources.chain_devnet import DevnetChain
 from resources.drand import DrandResource
 from resources.drand_devnet import DevnetDrand
 from resources.drand_http import HttpDrand
-from resources.ledger import LedgerResource
+from resources.ledger import LedgerResource, resolved_url
 from resources.payloads_devnet import DevnetPayloadStore
 from resources.payloads_http import HttpPayloadStore
 from resources.prices_devnet import DevnetPriceFeed
@@ -60,7 +60,9 @@ def test_live_profile_builds_live_resources(home, monkeypatch):
     assert r["payloads"].allowed_hosts == [] and r["payloads"].max_bytes == live.payload_limits().body
     assert r["drand"].relays[0] == "https://api.drand.sh" and len(r["drand"].relays) == 6
     assert isinstance(r["prices"], HttpPriceFeed) and r["prices"].url == "https://prices.example/latest.json"
-    assert r["ledger"].url.startswith("postgresql+psycopg2://")
+    # From the environment the URL may hold a password: configured as the variable, resolved in use.
+    assert isinstance(r["ledger"].url, dg.EnvVar) and r["ledger"].url.env_var_name == "INCENTIVE_LEDGER_URL"
+    assert resolved_url(r["ledger"].url) == "postgresql+psycopg2://v@127.0.0.1:5432/ledger"
 
 
 def test_devnet_resources_run_inside_dagster(home):
