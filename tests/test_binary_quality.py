@@ -46,6 +46,7 @@ def quality_report(panel: Panel, sal: np.ndarray, sal_without_clones: np.ndarray
         "honest_change_max": np.max(np.abs(a - b)[a >= 1 / len(sal)] / a[a >= 1 / len(sal)]),
         "shuffled_spearman": 0.0 if not sal_shuffled.any() else spearmanr(panel.skill[honest], sal_shuffled[honest]).statistic,
         "shuffled_share_of_top": float(np.sort(sal_shuffled)[-1]),
+        "shuffled_paid": int((sal_shuffled > 0).sum()),
     }
 
 
@@ -78,14 +79,36 @@ def test_clone_group_earns_no_more_than_an_independent_twin(reports, seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_clones_do_not_move_honest_miners(reports, seed):
+    """Cloning one miner must not change what the honest miners are paid.
+
+    Tolerance: the 10 % this file allows the mechanism on what one strategy earns (the clone group
+    against its twin, above), applied to the honest miners' total (l1) and to each honest miner's own
+    salience (max; over miners with at least an equal share 1/H, below which a relative change is of
+    a negligible amount).
+    """
     assert reports[seed]["honest_change_l1"] <= 0.10, reports[seed]
+    assert reports[seed]["honest_change_max"] <= 0.10, reports[seed]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_shuffled_labels_reward_no_skill(reports, seed):
-    # With the price path permuted the labels carry no information: whatever salience remains is
-    # unrelated to the planted skills (with real labels the same panels give >= 0.8).
-    assert abs(reports[seed]["shuffled_spearman"]) < 0.4, reports[seed]
+    """With the price path permuted the labels carry no information, so nobody may be paid for skill.
+
+    (1) Whatever salience remains is unrelated to the planted skills: |Spearman| over the 23 honest
+    miners stays below 0.4, under the 5 % two-sided critical value for n = 23 (0.415); with real
+    labels the same panels give >= 0.8.
+    (2) No miner is singled out: the salience is at most a lottery among the K miners that pass
+    selection by chance (sel_auc > 0.5), so the top share is at most 4 / K. Under no information the
+    meta-model's coefficients are exchangeable null draws (penalty negligible at ~20 000 rows) and
+    each bootstrap replicate adds noise of the same scale; for that model K x (top share) stays
+    below 3.9 in 99.9 % of draws for any K <= 37 (the miners here with varying inputs). The bound
+    says nothing when K < 5, and about half of those 37 pass by chance, so at least 5 must be paid
+    (or none: returning {} is the ideal answer to labels without information).
+    """
+    report = reports[seed]
+    assert abs(report["shuffled_spearman"]) < 0.4, report
+    paid, top = report["shuffled_paid"], report["shuffled_share_of_top"]
+    assert paid == 0 or (paid >= 5 and top <= 4 / paid), report
 
 
 def test_compat_mode_runs_and_is_deterministic():
