@@ -375,25 +375,41 @@ def quantize_u16(weights: np.ndarray, max_weight_limit: int = U16_MAX) -> np.nda
     The SDK clips to just under the limit and then rounds, and rounding can shrink the total enough
     that the largest share lands a hair above the limit: the chain refuses such a vector
     (MaxWeightExceeded), and the SDK, handed it again, would clip it to something else. Then the
-    entries rounded down the most (not those at 65535) are raised by one until the largest share
-    is within the limit, so every entry stays within one unit of the SDK's. A vector within the
-    limit with its largest entry at 65535 is one the SDK sends unchanged (`sent_unchanged`). When one
-    unit each cannot do it (too few entries for the limit: the SDK's uniform case) the SDK's vector
-    is returned as it is, and `within_limit` says no. Same errors as `sdk_pass`.
+    fewest units that meet the limit are added, each to the entry furthest below its exact scaled
+    value (largest remainder; an entry the SDK rounded to 0 counts, one at 65535 cannot rise), so the
+    top entry stays at 65535 and nothing moves down. A vector within the limit with its largest entry
+    at 65535 is one the SDK sends unchanged (`sent_unchanged`).
+
+    Some vector of the positive entries meets the limit exactly when their count n has
+    n · max_weight_limit ≥ 65535; otherwise (the SDK's uniform case) the SDK's vector is returned as
+    it is, and `within_limit` says no. Same errors as `sdk_pass`.
     """
     w, sent_at, scaled = _sdk_scaled(weights, max_weight_limit)
     values = np.rint(scaled).astype(np.int64)
-    kept = values > 0
-    sent_at, scaled, values = sent_at[kept], scaled[kept], values[kept]
-    if 0 < int(max_weight_limit) and not within_limit(values, max_weight_limit):
-        room = np.lexsort((np.arange(len(values)), -(scaled - values)))  # most rounded down first
-        room = room[values[room] < U16_MAX]
-        need = -(-U16_MAX * int(values.max()) // int(max_weight_limit)) - int(values.sum())
-        if need <= room.size:
-            values[room[:need]] += 1
+    limit = int(max_weight_limit)
+    need = -(-U16_MAX * int(values.max()) // limit) - int(values.sum()) if limit else 0
+    if 0 < need <= int((U16_MAX - values).sum()):
+        values += _apportion(scaled - values, U16_MAX - values, need)
     out = np.zeros(len(w), dtype=np.uint16)
     out[sent_at] = values
     return out
+
+
+def _apportion(deficit: np.ndarray, room: np.ndarray, units: int) -> np.ndarray:
+    """`units` whole units (the caller checked they fit in `room`), each to the entry with the largest
+    remaining deficit, ties to the earlier entry. Handed out a round at a time: rounding leaves every
+    deficit within one unit of the others, so a round never passes over an entry that handing units
+    out one by one would have served twice.
+    """
+    added = np.zeros(len(deficit), dtype=np.int64)
+    order = np.arange(len(deficit))
+    while units > 0:
+        open_ = added < room
+        rank = np.lexsort((order, -(deficit - added)))  # largest remaining deficit first
+        rank = rank[open_[rank]][:units]
+        added[rank] += 1
+        units -= len(rank)
+    return added
 
 
 def ema_alpha_per_epoch(tempo: int) -> float:

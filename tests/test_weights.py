@@ -377,15 +377,48 @@ def test_sdk_pass_matches_sdk(name: str, weights: np.ndarray, limit: int) -> Non
     assert mw.sdk_pass(weights, limit).tolist() == sdk_u16(weights, limit)
 
 
+def assert_sendable_and_least_changed(weights: np.ndarray, limit: int, stored: np.ndarray) -> None:
+    """The requirements on the stored u16: the SDK, handed them, sends exactly them (its own
+    functions say so); the chain's limit check passes whenever some vector of the positive entries
+    can (n · limit ≥ 65535); no entry is below what the SDK makes of the floats; and no more units
+    are added than the limit check needs."""
+    assert sdk_u16(stored.astype(np.float64), limit) == stored.tolist()
+    sdk = np.array(sdk_u16(weights, limit))
+    feasible = (weights > 0).sum() * limit >= 65535
+    assert mw.within_limit(stored, limit) == feasible
+    assert (stored.astype(int) >= sdk).all() and ((stored > 0) <= (weights > 0)).all()
+    need = max(0, -(-65535 * 65535 // limit) - int(sdk.sum())) if feasible else 0
+    assert int(stored.astype(int).sum()) - int(sdk.sum()) == need
+
+
 @pytest.mark.parametrize("name, weights, limit", sdk_cases(), ids=[c[0] for c in sdk_cases()])
 def test_quantized_u16_go_out_unchanged_and_within_the_limit(name: str, weights: np.ndarray, limit: int) -> None:
-    """The requirements on the stored u16: the SDK, handed them, sends exactly them (its own
-    functions say so); the chain's limit check passes whenever any vector of these entries can pass
-    it; and no entry is more than one unit from what the SDK makes of the floats."""
-    stored = quantize_u16(weights, limit)
-    assert sdk_u16(stored.astype(np.float64), limit) == stored.tolist()
-    assert mw.within_limit(stored, limit) or (stored > 0).sum() * limit < 65535
-    assert np.abs(stored.astype(int) - np.array(sdk_u16(weights, limit))).max() <= 1
+    assert_sendable_and_least_changed(weights, limit, quantize_u16(weights, limit))
+
+
+def test_quantized_u16_meet_the_limit_whenever_some_vector_can() -> None:
+    """Near limits of 65535/k, with many entries clipped to 65535 and tiny entries the SDK rounds to
+    0, one unit on each entry below 65535 may not be enough: then the tiny entries rise too."""
+    weights = np.array([0.0, 0.05402785191577399, 0.0, 0.0, 0.18482244958469904, 0.0, 1.018075679717947e-07,
+                        0.15187158139433896, 1.4016332655369107e-07, 3.331423716843055e-07])
+    # The SDK: [65489, 65535, 65535], sum 196559 < ceil(65535² / 21850) = 196561: two units short, and
+    # only one entry below 65535 is sent. The largest deficits after it are the tiny entries'.
+    assert sdk_u16(weights, 21850) == [0, 65489, 0, 0, 65535, 0, 0, 65535, 0, 0]
+    assert quantize_u16(weights, 21850).tolist() == [0, 65490, 0, 0, 65535, 0, 0, 65535, 0, 1]
+    rng = np.random.default_rng(1)
+    short = 0
+    for _ in range(3000):
+        n = int(rng.integers(3, 60))
+        weights = rng.pareto(float(rng.uniform(0.3, 3.0)), n) * (rng.random(n) > 0.2)
+        weights[rng.random(n) < 0.3] *= 1e-7
+        positive = int((weights > 0).sum())
+        if positive < 2:
+            continue
+        limit = min(65535, -(-65535 // int(rng.integers(1, positive + 1))) + int(rng.integers(0, 40)))
+        sdk = np.array(sdk_u16(weights, limit))
+        short += not mw.within_limit(sdk, limit)
+        assert_sendable_and_least_changed(weights, limit, quantize_u16(weights, limit))
+    assert short >= 100  # the SDK's vector failed the limit often enough to exercise the repair
 
 
 def test_u16_over_the_limit_after_rounding_are_raised_where_rounding_cut_most() -> None:
