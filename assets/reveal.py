@@ -217,7 +217,7 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
     reasons: Counter[str] = Counter({k: n for k, n in statuses.items() if k != FETCHED})
     valid: Counter[str] = Counter()
     all_rejections = []
-    with store.replacing_reveal(lo, hi):
+    with store.replacing_reveal(lo, hi, (c.name for c in profile.challenges)):
         for sample in samples:
             _, vectors, rejections = reveal_sample(store, sample, signatures, profile, beacon)
             all_rejections += rejections

@@ -3,8 +3,10 @@
 Challenge saliences are aggregated, mapped to the epoch's metagraph with the young-uid rule and the
 burn, guarded against degenerate vectors, blended with the previous epoch's vector (read from the
 ledger explicitly) and quantised to the u16 the chain receives under its `max_weight_limit` at the
-epoch. The first computation is stored; the submission sends the stored u16, and a rerun that does
-not reproduce them fails a blocking check.
+epoch. The computation is stored, and a rerun restates it until the epoch's vector has been sent
+(a reveal rerun that corrects the epoch's data thus corrects what will be sent); once sent, the
+stored vector is the epoch's record, and a rerun that does not reproduce it fails a blocking check.
+The submission sends the stored u16.
 """
 
 
@@ -58,17 +60,17 @@ def final_weights(context: dg.AssetExecutionContext, salience: dict[str, dict[st
         "weights": [float(x) for x in vector.weights], "u16": [int(x) for x in u16],
         "max_weight_limit": limit, "rejected": vector.rejected, "source": source,
     }
+    stored_as = "not stored: rejected"
+    if vector.rejected is None:
+        stored_as = store.store_weights(StoredWeights(epoch, blocks.last, tuple(out["uids"]), tuple(out["hotkeys"]),
+                                                      tuple(out["weights"]), tuple(out["u16"]),
+                                                      {"source": source, "max_weight_limit": limit}))
     stored = store.weights(epoch)
-    if stored is None and vector.rejected is None:
-        store.store_weights(StoredWeights(epoch, blocks.last, tuple(out["uids"]), tuple(out["hotkeys"]),
-                                          tuple(out["weights"]), tuple(out["u16"]),
-                                          {"source": source, "max_weight_limit": limit}))
-        stored = store.weights(epoch)
     order = np.argsort(-np.array(out["weights"]), kind="stable")[:10]
     total = sum(out["u16"])
     context.add_output_metadata({
         "source": source, "uids": len(out["uids"]), "non_zero": sum(x > 0 for x in out["u16"]),
-        "reproduces_stored_u16": _same_vector(out, stored),
+        "stored": stored_as, "reproduces_stored_u16": _same_vector(out, stored),
         "max_weight_limit": limit, "largest_share_sent": max(out["u16"]) / total if total else 0.0,
         "burn_share": out["weights"][out["uids"].index(w.burn_uid)] if w.burn_uid in out["uids"] else 0.0,
         "top": dg.MetadataValue.md("| uid | hotkey | weight | u16 |\n|---|---|---|---|\n" + "\n".join(
@@ -121,7 +123,7 @@ def weights_not_degenerate(final_weights: dict) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
-                description="The vector is the one stored for the epoch (the one submitted): a rerun reproduces it.")
+                description="The vector is the one stored for the epoch: once that has been sent, a rerun must reproduce it.")
 def weights_match_stored(context: dg.AssetCheckExecutionContext, final_weights: dict,
                          ledger: LedgerResource) -> dg.AssetCheckResult:
     stored = ledger.ledger().weights(final_weights["epoch"])

@@ -138,7 +138,7 @@ def run_epoch(plan: list[dict[str, Any]], served: Path, port: int, db: Path, hos
     signatures = ledger.signatures(set().union(*waiting.values()))
     valid, all_rejections = Counter(), []
     by_sidx = {p["sidx"]: (p, s) for p, s in zip(plan, samples)}
-    with ledger.replacing_reveal(lo, hi):
+    with ledger.replacing_reveal(lo, hi, (c.name for c in reveal_ctx.profile.challenges)):
         for s in ledger.samples(lo, hi):
             p, sample = by_sidx[s.sidx]
             ctx = p["ctx"]

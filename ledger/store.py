@@ -515,16 +515,20 @@ class Ledger:
             return self._upsert(conn, t.rejections, values, ["sidx", "hotkey_id", "challenge"])
 
     @contextmanager
-    def replacing_reveal(self, lo: int, hi: int) -> Iterator[None]:
-        """One transaction in which a reveal states samples [lo, hi) afresh: their live embeddings
-        and their rejections are deleted on entry, and what the block stores takes their place, all
-        or nothing. A rerun thus corrects both together: no vector stays that a reason now refuses,
-        and no reason stays that no longer holds. Bootstrap rows are not the reveal's and stay.
+    def replacing_reveal(self, lo: int, hi: int, challenges: Iterable[str]) -> Iterator[None]:
+        """One transaction in which a reveal states samples [lo, hi) afresh for `challenges`: their
+        live embeddings and rejections (with the whole-payload ones, challenge "") are deleted on
+        entry, and what the block stores takes their place, all or nothing. A rerun thus corrects both
+        together: no vector stays that a reason now refuses, and no reason stays that no longer holds.
+        Bootstrap rows are not the reveal's and stay, as do rows of challenges the reveal does not
+        state (one since dropped from the profile keeps its history).
         """
+        names = sorted(set(challenges))
         e, r = t.embeddings.c, t.rejections.c
         with self.transaction(), self._write() as conn:
-            conn.execute(sa.delete(t.embeddings).where(e.sidx >= lo, e.sidx < hi, e.source == "live"))
-            conn.execute(sa.delete(t.rejections).where(r.sidx >= lo, r.sidx < hi))
+            conn.execute(sa.delete(t.embeddings).where(e.sidx >= lo, e.sidx < hi, e.source == "live",
+                                                       e.challenge.in_(names)))
+            conn.execute(sa.delete(t.rejections).where(r.sidx >= lo, r.sidx < hi, r.challenge.in_([""] + names)))
             yield
 
     def rejections(self, lo: int, hi: int, hotkey: str | None = None) -> list[Rejection]:
@@ -743,16 +747,32 @@ class Ledger:
 
     # -- weights and submissions -------------------------------------------------------------
 
-    def store_weights(self, w: StoredWeights) -> bool:
-        """Store an epoch's weight vector; True if the epoch was new (an existing one is kept)."""
+    def store_weights(self, w: StoredWeights) -> str:
+        """Store an epoch's weight vector, in one transaction; what happened, as one word:
+
+        "stored" (the epoch was new), "same" (the stored uids, hotkeys and u16 are these), "restated"
+        (they differed and the epoch has no sent submission, so the chain has not seen them: a rerun
+        that corrects the epoch's data corrects what will be sent) or "kept" (they differed, and the
+        stored vector has been sent: it stays the epoch's record, and the rerun's disagreement shows).
+        """
         if not len(w.uids) == len(w.hotkeys) == len(w.weights):
             raise ValueError("uids, hotkeys and weights must have the same length")
         _check_int64("epoch", w.epoch)
         row = {"epoch": int(w.epoch), "block": int(w.block), "uids": _json([int(u) for u in w.uids]),
                "hotkeys": _json(list(w.hotkeys)), "weights": _json([float(x) for x in w.weights]),
                "u16": _json([int(x) for x in w.u16]), "meta": _json(dict(w.meta))}
-        with self._write() as conn:
-            return self._insert_new(conn, t.weights, [row], ["epoch"]) == 1
+        c, s = t.weights.c, t.submissions.c
+        with self.transaction(), self._write() as conn:
+            old = conn.execute(sa.select(c.uids, c.hotkeys, c.u16).where(c.epoch == row["epoch"])).first()
+            if old is None:
+                self._insert_new(conn, t.weights, [row], ["epoch"])
+                return "stored"
+            if (old.uids, old.hotkeys, old.u16) == (row["uids"], row["hotkeys"], row["u16"]):
+                return "same"
+            if conn.execute(sa.select(s.id).where(s.epoch == row["epoch"], s.sent.is_(True)).limit(1)).first() is not None:
+                return "kept"
+            conn.execute(sa.update(t.weights).where(c.epoch == row["epoch"]).values(row))
+            return "restated"
 
     @staticmethod
     def _weights_row(r: sa.Row) -> StoredWeights:

@@ -534,7 +534,7 @@ def test_the_ledger_stores_every_row_and_rejection(outcome, faulty, ledger_db):
         rejections = [r for s in samples.values() for r in s.rejections]
         keys = {(r.sidx, r.hotkey, r.challenge) for r in rejections}
         assert len(keys) == len(rejections)
-        with led.replacing_reveal(SIDX, SIDX + 2):  # as the reveal replaces an epoch's rejections
+        with led.replacing_reveal(SIDX, SIDX + 2, (c.name for c in PROFILE.challenges)):  # as the reveal replaces an epoch's rejections
             assert led.record_rejections(rejections) == len(rejections)
     finally:
         led.dispose()

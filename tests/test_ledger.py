@@ -269,8 +269,11 @@ def test_replacing_reveal_restates_embeddings_and_rejections_together(ledger):
     ledger.store_embeddings("ETH", 6, [HK[1]], np.array([[3.0, 4.0]]), one)
     ledger.store_embeddings("ETH", 9, [HK[2]], np.array([[5.0, 6.0]]), one)  # outside [5, 9)
     ledger.store_embeddings("ETH", 7, [HK[3]], np.array([[7.0, 8.0]]), one, source="bootstrap")
-    ledger.record_rejections([Rejection(6, HK[2], "aead", "tag"), Rejection(9, HK[4], "aead", "tag")])
-    with ledger.replacing_reveal(5, 9):
+    ledger.store_embeddings("BTC", 5, [HK[0]], np.array([[9.0, 9.0]]), one)  # a challenge the reveal no longer states
+    ledger.record_rejections([Rejection(6, HK[2], "aead", "tag"), Rejection(9, HK[4], "aead", "tag"),
+                              Rejection(6, HK[5], "validation", "dim", challenge="ETH"),
+                              Rejection(6, HK[5], "validation", "dim", challenge="BTC")])
+    with ledger.replacing_reveal(5, 9, ["ETH"]):
         # The rerun refuses HK[0]'s vector at 5 and now accepts HK[2] at 6.
         ledger.store_embeddings("ETH", 6, [HK[2]], np.array([[0.5, 0.5]]), one)
         ledger.record_rejections([Rejection(5, HK[0], "validation", "dim")])
@@ -278,13 +281,14 @@ def test_replacing_reveal_restates_embeddings_and_rejections_together(ledger):
     assert sidx.tolist() == [6, 7, 9] and set(hotkeys) == {HK[2], HK[3]}
     assert values[0, hotkeys.index(HK[2])].tolist() == [0.5, 0.5]  # the restated vector, not HK[1]'s
     assert values[1, hotkeys.index(HK[3])].tolist() == [7.0, 8.0]  # bootstrap history is not the reveal's
-    assert [(r.sidx, r.hotkey, r.reason) for r in ledger.rejections(0, 100)] == [
-        (5, HK[0], "validation"), (9, HK[4], "aead")]
-    with pytest.raises(RuntimeError), ledger.replacing_reveal(5, 9):
+    assert [(r.sidx, r.hotkey, r.reason, r.challenge) for r in ledger.rejections(0, 100)] == [
+        (5, HK[0], "validation", ""), (6, HK[5], "validation", "BTC"), (9, HK[4], "aead", "")]
+    assert ledger.embeddings("BTC", 0, 100)[0].tolist() == [5]  # its history stays
+    with pytest.raises(RuntimeError), ledger.replacing_reveal(5, 9, ["ETH"]):
         ledger.store_embeddings("ETH", 8, [HK[5]], np.array([[1.0, 1.0]]), one)
         raise RuntimeError("the reveal failed half way")
     assert ledger.embeddings("ETH", 0, 100)[0].tolist() == [6, 7, 9]  # all or nothing
-    assert len(ledger.rejections(5, 9)) == 1
+    assert len(ledger.rejections(5, 9)) == 2
 
 
 def test_signatures_round_trip(ledger):
@@ -498,11 +502,11 @@ def test_chain_params_per_block(ledger):
 def test_weights_history(ledger):
     w7 = StoredWeights(7, 2520, (0, 3, 5), (HK[0], HK[3], HK[5]), (0.35, 0.1 + 0.2, 0.35),
                        (65535, 56172, 65535), {"guard": None, "challenges": {"ETH": 1.0}, "n": 3})
-    assert ledger.store_weights(w7) is True
-    assert ledger.store_weights(StoredWeights(7, 1, (0,), (HK[0],), (1.0,), (65535,), {})) is False
+    assert ledger.store_weights(w7) == "stored"
+    assert ledger.store_weights(w7) == "same"
     assert ledger.weights(7) == w7  # floats round-trip exactly (0.1 + 0.2 ≠ 0.3)
     w9 = StoredWeights(9, 3240, (1,), (HK[1],), (1.0,), (65535,), {})
-    assert ledger.store_weights(w9)
+    assert ledger.store_weights(w9) == "stored"
     assert ledger.weights(8) is None
     assert ledger.latest_weights_before(7) is None
     assert ledger.latest_weights_before(8) == w7 and ledger.latest_weights_before(9) == w7
@@ -512,6 +516,25 @@ def test_weights_history(ledger):
     with pytest.raises(ValueError, match="same length"):
         ledger.store_weights(StoredWeights(10, 0, (1, 2), (HK[1],), (1.0,), (0,), {}))
     assert ledger.weights(10) is None
+
+
+def test_stored_weights_are_restated_until_sent(ledger):
+    """A rerun's vector replaces the stored one while the chain has not been sent it (a failed or
+    dry-run submission does not count); once sent, the stored vector stays the epoch's record."""
+    first = StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.5, 0.5), (65535, 65535), {"source": "computed"})
+    corrected = StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.6, 0.4), (65535, 43690), {"source": "rerun"})
+    later = StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.7, 0.3), (65535, 28086), {})
+    assert ledger.store_weights(first) == "stored"
+    assert ledger.store_weights(corrected) == "restated" and ledger.weights(7) == corrected
+    ledger.record_submission(7, WeightsReceipt(1, 2600, (0, 3), (65535, 43690), 7, "", False, "dry run"),
+                             forced=False, recorded_at=1.0)
+    ledger.record_submission(8, WeightsReceipt(1, 2610, (0, 3), (65535, 43690), 7, HK[0], True, "0x8"),
+                             forced=False, recorded_at=2.0)  # another epoch's
+    assert ledger.store_weights(first) == "restated" and ledger.weights(7) == first
+    ledger.record_submission(7, WeightsReceipt(1, 2620, (0, 3), (65535, 65535), 7, HK[0], True, "0x7"),
+                             forced=False, recorded_at=3.0)
+    assert ledger.store_weights(later) == "kept" and ledger.weights(7) == first
+    assert ledger.store_weights(StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.5, 0.5), (65535, 65535), {"x": 1})) == "same"
 
 
 def test_submissions_append_only(ledger):

@@ -5,6 +5,7 @@ import pytest
 
 import profiles
 from assets.chain import SubmitConfig, weight_submission
+from assets.weights import weights_match_stored
 from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState
 from devnet.world import World
 from ledger import Ledger, StoredWeights
@@ -78,3 +79,26 @@ def test_the_stored_vector_is_sent_whatever_the_input_says(env):
     assert (record["uids"], record["weights"]) == ([0, 3, 4, 5], [65535, 65535, 65535, 65535])
     (submission,) = env[2].ledger().submissions(13)
     assert list(submission.weights) == [65535, 65535, 65535, 65535]
+
+
+def test_a_correction_reaches_the_chain_until_the_epoch_is_sent(env):
+    """A rerun that corrects an unsent epoch restates its stored vector, and the submission sends the
+    correction; after that a rerun computing anything else leaves the sent record as it is, and the
+    blocking check stops it."""
+    state, _, ledger = env
+    hotkeys = tuple(f"h{u}" for u in UIDS)
+    corrected = (65535, 0, 65535, 65535, 52428)  # 65535 / 248733 = 26 %: within the devnet's 30 %
+    store = ledger.ledger()
+    submit(env, 14)  # stores UIDS/U16 and sends it: the epoch's record from now on
+    first = state.ledger.devnet_weights()[-1]
+    assert store.store_weights(StoredWeights(14, 14 * 360 + 359, tuple(UIDS), hotkeys, (0.2,) * 5, corrected, {})) == "kept"
+    assert store.weights(14).u16 == tuple(U16)
+    check = weights_match_stored(dg.build_asset_check_context(), {"epoch": 14, "uids": UIDS, "hotkeys": list(hotkeys),
+                                                                  "u16": list(corrected)}, ledger)
+    assert not check.passed
+    advance(env)
+    assert store.store_weights(StoredWeights(15, 15 * 360 + 359, tuple(UIDS), hotkeys, (0.25,) * 5, tuple(U16), {})) == "stored"
+    assert store.store_weights(StoredWeights(15, 15 * 360 + 359, tuple(UIDS), hotkeys, (0.2,) * 5, corrected, {})) == "restated"
+    assert submit(env, 15, computed=list(corrected)).metadata["sent"] is True
+    sent = state.ledger.devnet_weights()[-1]
+    assert sent != first and (sent["uids"], sent["weights"]) == ([0, 3, 4, 5], [65535, 65535, 65535, 52428])
