@@ -33,17 +33,16 @@ def weight_submission(context: dg.AssetExecutionContext, config: SubmitConfig, f
         newer = max((s.epoch for s in sent), default=-1)
         if newer > epoch:  # stale: sending it would replace newer weights with older ones
             return dg.MaterializeResult(metadata={"sent": False, "skipped": f"stale: epoch {newer} was already submitted"})
-    stored = store.weights(epoch)
-    if final_weights["rejected"] is not None or stored is None:
-        raise dg.Failure(f"epoch {epoch} has no usable weights: {final_weights['source']}")
-    # The stored vector, never a recomputation: once sent, it stays the epoch's record (store_weights).
-    receipt = chain.set_weights(list(stored.uids), list(stored.u16), profile.weights.version_key)
-    store.record_submission(epoch, receipt, forced=config.force, recorded_at=chain.now())
+    # The stored vector, never a recomputation; while it is sent no rerun can restate it, and once
+    # sent it stays the epoch's record (Ledger.store_weights).
+    with store.sending_weights(epoch) as stored:
+        if final_weights["rejected"] is not None or stored is None:
+            raise dg.Failure(f"epoch {epoch} has no usable weights: {final_weights['source']}")
+        receipt = chain.set_weights(list(stored.uids), list(stored.u16), profile.weights.version_key)
+        store.record_submission(epoch, receipt, forced=config.force, recorded_at=chain.now())
     expected = [(u, q) for u, q in zip(stored.uids, stored.u16) if q > 0]
     if list(zip(receipt.uids, receipt.weights)) != expected:  # a resource bug: recorded, then loud
         raise dg.Failure(f"epoch {epoch}: the chain resource reports u16 other than the stored ones ({receipt.detail})")
-    if receipt.sent and store.weights(epoch).u16 != stored.u16:  # a rerun restated it while it was in flight
-        raise dg.Failure(f"epoch {epoch} was restated while being sent: the chain has the u16 its submission records")
     return dg.MaterializeResult(metadata={
         "sent": receipt.sent, "block": receipt.block, "non_zero": len(receipt.uids),
         "version_key": receipt.version_key, "hotkey": receipt.hotkey, "detail": receipt.detail, "forced": config.force,

@@ -47,7 +47,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ from resources.chain_types import ChainParams, Commitment, Metagraph, Neuron, We
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
 _CHUNK = 900  # bound on IN (...) lists and rows per statement
+_SENDING = "sending"  # weights meta key: the vector is being sent (Ledger.sending_weights)
 _INT64 = (-(2**63), 2**63 - 1)
 
 # ----------------------------------------------------------------------------------------------
@@ -750,10 +751,12 @@ class Ledger:
     def store_weights(self, w: StoredWeights) -> str:
         """Store an epoch's weight vector, in one transaction; what happened, as one word:
 
-        "stored" (the epoch was new), "same" (the stored uids, hotkeys and u16 are these), "restated"
-        (they differed and the epoch has no sent submission, so the chain has not seen them: a rerun
+        "stored" (the epoch was new), "same" (the stored block, uids, hotkeys, weights and u16 are
+        these), "restated" (they differed and the chain has not been sent the stored vector: a rerun
         that corrects the epoch's data corrects what will be sent) or "kept" (they differed, and the
-        stored vector has been sent: it stays the epoch's record, and the rerun's disagreement shows).
+        stored vector has been sent or is being sent, `sending_weights`: it stays the epoch's record,
+        and the rerun's disagreement shows). The row is locked while this decides, so a send and a
+        restatement of one epoch never interleave.
         """
         if not len(w.uids) == len(w.hotkeys) == len(w.weights):
             raise ValueError("uids, hotkeys and weights must have the same length")
@@ -762,17 +765,43 @@ class Ledger:
                "hotkeys": _json(list(w.hotkeys)), "weights": _json([float(x) for x in w.weights]),
                "u16": _json([int(x) for x in w.u16]), "meta": _json(dict(w.meta))}
         c, s = t.weights.c, t.submissions.c
+        compared = ("block", "uids", "hotkeys", "weights", "u16")
         with self.transaction(), self._write() as conn:
-            old = conn.execute(sa.select(c.uids, c.hotkeys, c.u16).where(c.epoch == row["epoch"])).first()
-            if old is None:
-                self._insert_new(conn, t.weights, [row], ["epoch"])
+            if self._insert_new(conn, t.weights, [row], ["epoch"]) == 1:
                 return "stored"
-            if (old.uids, old.hotkeys, old.u16) == (row["uids"], row["hotkeys"], row["u16"]):
+            old = conn.execute(sa.select(t.weights).where(c.epoch == row["epoch"]).with_for_update()).one()
+            if all(old._mapping[k] == row[k] for k in compared):
                 return "same"
-            if conn.execute(sa.select(s.id).where(s.epoch == row["epoch"], s.sent.is_(True)).limit(1)).first() is not None:
+            sent = conn.execute(sa.select(s.id).where(s.epoch == row["epoch"], s.sent.is_(True)).limit(1)).first()
+            if sent is not None or json.loads(old.meta).get(_SENDING):
                 return "kept"
             conn.execute(sa.update(t.weights).where(c.epoch == row["epoch"]).values(row))
             return "restated"
+
+    @contextmanager
+    def sending_weights(self, epoch: int) -> Iterator[StoredWeights | None]:
+        """The epoch's stored vector (None if there is none), held as the one being sent for the
+        block: `store_weights` keeps it meanwhile. The mark is set and cleared in short locked
+        transactions, so the send itself holds no lock; a process that dies mid-send leaves the mark,
+        which keeps the vector (a send that may have happened is treated as one that did)."""
+        c = t.weights.c
+
+        def mark(sending: bool) -> StoredWeights | None:
+            with self.transaction(), self._write() as conn:
+                r = conn.execute(sa.select(t.weights).where(c.epoch == int(epoch)).with_for_update()).first()
+                if r is None:
+                    return None
+                meta = {k: v for k, v in json.loads(r.meta).items() if k != _SENDING}
+                conn.execute(sa.update(t.weights).where(c.epoch == int(epoch))
+                             .values(meta=_json(meta | {_SENDING: True} if sending else meta)))
+                return self._weights_row(r)
+
+        stored = mark(True)
+        try:
+            yield None if stored is None else replace(stored, meta={k: v for k, v in stored.meta.items() if k != _SENDING})
+        finally:
+            if stored is not None:
+                mark(False)
 
     @staticmethod
     def _weights_row(r: sa.Row) -> StoredWeights:

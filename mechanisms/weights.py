@@ -397,9 +397,9 @@ def quantize_u16(weights: np.ndarray, max_weight_limit: int = U16_MAX) -> np.nda
 
 def _apportion(deficit: np.ndarray, room: np.ndarray, units: int) -> np.ndarray:
     """`units` whole units (the caller checked they fit in `room`), each to the entry with the largest
-    remaining deficit, ties to the earlier entry. Handed out a round at a time: rounding leaves every
-    deficit within one unit of the others, so a round never passes over an entry that handing units
-    out one by one would have served twice.
+    remaining deficit, ties to the earlier entry. Handed out a round at a time (at most one unit per
+    entry a round): rounding leaves every deficit within one unit of the others, so no entry is
+    served twice while another with a larger remaining deficit waits.
     """
     added = np.zeros(len(deficit), dtype=np.int64)
     order = np.arange(len(deficit))

@@ -537,6 +537,24 @@ def test_stored_weights_are_restated_until_sent(ledger):
     assert ledger.store_weights(StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.5, 0.5), (65535, 65535), {"x": 1})) == "same"
 
 
+def test_a_vector_being_sent_is_kept(ledger):
+    """While the submission sends an epoch's vector no rerun restates it; a send that fails (or a
+    dry run) leaves the epoch open to correction, and a correction of the floats alone counts."""
+    first = StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.5, 0.5), (65535, 65535), {"source": "computed"})
+    other = StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.6, 0.4), (65535, 43690), {})
+    assert ledger.store_weights(first) == "stored"
+    with ledger.sending_weights(7) as sending:
+        assert sending == first
+        assert ledger.store_weights(other) == "kept" and ledger.weights(7).u16 == first.u16
+    with pytest.raises(RuntimeError), ledger.sending_weights(7):
+        raise RuntimeError("the chain refused the extrinsic")
+    assert ledger.weights(7) == first  # the mark is gone with the failed send
+    floats = StoredWeights(7, 2520, (0, 3), (HK[0], HK[3]), (0.500004, 0.499996), (65535, 65535), {})
+    assert ledger.store_weights(floats) == "restated" and ledger.weights(7).weights == floats.weights
+    with ledger.sending_weights(8) as none:
+        assert none is None
+
+
 def test_submissions_append_only(ledger):
     r1 = WeightsReceipt(123, 2600, (0, 3), (65535, 100), 7, "", False, "dry run")
     r2 = WeightsReceipt(123, 2700, (0, 3), (65535, 100), 7, HK[0], True, "0xabc")
