@@ -335,6 +335,8 @@ def _sdk_scaled(weights: np.ndarray, max_weight_limit: int) -> tuple[np.ndarray,
     if sent_at.size == 0:
         raise ValueError("all weights are zero; nothing to set")
     sent = w[sent_at]
+    if not math.isfinite(_sdk_sum(sent)):
+        raise ValueError("weights overflow float64 when summed; normalise them first")
     if max_weight_limit < U16_MAX:
         sent = _clip_to_limit(sent, int(max_weight_limit) / U16_MAX)
     return w, sent_at, sent / sent.max() * U16_MAX
@@ -348,7 +350,8 @@ def sdk_pass(weights: np.ndarray, max_weight_limit: int = U16_MAX) -> np.ndarray
     `max_weight_limit/65535` when the limit is below 65535, then max-upscaled to
     `round(w / max(w) · 65535)` with round half to even (np.rint, which is IEEE round-to-nearest-even
     like Python's `round`), and entries rounding to 0 are dropped. ValueError for negative or
-    non-finite weights, an all-zero vector (the SDK refuses to send nothing), or a limit outside 0..65535.
+    non-finite weights, weights whose total overflows float64, an all-zero vector (the SDK refuses to
+    send nothing), or a limit outside 0..65535.
     """
     w, sent_at, scaled = _sdk_scaled(weights, max_weight_limit)
     out = np.zeros(len(w), dtype=np.uint16)

@@ -463,3 +463,5 @@ def test_u16_value_errors(bad: np.ndarray) -> None:
         quantize_u16(bad)
     with pytest.raises(ValueError):
         quantize_u16(np.array([1.0]), 70000)
+    with pytest.raises(ValueError, match="overflow"):
+        quantize_u16(np.array([1e308, 1e308, 1.0]), 30000)  # the SDK's total would be inf
