@@ -47,7 +47,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 import dataclasses
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -794,11 +794,11 @@ class Ledger:
                 meta = {k: v for k, v in json.loads(r.meta).items() if k != _SENDING}
                 conn.execute(sa.update(t.weights).where(c.epoch == int(epoch))
                              .values(meta=_json(meta | {_SENDING: True} if sending else meta)))
-                return self._weights_row(r)
+                return dataclasses.replace(self._weights_row(r), meta=meta)
 
         stored = mark(True)
         try:
-            yield None if stored is None else replace(stored, meta={k: v for k, v in stored.meta.items() if k != _SENDING})
+            yield stored
         finally:
             if stored is not None:
                 mark(False)
