@@ -7,7 +7,7 @@ import signal
 import sys
 import warnings
 
-from cli import UsageError, panel, payload, platform, run, score
+from cli import UsageError, almanac, panel, payload, platform, run, score
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     panel.register(groups)
     run.register(groups)
     platform.register(groups)
+    almanac.register(groups)
     return parser
 
 

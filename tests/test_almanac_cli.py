@@ -1,0 +1,127 @@
+"""`incentive almanac score`: the snapshot in, the documented JSON out, one-line errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from devnet.trades import generate_snapshot
+from mechanisms.almanac.params import AlmanacParams
+from mechanisms.almanac.scoring import score_snapshot
+
+INCENTIVE = str(Path(sys.executable).parent / "incentive")
+TODAY = dt.date(2026, 12, 5)
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory) -> tuple[Path, dict]:
+    snap = generate_snapshot(3, TODAY, epoch_budget=400.0, garbage=9)
+    path = tmp_path_factory.mktemp("almanac") / "snapshot.json"
+    path.write_text(json.dumps(snap))
+    return path, snap
+
+
+def score(capsys, *args: str) -> dict:
+    assert main(["almanac", "score", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_prints_every_entity_and_uid_in_the_documented_shape(snapshot, capsys):
+    path, snap = snapshot
+    out = score(capsys, str(path), "--today", TODAY.isoformat())
+    assert set(out) == {"pools", "weights", "miners_to_penalize", "skipped"}
+    assert set(out["pools"]) == {"miner", "gp"}
+    for pool in out["pools"].values():
+        assert set(pool) == {"tokens", "budget", "kappa", "sol1", "sol2", "n_entities"}
+        assert len(pool["tokens"]) == pool["n_entities"] > 0
+        assert pool["sol1"] == {"status": "optimal"} and pool["sol2"] == {"status": "optimal"}
+        assert 0 < sum(pool["tokens"].values()) <= pool["budget"] * (1 + 1e-12)
+        assert 0 < pool["kappa"] < 0.03
+    assert list(out["weights"]) == [str(u) for u in snap["all_uids"]]
+    assert sum(out["weights"].values()) == pytest.approx(1.0, abs=1e-12)
+    assert out["weights"]["210"] > 0.5
+    assert sum(out["skipped"].values()) == 9 and "not_an_object" in out["skipped"]
+    roles = snap["roles"]
+    penalised = {roles[str(u)] for u in out["miners_to_penalize"]}
+    assert {"two_profiles", "bad_commitment"} <= penalised
+    # the same numbers as the mechanism called directly
+    direct = score_snapshot(snap["data"], snap["all_uids"], snap["all_hotkeys"],
+                            {int(k): v for k, v in snap["commitments"].items()}, 400.0, TODAY)
+    assert out["weights"] == {str(u): w for u, w in direct.weights.items()}
+
+
+def test_variant_mode_and_burn_uid(snapshot, capsys):
+    path, _ = snapshot
+    base = score(capsys, str(path), "--today", TODAY.isoformat())
+    seed = score(capsys, str(path), "--today", TODAY.isoformat(), "--variant", "seed_excerpt")
+    assert seed["pools"]["miner"]["tokens"] != base["pools"]["miner"]["tokens"]
+    fixed = score(capsys, str(path), "--today", TODAY.isoformat(), "--mode", "fixed")
+    assert len(fixed["miners_to_penalize"]) <= len(base["miners_to_penalize"])
+    burn = score(capsys, str(path), "--today", TODAY.isoformat(), "--burn-uid", "0")
+    assert burn["weights"]["0"] == pytest.approx(base["weights"]["210"]) and burn["weights"]["210"] == 0.0
+    later = score(capsys, str(path), "--today", (TODAY + dt.timedelta(days=40)).isoformat())
+    assert later["pools"]["miner"]["n_entities"] == 0 and later["pools"]["miner"]["kappa"] is None
+    assert later["pools"]["miner"]["sol1"]["status"] == "empty" and later["weights"]["210"] == 1.0
+
+
+def test_text_output_names_pools_and_penalties(snapshot, capsys):
+    path, _ = snapshot
+    assert main(["almanac", "score", str(path), "--today", TODAY.isoformat()]) == 0
+    text = capsys.readouterr().out
+    assert "miner pool:" in text and "general pool:" in text and "penalised uid" in text
+
+
+@pytest.mark.parametrize("content,message", [
+    ("[1, 2]", "is not a JSON object"),
+    ("{nope", "is not JSON"),
+    ('{"all_uids": [], "all_hotkeys": [], "commitments": {}, "data": []}', "lacks current_epoch_budget"),
+    ('{"all_uids": [-1], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 1, "data": []}',
+     "all_uids"),
+    ('{"all_uids": [], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 0, "data": []}',
+     "current_epoch_budget"),
+    ('{"all_uids": [], "all_hotkeys": [], "commitments": {"x": "a"}, "current_epoch_budget": 5, "data": []}',
+     "not a uid"),
+    ('{"all_uids": [], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 5, "data": {}}',
+     "data must be a list"),
+])
+def test_a_bad_snapshot_exits_non_zero_with_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert main(["almanac", "score", str(path), "--today", "2026-12-05", "--json"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and message in out.err
+
+
+def test_the_console_script_exits_2_with_one_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('"a string"')
+    done = subprocess.run([INCENTIVE, "almanac", "score", str(path), "--today", "2026-12-05", "--json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"incentive: {path}: the snapshot is not a JSON object (got str)\n"
+
+
+def test_bad_arguments(tmp_path, capsys):
+    assert main(["almanac", "score", str(tmp_path / "absent.json"), "--today", "2026-12-05"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    path = tmp_path / "s.json"
+    path.write_text('{"all_uids": [], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 5, "data": []}')
+    assert main(["almanac", "score", str(path), "--today", "05/12/2026"]) == 2
+    assert "--today" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["almanac", "score", str(path), "--today", "2026-12-05", "--variant", "tail"])
+
+
+def test_an_empty_snapshot_burns_everything(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"all_uids": [0, 210], "all_hotkeys": ["a"] * 211, "commitments": {},
+                                "current_epoch_budget": 5, "data": [], "extra": "ignored"}))
+    out = score(capsys, str(path), "--today", "2026-12-05")
+    assert out["weights"] == {"0": 0.0, "210": 1.0} and out["skipped"] == {}
+    assert AlmanacParams().burn_uid == 210
