@@ -243,3 +243,9 @@ def test_weights_without_boost_room_renormalise_and_a_miner_at_the_burn_uid_is_o
     fixed = form_weights([1], np.array([10.0]), 0.0, 100.0, [], [1, 210],
                          AlmanacParams(static_weighting=True, mode="fixed"))
     assert fixed[1] == pytest.approx(0.175 / (0.175 + 0.825)) and fixed[210] == pytest.approx(0.825)
+
+
+def test_weights_stay_finite_when_the_day_is_worth_almost_nothing():
+    w = form_weights([1, 2, 3], np.array([10.0, 30.0, 5.0]), 7.0, 1e-320, [3], [1, 2, 3, 210], HEAD)
+    assert w == {1: pytest.approx(0.25), 2: pytest.approx(0.75), 3: 0.0, 210: 0.0}
+    assert form_weights([1], np.array([0.0]), 0.0, 1e-320, [], [1, 210], HEAD) == {1: 0.0, 210: 1.0}

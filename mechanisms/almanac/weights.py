@@ -41,19 +41,28 @@ def form_weights(miner_uids: Sequence[int], miner_tokens: np.ndarray, gp_tokens_
         raise ValueError(f"the epoch budget must be a positive number of USD; got {epoch_budget!r}")
     burn = params.burn_uid
     banned = set(penalised)
-    weights: dict[int, float] = {uid: 0.0 if uid in banned else float(t) / epoch_budget
-                                 for uid, t in zip(miner_uids, miner_tokens)}
-    if params.static_weighting:
-        gp = params.gp_weight_share if params.fixed else params.gp_weight_share * epoch_budget
-    else:
-        gp = gp_tokens_total / epoch_budget
-    weights[burn] = gp
-    excess = 1.0 - sum(weights.values())
-    if excess > 0 and params.miner_weight_boost > 0:
+    with np.errstate(over="ignore"):
+        weights: dict[int, float] = {uid: 0.0 if uid in banned else float(t) / epoch_budget
+                                     for uid, t in zip(miner_uids, miner_tokens)}
+        if params.static_weighting:
+            gp = params.gp_weight_share if params.fixed else params.gp_weight_share * epoch_budget
+        else:
+            gp = gp_tokens_total / epoch_budget
+    weights.pop(burn, None)  # overwritten by the burn value below
+    miners = sum(weights.values())
+    if not np.isfinite(miners):
+        # U so small that tokens/U overflows: the miners' shares are far above 1, so nothing is left
+        # to burn and the weights are the tokens' proportions, computed without the overflow
+        top = max(float(t) for uid, t in zip(miner_uids, miner_tokens) if uid not in banned and uid != burn)
+        weights = {uid: (float(t) / top if uid not in banned else 0.0)
+                   for uid, t in zip(miner_uids, miner_tokens) if uid != burn}
+        miners = np.inf
+    # the reference's excess = 1 − (Σm + g) and burn = excess + g, in a form that stays finite
+    if 1.0 - miners - gp > 0 and params.miner_weight_boost > 0:
         boost = 1.0 + params.miner_weight_boost
-        weights = {uid: w * boost if uid != burn else w for uid, w in weights.items()}
-        excess = 1.0 - sum(weights.values())
-    weights[burn] = excess + gp
+        weights = {uid: w * boost for uid, w in weights.items()}
+        miners *= boost
+    weights[burn] = 1.0 - miners
     vector = np.array([max(weights.get(uid, 0.0), 0.0) for uid in all_uids], dtype=float)
     total = float(vector.sum())
     if total > 0:
