@@ -165,20 +165,36 @@ def _day(value: Any, utc: bool) -> int:
     return t.toordinal() - _EPOCH
 
 
-KEYS = REQUIRED + ("expected_volume", "miner_id", "miner_hotkey")
-_GET = operator.itemgetter(*KEYS)
-_NOTHING = (None,) * len(KEYS)
+OPTIONAL = ("expected_volume", "miner_id", "miner_hotkey")
+KEYS = REQUIRED + OPTIONAL
+_GET = operator.itemgetter(*REQUIRED)
 CHUNK = 4096  # records checked together: a malformed one slows only its own chunk
 
 
-def _row(record: Any) -> tuple:
-    """The record's values in KEYS order, _MISSING where absent (None for a record that is no object)."""
+def _required(record: Any) -> tuple:
+    """The record's required values, _MISSING where absent (None for a record that is no object)."""
     if type(record) is not dict:
-        return _NOTHING
+        return (None,) * len(REQUIRED)
+    return tuple([record.get(k, _MISSING) for k in REQUIRED])
+
+
+def _columns(chunk: Sequence[Any], reasons: _Reasons) -> dict[str, Sequence]:
+    """The chunk's values per key: one C-level pass for the required keys when every record is an
+    object that has them all, a pass per optional key."""
     try:
-        return _GET(record)
-    except KeyError:
-        return tuple([record.get(k, _MISSING) for k in KEYS])
+        rows = list(map(_GET, chunk))
+        if not all(type(r) is dict for r in chunk):
+            raise TypeError
+        objects = chunk
+    except (KeyError, TypeError, IndexError):
+        rows = [_required(r) for r in chunk]
+        is_object = [type(r) is dict for r in chunk]
+        reasons.flag(~np.array(is_object, dtype=bool), "not_an_object")
+        objects = [r if ok else {} for r, ok in zip(chunk, is_object)]
+    cols: dict[str, Sequence] = dict(zip(REQUIRED, zip(*rows))) if rows else {k: () for k in REQUIRED}
+    for key in OPTIONAL:
+        cols[key] = [r.get(key) for r in objects]  # absent = null
+    return cols
 
 
 def _days(stamps: list, utc: bool) -> np.ndarray:
@@ -195,20 +211,12 @@ def _days(stamps: list, utc: bool) -> np.ndarray:
 
 def _parse_chunk(chunk: Sequence[Any], utc: bool, reasons: _Reasons) -> dict[str, Any]:
     n = len(chunk)
-    try:  # complete records: one C-level pass
-        rows = list(map(_GET, chunk))
-        if not all(type(r) is dict for r in chunk):
-            raise TypeError
-    except (KeyError, TypeError, IndexError):
-        rows = [_row(r) for r in chunk]
-        reasons.flag(np.array([type(r) is not dict for r in chunk], dtype=bool), "not_an_object")
-    cols = dict(zip(KEYS, zip(*rows))) if n else {k: () for k in KEYS}
+    cols = _columns(chunk, reasons)
     kinds = {key: set(map(type, col)) for key, col in cols.items()}
-    for key in KEYS:
+    for key in REQUIRED:
         if _Missing in kinds[key]:
             col = cols[key]
-            if key in REQUIRED:
-                reasons.flag(np.array([v is _MISSING for v in col], dtype=bool), f"missing_key:{key}")
+            reasons.flag(np.array([v is _MISSING for v in col], dtype=bool), f"missing_key:{key}")
             cols[key] = [None if v is _MISSING else v for v in col]
             kinds[key] = (kinds[key] - {_Missing}) | {_NONE}
     out: dict[str, Any] = {key: _flags(cols[key], kinds[key], key, reasons) for key in FLAGS}
