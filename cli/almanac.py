@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         today = dt.date.fromisoformat(args.today)
     except ValueError:
         raise UsageError(f"--today must be YYYY-MM-DD; got {args.today!r}") from None
+    if not dt.date(1971, 1, 1) <= today <= dt.date(9999, 12, 31):
+        raise UsageError(f"--today {today} is out of range")
     try:
         snapshot = parse_snapshot(load(args.snapshot))
     except SnapshotError as exc:

@@ -125,3 +125,27 @@ def test_an_empty_snapshot_burns_everything(tmp_path, capsys):
     out = score(capsys, str(path), "--today", "2026-12-05")
     assert out["weights"] == {"0": 0.0, "210": 1.0} and out["skipped"] == {}
     assert AlmanacParams().burn_uid == 210
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"all_uids": [1, 1], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 5, "data": []}',
+     "more than once"),
+    ('{"all_uids": [], "all_hotkeys": [], "commitments": {"' + "1" * 5000 + '": null}, "current_epoch_budget": 5,'
+     ' "data": []}', "is not a uid"),
+])
+def test_snapshot_shapes_that_would_skew_or_crash(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert main(["almanac", "score", str(path), "--today", "2026-12-05"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_of_range_today_and_a_missing_burn_uid(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text('{"all_uids": [0, 1], "all_hotkeys": ["a", "b"], "commitments": {}, "current_epoch_budget": 5,'
+                    ' "data": []}')
+    assert main(["almanac", "score", str(path), "--today", "0001-01-15"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    assert main(["almanac", "score", str(path), "--today", "2026-12-05", "--json"]) == 0
+    out = capsys.readouterr()
+    assert "burn uid 210 is not in the metagraph" in out.err and json.loads(out.out)["weights"] == {"0": 0.0, "1": 0.0}

@@ -249,3 +249,15 @@ def test_weights_stay_finite_when_the_day_is_worth_almost_nothing():
     w = form_weights([1, 2, 3], np.array([10.0, 30.0, 5.0]), 7.0, 1e-320, [3], [1, 2, 3, 210], HEAD)
     assert w == {1: pytest.approx(0.25), 2: pytest.approx(0.75), 3: 0.0, 210: 0.0}
     assert form_weights([1], np.array([0.0]), 0.0, 1e-320, [], [1, 210], HEAD) == {1: 0.0, 210: 1.0}
+
+
+def test_one_entity_whose_cap_is_below_the_dust_floor_makes_phase1_infeasible_unless_relieved():
+    # entity 0 trades so much that ρB/(κ·v_b) < 0.001; the others are ordinary
+    v_b = np.array([1e9, 100.0, 200.0, 300.0])
+    args = (v_b, np.full(4, 0.05), np.ones(4), np.ones(4), 0.01, 50.0)
+    assert phase1_head(*args, HEAD).status == "infeasible"
+    relieved = phase1_head(*args, AlmanacParams(relieve_dust=True))
+    assert relieved.status == "optimal" and relieved.dust_relieved
+    assert relieved.x[0] == pytest.approx(0.06 * 50.0 / (0.01 * 1e9))  # pinned at its own cap
+    assert np.all(relieved.x[1:] == 1.0)  # the others are funded as if it were not there
+    assert 0.01 * v_b @ relieved.x <= 50.0 + 1e-9

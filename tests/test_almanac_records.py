@@ -38,7 +38,7 @@ def gp(**over) -> dict:
 
 
 def miner_matrices(records, params=COMPAT):
-    return build_epoch_matrices(parse_trades(records, utc_dates=params.fixed), UIDS, HOTKEYS, "miner", D, params)
+    return build_epoch_matrices(parse_trades(records, fixed=params.fixed), UIDS, HOTKEYS, "miner", D, params)
 
 
 def test_a_good_trade_lands_on_yesterdays_row():
@@ -215,7 +215,7 @@ def test_hostile_records_never_crash_and_never_touch_the_good_ones(records, mode
     commitments = {5: "0xabc", 3: "0xabc", 4: "0xabc"}
     alone = score_snapshot(good, UIDS + [210], HOTKEYS + ["x"] * 203, commitments, 500.0, D, params)
     mixed = score_snapshot(good + records, UIDS + [210], HOTKEYS + ["x"] * 203, commitments, 500.0, D, params)
-    trades = parse_trades(good + records, utc_dates=params.fixed)
+    trades = parse_trades(good + records, fixed=params.fixed)
     assert sum(trades.skipped.values()) == int((~trades.ok).sum())
     assert trades.ok[:len(good)].all()
     for result in (alone, mixed):
@@ -227,3 +227,26 @@ def test_hostile_records_never_crash_and_never_touch_the_good_ones(records, mode
     # uid 5's own matrices are the same with and without the others' records
     i, j = alone.miner.entities.index(5), mixed.miner.entities.index(5)
     np.testing.assert_array_equal(alone.miner.matrices.volume[:, i], mixed.miner.matrices.volume[:, j])
+
+
+def test_fixed_mode_skips_a_profit_no_binary_share_can_pay():
+    records = [trade(pnl=1e9), trade(pnl=99_000.0), trade(volume=0.5, expected_volume=0.5, pnl=1.4)]
+    assert parse_trades(records).skipped == {}  # compat: as the reference, every profit counts
+    assert parse_trades(records, fixed=True).skipped == {"implausible:pnl": 1}
+
+
+def test_a_completion_time_that_leaves_the_calendar_in_utc_is_a_bad_date():
+    records = [trade(completed_at="9999-12-31T23:59:59-01:00"), trade(completed_at="0001-01-01T00:00:00+01:00")]
+    assert parse_trades(records, fixed=True).skipped == {"bad_date:completed_at": 2}
+    assert parse_trades(records).skipped == {}  # compat reads the offset's own date: both are dates
+
+
+def test_profiles_of_a_miner_with_many_trades_are_built_once():
+    upper = [trade(profile_id="0xABCDEF")] * 20_000
+    assert miner_matrices(upper).profiles[3] == ",".join(["0xabcdef"] * 20_000)
+    assert miner_matrices(upper, FIXED).profiles[3] == "0xabcdef"
+    many = [trade(profile_id=f"0x{i:06x}") for i in range(20_000)]
+    assert miner_matrices(many, FIXED).profiles[3].count(",") == 19_999
+    # an id equal to the string built so far is not appended (the reference compares whole strings)
+    odd = [trade(profile_id="0xa"), trade(profile_id="0xb"), trade(profile_id="0xa,0xb"), trade(profile_id="0xc")]
+    assert miner_matrices(odd).profiles[3] == "0xa,0xb,0xc"

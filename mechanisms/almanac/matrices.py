@@ -127,20 +127,27 @@ def build_epoch_matrices(trades: Trades, uids: Sequence[int], hotkeys: Sequence[
 def _profiles(trades: Trades, rows: np.ndarray, params: AlmanacParams) -> dict[int, str]:
     """Each miner uid's profile id(s), from its reward-eligible trades (the API flag), in record order.
 
-    The reference lower-cases the first id but compares later ones raw, so a miner whose ids carry
-    upper-case letters gets the same id appended and fails verification; fixed mode compares
-    lower-case and appends only a different id.
+    The reference lower-cases the first id but compares each later one, raw, with the string built so
+    far, appending it (lower-cased) when they differ: a miner whose id carries upper-case letters gets
+    it appended again and fails verification. Fixed mode compares lower-case and appends only an id
+    not seen yet. Built in one pass (a miner's many trades cannot make this quadratic).
     """
-    profiles: dict[int, str] = {}
+    parts: dict[int, list[str]] = {}
+    seen: dict[int, set[str]] = {}
+    length: dict[int, int] = {}  # of the reference's string: sum of parts and their commas
     flagged = rows[trades.reward_eligible[rows]]
     for r, uid in zip(flagged.tolist(), trades.miner_id[flagged].tolist()):
         pid = trades.profile_id[r]
-        low = pid.lower()
-        if uid not in profiles:
-            profiles[uid] = low
+        ids = parts.get(uid)
+        if ids is None:
+            low = pid.lower()
+            parts[uid], seen[uid], length[uid] = [low], {low}, len(low)
         elif params.fixed:
-            if low not in profiles[uid].split(","):
-                profiles[uid] += f",{low}"
-        elif profiles[uid] != pid:
-            profiles[uid] += f",{low}"
-    return profiles
+            low = pid.lower()
+            if low not in seen[uid]:
+                seen[uid].add(low)
+                ids.append(low)
+        elif len(pid) != length[uid] or pid != ",".join(ids):
+            ids.append(pid.lower())
+            length[uid] += 1 + len(ids[-1])
+    return {uid: ",".join(ids) for uid, ids in parts.items()}

@@ -28,6 +28,7 @@ class AlmanacParams:
     kappa_scaling: float = 8.0
     kappa_min_rows: int = 5
     dust_gate: float = 0.001
+    relieve_dust: bool = False     # Phase 1: lower a floor above its diversity cap (not upstream; off)
     entropy_tau: float = 0.005     # Phase 1 entropy smoothing (head)
     phase2_lambda: float = 5.0
     min_epochs: int = 3            # build-up: epochs with an eligible trade

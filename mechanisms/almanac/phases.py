@@ -27,6 +27,7 @@ class Phase1:
     t_star: float = 0.0         # routed volume r·x1
     payout: float = 0.0         # the reference's diagnostic Σ v_b·max(roi, 0)·x1 (volume × ROI units)
     level: float | None = None  # head: the common level L
+    dust_relieved: bool = False  # relieve_dust: some dust floor was lowered or dropped
     num_funded: int = 0
     num_eligible: int = 0
 
@@ -65,13 +66,34 @@ def _phase1_outputs(x: np.ndarray, v_b: np.ndarray, roi: np.ndarray, e1: np.ndar
                   num_funded=int(np.count_nonzero(funded > 0)), num_eligible=int(e1.sum()), **extra)
 
 
-def phase1_head(v_b: np.ndarray, roi: np.ndarray, e1: np.ndarray, max_gate: np.ndarray, kappa: float,
-                budget: float, params: AlmanacParams) -> Phase1:
-    """§8.2: a common level clipped to [dust·e1, min(1, e1, max_gate, ρB/(κ·v_b))]; the budget sets it."""
-    if len(v_b) == 0:
-        return Phase1("empty", np.zeros(0))
+def head_bounds(v_b: np.ndarray, e1: np.ndarray, max_gate: np.ndarray, kappa: float, budget: float,
+                params: AlmanacParams) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Phase 1 (head) bounds: lo = dust·e1, hi = min(1, e1, max_gate, ρB/(κ·v_b)).
+
+    With `relieve_dust`, an entity whose diversity cap is below the dust floor has its floor lowered
+    to the cap, and the floors are dropped if together they exceed the budget, so one entity's volume
+    cannot make the whole pool infeasible. Returns (lo, hi, whether any floor was relieved).
+    """
     lo = params.dust_gate * e1
     hi = np.minimum(np.minimum(1.0, e1), np.minimum(max_gate, params.rho_cap * budget / (kappa * v_b)))
+    relieved = False
+    if params.relieve_dust:
+        if np.any(lo > hi):
+            lo, relieved = np.minimum(lo, hi), True
+        if kappa * float(v_b @ lo) > budget:
+            lo, relieved = np.zeros_like(lo), True
+    return lo, hi, relieved
+
+
+def phase1_head(v_b: np.ndarray, roi: np.ndarray, e1: np.ndarray, max_gate: np.ndarray, kappa: float,
+                budget: float, params: AlmanacParams) -> Phase1:
+    """§8.2: a common level clipped to [dust·e1, min(1, e1, max_gate, ρB/(κ·v_b))]; the budget sets it.
+
+    Infeasible when an entity's diversity cap is below its dust floor or the floors exceed the budget.
+    """
+    if len(v_b) == 0:
+        return Phase1("empty", np.zeros(0))
+    lo, hi, relieved = head_bounds(v_b, e1, max_gate, kappa, budget, params)
     if np.any(lo > hi) or kappa * float(v_b @ lo) > budget:
         return Phase1("infeasible", None, num_eligible=int(e1.sum()))
     weights = kappa * v_b
@@ -79,7 +101,7 @@ def phase1_head(v_b: np.ndarray, roi: np.ndarray, e1: np.ndarray, max_gate: np.n
         level = 1.0
     else:
         level = _level(weights, lo, hi, budget, 1.0)
-    return _phase1_outputs(np.clip(level, lo, hi), v_b, roi, e1, level=level)
+    return _phase1_outputs(np.clip(level, lo, hi), v_b, roi, e1, level=level, dust_relieved=relieved)
 
 
 def phase1_seed(v_b: np.ndarray, v_eff: np.ndarray, roi: np.ndarray, e1: np.ndarray, kappa: float,

@@ -27,6 +27,7 @@ AMOUNTS = ("volume", "expected_volume", "expected_fees", "actual_fees")  # USD, 
 NUMBERS = AMOUNTS + ("pnl",)
 FLAGS = ("is_general_pool", "is_completed", "is_correct", "is_reward_eligible")
 LIMIT = 1e15  # USD; larger is not a trade, and sums of such values would overflow into inf
+MAX_RETURN = 1000.0  # fixed mode: profit per USD of volume a binary share priced ≥ 0.1¢ can pay
 
 
 class _Missing:
@@ -158,10 +159,10 @@ def _day(value: Any, utc: bool) -> int:
         return -2
     try:
         t = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if utc and t.tzinfo is not None:
+            t = t.astimezone(dt.timezone.utc)  # may leave the calendar: year 1 or 9999 at an offset
+    except (ValueError, OverflowError):
         return -2
-    if utc and t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc)
     return t.toordinal() - _EPOCH
 
 
@@ -205,11 +206,11 @@ def _days(stamps: list, utc: bool) -> np.ndarray:
     except (TypeError, ValueError):
         return np.array([_day(s, utc) for s in stamps], dtype=np.int64)
     if utc and not {t.utcoffset() for t in times} <= {None, dt.timedelta(0)}:
-        times = [t.astimezone(dt.timezone.utc) if t.tzinfo is not None else t for t in times]
+        return np.array([_day(s, utc) for s in stamps], dtype=np.int64)
     return np.array([t.toordinal() for t in times], dtype=np.int64) - _EPOCH
 
 
-def _parse_chunk(chunk: Sequence[Any], utc: bool, reasons: _Reasons) -> dict[str, Any]:
+def _parse_chunk(chunk: Sequence[Any], fixed: bool, reasons: _Reasons) -> dict[str, Any]:
     n = len(chunk)
     cols = _columns(chunk, reasons)
     kinds = {key: set(map(type, col)) for key, col in cols.items()}
@@ -221,6 +222,10 @@ def _parse_chunk(chunk: Sequence[Any], utc: bool, reasons: _Reasons) -> dict[str
             kinds[key] = (kinds[key] - {_Missing}) | {_NONE}
     out: dict[str, Any] = {key: _flags(cols[key], kinds[key], key, reasons) for key in FLAGS}
     out.update({key: _numbers(cols[key], kinds[key], key, reasons) for key in NUMBERS})
+    if fixed:
+        # a share bought at ≥ 0.1¢ pays at most 1000× its cost: one impossible profit would otherwise
+        # set the pool's kappa (profit on profitable days) and cut every other trader's pay
+        reasons.flag(out["pnl"] > MAX_RETURN * out["volume"] + 1.0, "implausible:pnl")
 
     account = cols["account_id"]
     _types(account, kinds["account_id"], {_NONE, int, str}, "bad_type:account_id", reasons)
@@ -242,21 +247,24 @@ def _parse_chunk(chunk: Sequence[Any], utc: bool, reasons: _Reasons) -> dict[str
     day = np.full(n, -1, dtype=np.int64)
     done = np.flatnonzero(out["is_completed"])
     stamps = cols["completed_at"]
-    day[done] = _days([stamps[i] for i in done.tolist()], utc)
+    day[done] = _days([stamps[i] for i in done.tolist()], fixed)
     reasons.flag(day == -2, "bad_date:completed_at")
     out["day"] = day
     return out
 
 
-def parse_trades(data: Sequence[Any], *, utc_dates: bool = False) -> Trades:
-    """Check every record of an API `data` array; nothing here raises on a record's content."""
+def parse_trades(data: Sequence[Any], *, fixed: bool = False) -> Trades:
+    """Check every record of an API `data` array; nothing here raises on a record's content.
+
+    `fixed` (fixed mode): completion dates in UTC, and a profit no binary position can make skipped.
+    """
     parts, codes, skipped = [], [], Counter()
     paused = gc.isenabled()
     gc.disable()  # hundreds of thousands of new tuples would trigger full collections, and none is a cycle
     try:
         for start in range(0, max(len(data), 1), CHUNK):
             reasons = _Reasons(len(data[start:start + CHUNK]))
-            parts.append(_parse_chunk(data[start:start + CHUNK], utc_dates, reasons))
+            parts.append(_parse_chunk(data[start:start + CHUNK], fixed, reasons))
             codes.append(reasons.code == 0)
             skipped.update(reasons.counts())
     finally:

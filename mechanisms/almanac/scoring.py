@@ -158,7 +158,7 @@ def score_snapshot(data: Sequence[Any], uids: Sequence[int], hotkeys: Sequence[s
     `epoch_budget` is U, the USD value of one day of miner emission. The general pool's tokens are
     paid off-chain; on chain they are the burn uid's share.
     """
-    trades = parse_trades(data, utc_dates=params.fixed)
+    trades = parse_trades(data, fixed=params.fixed)
     miner_m = build_epoch_matrices(trades, uids, hotkeys, "miner", boundary, params, target_epoch_idx)
     gp_m = build_epoch_matrices(trades, uids, hotkeys, "gp", boundary, params, target_epoch_idx)
     row = -1 if target_epoch_idx is None else target_epoch_idx
@@ -171,12 +171,17 @@ def score_snapshot(data: Sequence[Any], uids: Sequence[int], hotkeys: Sequence[s
     weights = form_weights(miner.entities, miner.tokens, float(gp.tokens.sum()), epoch_budget,
                            list(penalised), uids, params)
     warnings = []
+    if params.burn_uid not in uids:
+        warnings.append(f"the burn uid {params.burn_uid} is not in the metagraph: its share is dropped and "
+                        f"the miners' weights renormalised, as the reference does")
     if params.burn_uid in miner.entities:
         warnings.append(f"a miner at the burn uid {params.burn_uid} is overwritten by the burn weight")
     for pool in (miner, gp):
         if pool.sol1.status == "infeasible":
-            warnings.append(f"{pool.matrices.pool} pool: Phase 1 infeasible (the dust floors exceed the budget); "
-                            f"the pool pays nothing")
+            warnings.append(f"{pool.matrices.pool} pool: Phase 1 infeasible (an entity's diversity cap is below "
+                            f"the dust floor, or the floors exceed the budget); the pool pays nothing")
+        if pool.sol1.dust_relieved:
+            warnings.append(f"{pool.matrices.pool} pool: Phase 1 lowered dust floors that made it infeasible")
         if pool.sol2.status == "infeasible":
             warnings.append(f"{pool.matrices.pool} pool: Phase 2 infeasible (the dust floor exceeds the cap); "
                             f"Phase 1's gates are paid")

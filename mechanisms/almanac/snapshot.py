@@ -35,6 +35,8 @@ def parse_snapshot(obj: Any) -> Snapshot:
     uids = obj["all_uids"]
     if not isinstance(uids, list) or not all(type(u) is int and u >= 0 for u in uids):
         raise SnapshotError("all_uids must be a list of non-negative integers")
+    if len(set(uids)) != len(uids):
+        raise SnapshotError("all_uids lists a uid more than once")
     hotkeys = obj["all_hotkeys"]
     if not isinstance(hotkeys, list) or not all(h is None or isinstance(h, str) for h in hotkeys):
         raise SnapshotError("all_hotkeys must be a list of strings (index = uid)")
@@ -43,7 +45,7 @@ def parse_snapshot(obj: Any) -> Snapshot:
         raise SnapshotError('commitments must be an object {"<uid>": string or null}')
     commitments: dict[int, str | None] = {}
     for key, value in raw.items():
-        if not (isinstance(key, str) and key.isdigit() and key.isascii()):
+        if not (isinstance(key, str) and key.isdigit() and key.isascii() and len(key) <= 9):
             raise SnapshotError(f"commitments key {key[:40]!r} is not a uid")
         if value is not None and not isinstance(value, str):
             raise SnapshotError(f"commitment of uid {key} must be a string or null")

@@ -8,11 +8,13 @@ superlinear, and remain available (`vectorised=False`) only so a benchmark can s
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 
 from mechanisms.almanac.params import AlmanacParams
-from mechanisms.almanac.phases import Phase1, Phase2, _phase1_outputs
+from mechanisms.almanac.phases import Phase1, Phase2, _phase1_outputs, head_bounds
 from mechanisms.almanac.pool import Eligibility, PoolVectors
 
 # Tolerances that make CLARABEL converge to ~1e-6 on the entropy program (its defaults stop near 1e-4).
@@ -24,7 +26,9 @@ def _solve(problem: cp.Problem, tight: bool) -> str:
     """Solve with CLARABEL; tight tolerances where they converge, its defaults where they do not."""
     for options in ([TIGHT, {}] if tight else [{}]):
         try:
-            problem.solve(solver=cp.CLARABEL, **options)
+            with warnings.catch_warnings():  # optimal_inaccurate is accepted, as the reference does
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                problem.solve(solver=cp.CLARABEL, **options)
         except cp.SolverError:
             continue
         if problem.status in SOLVED:
@@ -45,7 +49,8 @@ def phase1_problem(vec: PoolVectors, elig: Eligibility, kappa: float, budget: fl
         cons += [kappa * basis[i] * x[i] <= params.rho_cap * budget for i in range(n)]
     objective = vec.v_b @ x
     if params.head:
-        cons += [x <= elig.max_gate, x >= params.dust_gate * elig.e1]
+        lo = head_bounds(vec.v_b, elig.e1, elig.max_gate, kappa, budget, params)[0]
+        cons += [x <= elig.max_gate, x >= lo]
         objective = objective + params.entropy_tau * (basis @ cp.entr(x))
     return cp.Problem(cp.Maximize(objective), cons), x
 
