@@ -27,6 +27,7 @@ class AlmanacParams:
     kappa_next: float = 0.03       # fallback, deliberately not divided by the scaling factor
     kappa_scaling: float = 8.0
     kappa_min_rows: int = 5
+    kappa_smooth: float = 0.3      # weight of the statistic against a prior that is never given
     dust_gate: float = 0.001
     relieve_dust: bool = False     # Phase 1: lower a floor above its diversity cap (not upstream; off)
     entropy_tau: float = 0.005     # Phase 1 entropy smoothing (head)

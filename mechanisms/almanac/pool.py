@@ -65,7 +65,10 @@ def kappa(m: EpochMatrices, params: AlmanacParams) -> float:
     if np.count_nonzero(active) < max(3, lookback // 10):
         return params.kappa_next
     stat = params.volume_fee * float(np.sum(vols[active])) / max(float(np.sum(prof[active])), FLOOR)
-    return max(stat, FLOOR) / params.kappa_scaling
+    # the reference smooths towards a prior that is never passed (prior = stat): inert, but written out
+    # so the rounding is the reference's to the last bit
+    joint = (1.0 - params.kappa_smooth) * stat + params.kappa_smooth * stat
+    return max(joint, FLOOR) / params.kappa_scaling
 
 
 @dataclass(frozen=True)

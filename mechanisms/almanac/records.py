@@ -225,7 +225,7 @@ def _parse_chunk(chunk: Sequence[Any], fixed: bool, reasons: _Reasons) -> dict[s
     if fixed:
         # a share bought at ≥ 0.1¢ pays at most 1000× its cost: one impossible profit would otherwise
         # set the pool's kappa (profit on profitable days) and cut every other trader's pay
-        reasons.flag(out["pnl"] > MAX_RETURN * out["volume"] + 1.0, "implausible:pnl")
+        reasons.flag(out["pnl"] > MAX_RETURN * np.minimum(out["volume"], LIMIT) + 1.0, "implausible:pnl")
 
     account = cols["account_id"]
     _types(account, kinds["account_id"], {_NONE, int, str}, "bad_type:account_id", reasons)
