@@ -69,6 +69,12 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         args = (sol1.x, vec.v_eff, vec.roi_trailing, elig.e2, elig.max_gate, k, budget, budget, params)
         _, p2 = _measure(lambda: phase2(*args), repeat=5)
         phases[name] = {"entities": m.n, "phase1": p1, "phase2": p2}
+        # the same pool with half of what Phase 1 spent as its budget, so the level and the price bisect
+        tight = 0.5 * k * float(vec.v_b @ sol1.x)
+        sol1t, p1t = _measure(lambda: _closed_phase1(vec, elig, k, tight, params), repeat=5)
+        _, p2t = _measure(lambda: phase2(sol1t.x, vec.v_eff, vec.roi_trailing, elig.e2, elig.max_gate, k, tight,
+                                         tight, params), repeat=5)
+        phases[name]["budget_binding"] = {"phase1": p1t, "phase2": p2t, "level": sol1t.level}
         for figures, looped in ((reference, True), (vectorised, False)):
             t0 = time.perf_counter()
             conic1 = solver.phase1(vec, elig, k, budget, params, vectorised=not looped)
