@@ -3,6 +3,7 @@ floor (§12.1), profile verification (§14) and the weights (§13)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -30,11 +31,12 @@ def budgets(miner_fees: float, gp_fees: float, epoch_budget: float, params: Alma
     """§4. Dynamic (live): each pool's budget is its fees on the scored day. The miner boost only
     raises maxB, which Phase 2's min(P1, B, maxB) never reaches: a no-op kept for fidelity."""
     if params.static_weighting:
-        half = params.gp_weight_share
-        fees = miner_fees + gp_fees
-        return Budgets(miner=(1 - half) * epoch_budget,
-                       miner_max=max((1 - half) * fees, params.max_budget_share_for_boost * (1 - half) * epoch_budget),
-                       gp=half * epoch_budget)
+        gp_share = params.gp_weight_share
+        miner_share = 1 - gp_share
+        return Budgets(miner=miner_share * epoch_budget,
+                       miner_max=max(miner_share * (miner_fees + gp_fees),
+                                     params.max_budget_share_for_boost * miner_share * epoch_budget),
+                       gp=gp_share * epoch_budget)
     boost = params.miner_budget_boost
     miner_max = miner_fees
     if boost > 0 and miner_fees * (1 + boost) + gp_fees <= epoch_budget:
@@ -132,7 +134,7 @@ def fee_floor(result: PoolResult, budget: float, params: AlmanacParams) -> PoolR
     total = float(tokens.sum())
     if total > budget:
         tokens = tokens * (budget / total)
-    return PoolResult(**{**result.__dict__, "tokens": tokens, "floored": floored})
+    return dataclasses.replace(result, tokens=tokens, floored=floored)
 
 
 @dataclass(frozen=True)
