@@ -1,8 +1,8 @@
 """The ledger: samples, payloads, rejections, drand signatures, packed embeddings, prices,
-metagraph snapshots, weights, submissions and the devnet chain's state, in SQLite or PostgreSQL
+metagraph snapshots, weights, submissions, Almanac trade pulls and the devnet chain's state, in SQLite or PostgreSQL
 (SQLAlchemy Core, versioned Alembic migrations). See `ledger.store` for the API and the embedding
 blob layout, `ledger.schema` for the tables."""
 
-from ledger.store import Ledger, RawPayload, Rejection, Sample, StoredWeights, Submission
+from ledger.store import Ledger, RawPayload, Rejection, Sample, StoredWeights, Submission, TradePull
 
-__all__ = ["Ledger", "RawPayload", "Rejection", "Sample", "StoredWeights", "Submission"]
+__all__ = ["Ledger", "RawPayload", "Rejection", "Sample", "StoredWeights", "Submission", "TradePull"]

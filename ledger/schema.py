@@ -199,3 +199,27 @@ devnet_weights = sa.Table(
     sa.Column("weights", sa.Text, nullable=False),  # JSON list[int]
     sa.Column("version_key", sa.BigInteger, nullable=False),
 )
+
+# -- Almanac trades: every pull of the trading history, and each record as fetched with the run of
+# pulls that returned it (a position is first seen open and later settled: two versions). Reading
+# the versions alive at pull P gives back exactly what pull P returned.
+
+trade_pulls = sa.Table(
+    "trade_pulls", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pulled_at", sa.Double, nullable=False),
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+)
+
+trade_versions = sa.Table(
+    "trade_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.LargeBinary, nullable=False),  # SHA-256 of `record`
+    sa.Column("copies", sa.Integer, nullable=False),  # how many times one pull returned it
+    sa.Column("first_pull", sa.Integer, sa.ForeignKey("trade_pulls.id"), nullable=False),
+    sa.Column("last_pull", sa.Integer, nullable=False, index=True),
+    sa.Column("day", sa.BigInteger, nullable=True, index=True),  # UTC completion day (days since 1970)
+    sa.Column("record", sa.Text, nullable=False),  # canonical JSON (sorted keys, ASCII)
+    sa.UniqueConstraint("digest", "copies", "first_pull"),
+)

@@ -40,6 +40,7 @@ hotkey is absent or not listed in a row.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
@@ -125,6 +126,14 @@ class Submission:
     detail: str
     forced: bool
     recorded_at: float
+
+
+@dataclass(frozen=True)
+class TradePull:
+    id: int
+    pulled_at: float
+    pages: int
+    records: int
 
 
 # ----------------------------------------------------------------------------------------------
@@ -745,6 +754,76 @@ class Ledger:
             return None
         return ChainParams(int(r.tempo), int(r.weights_rate_limit), int(r.max_weight_limit),
                            int(r.min_allowed_weights), bool(r.commit_reveal))
+
+    # -- Almanac trades ------------------------------------------------------------------------
+
+    def record_trade_pull(self, records: Sequence[Any], days: Sequence[int | None], *, pulled_at: float,
+                          pages: int) -> int:
+        """Keep one whole pull of the trading history; its id.
+
+        Each record is kept as fetched (canonical JSON: sorted keys, ASCII) under its SHA-256, with
+        `days[i]`, its UTC completion day (None if it has none the caller could read). A version the
+        previous pull also returned, as often, has its run extended to this pull; any other is stored
+        new. A record that changed (a position settled) is therefore a second version, and the first
+        stays with the pulls that saw it.
+        """
+        if len(days) != len(records):
+            raise ValueError(f"{len(records)} records but {len(days)} days")
+        found: dict[bytes, list] = {}  # digest → [text, day, copies], in first-seen order
+        for record, day in zip(records, days):
+            text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+            digest = hashlib.sha256(text.encode("ascii")).digest()
+            entry = found.get(digest)
+            if entry is None:
+                found[digest] = [text, None if day is None else int(day), 1]
+            else:
+                entry[2] += 1
+        v = t.trade_versions.c
+        with self._write() as conn:
+            if self._dialect == "postgresql":  # pulls are recorded one after another
+                conn.execute(sa.text("LOCK TABLE trade_pulls IN SHARE ROW EXCLUSIVE MODE"))
+            pull = conn.execute(sa.insert(t.trade_pulls).values(pulled_at=float(pulled_at), pages=int(pages),
+                                                                records=len(records))
+                                .returning(t.trade_pulls.c.id)).scalar_one()
+            previous = conn.execute(sa.select(sa.func.max(t.trade_pulls.c.id))
+                                    .where(t.trade_pulls.c.id < pull)).scalar_one()
+            alive = {} if previous is None else {
+                (bytes(d), int(c)): int(i) for i, d, c in conn.execute(
+                    sa.select(v.id, v.digest, v.copies).where(v.last_pull == previous)).tuples()}
+            extended, new = [], []
+            for digest, (text, day, copies) in found.items():
+                known = alive.get((digest, copies))
+                if known is not None:
+                    extended.append(known)
+                else:
+                    new.append({"digest": digest, "copies": copies, "first_pull": pull, "last_pull": pull,
+                                "day": day, "record": text})
+            for chunk in _chunks(extended):
+                conn.execute(sa.update(t.trade_versions).where(v.id.in_(list(chunk))).values(last_pull=pull))
+            for chunk in _chunks(new):
+                conn.execute(sa.insert(t.trade_versions), list(chunk))
+        return int(pull)
+
+    def trade_pulls(self) -> list[TradePull]:
+        c = t.trade_pulls.c
+        with self._read() as conn:
+            rows = conn.execute(sa.select(c.id, c.pulled_at, c.pages, c.records).order_by(c.id)).tuples()
+            return [TradePull(int(i), float(at), int(p), int(n)) for i, at, p, n in rows]
+
+    def trades(self, pull: int, first_day: int | None = None, last_day: int | None = None) -> list[Any]:
+        """The records pull `pull` returned, each as often as it came, in a fixed order (so every read
+        of a pull scores alike). With days, only those completed in [first_day, last_day) UTC, and
+        those without a readable day (the scorer counts them)."""
+        v = t.trade_versions.c
+        q = sa.select(v.record, v.copies).where(v.first_pull <= pull, v.last_pull >= pull).order_by(v.id)
+        if first_day is not None and last_day is not None:
+            q = q.where(sa.or_(v.day.is_(None), sa.and_(v.day >= first_day, v.day < last_day)))
+        with self._read() as conn:
+            out: list[Any] = []
+            for text, copies in conn.execute(q).tuples():
+                record = json.loads(text)
+                out += [record] * int(copies) if copies > 1 else [record]
+            return out
 
     # -- weights and submissions -------------------------------------------------------------
 

@@ -61,8 +61,8 @@ def _count(led: Ledger, table: sa.Table) -> int:
 
 
 def test_package_exports_and_head_revision():
-    assert migrations.head() == "0003"
-    for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py"):
+    assert migrations.head() == "0004"
+    for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py", "0004_trades.py"):
         assert (migrations.SCRIPT_LOCATION / "versions" / name).is_file()
     assert Ledger is store.Ledger and Sample is store.Sample and Submission is store.Submission
 
@@ -497,6 +497,31 @@ def test_chain_params_per_block(ledger):
     assert ledger.store_chain_params(719, ChainParams(1, 1, 65535, 1, False)) is False  # the first read stays
     assert ledger.chain_params(719) == params
     assert ledger.chain_params(720) is None  # exactly the block: parameters may change between epochs
+
+
+def test_trade_pulls_read_back_exactly_as_of_each_pull(ledger):
+    open_pos = {"position_id": 1, "is_completed": False, "completed_at": None, "pnl": None}
+    settled = {**open_pos, "is_completed": True, "completed_at": "2026-12-04T10:00:00Z", "pnl": 5.5}
+    other = {"position_id": 2, "is_completed": True, "completed_at": "2026-11-01T00:00:00Z", "pnl": -1.0,
+             "note": "\ud800 odd text", "big": 10**30, "nan": float("nan")}
+    first = ledger.record_trade_pull([open_pos, other, other], [None, 20393, 20393], pulled_at=1.0, pages=1)
+    second = ledger.record_trade_pull([settled, other, other], [20426, 20393, 20393], pulled_at=2.0, pages=2)
+    third = ledger.record_trade_pull([settled], [20426], pulled_at=3.0, pages=1)
+    assert [p.records for p in ledger.trade_pulls()] == [3, 3, 1] and ledger.trade_pulls()[1].pages == 2
+    as_first = ledger.trades(first)
+    assert as_first[0] == open_pos and as_first[1]["big"] == 10**30 and len(as_first) == 3
+    assert math.isnan(as_first[2]["nan"]) and as_first[1]["note"] == "\ud800 odd text"
+    assert sorted(r["position_id"] for r in ledger.trades(second)) == [1, 2, 2]
+    assert [r["pnl"] for r in ledger.trades(second) if r["position_id"] == 1] == [5.5]
+    assert ledger.trades(third) == [settled]
+    # a later pull never changes what an earlier one reads
+    assert ledger.trades(first)[0] == open_pos
+    # by UTC completion day: [first_day, last_day) plus records without a day
+    assert [r["position_id"] for r in ledger.trades(first, 20400, 20430)] == [1]
+    assert [r["position_id"] for r in ledger.trades(second, 20400, 20430)] == [1]
+    assert _count(ledger, schema.trade_versions) == 3  # the open and settled position, and `other` once
+    with pytest.raises(ValueError):
+        ledger.record_trade_pull([open_pos], [], pulled_at=4.0, pages=1)
 
 
 def test_weights_history(ledger):
