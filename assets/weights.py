@@ -16,8 +16,8 @@ import dagster as dg
 import numpy as np
 
 from assets.epochs import EpochBlocks, epoch_params
-from assets.scoring import EAGER
-from mechanisms.panel import Panel, first_seen_blocks
+from assets.mantis.scoring import EAGER
+from mechanisms.mantis.panel import Panel, first_seen_blocks
 from mechanisms.weights import (WeightRules, aggregate_challenges, blend_ema, carry_forward, quantize_u16,
                                 sent_unchanged, weight_vector, within_limit)
 from ledger import StoredWeights

@@ -8,8 +8,8 @@ import tracemalloc
 from typing import Any
 
 from benchmarks.common import machine, pin_to_one_core
-from devnet.signals import RoleMix, SignalSpec, generate
-from mechanisms.binary import BinaryParams, binary_salience
+from devnet.mantis.signals import RoleMix, SignalSpec, generate
+from mechanisms.mantis.binary import BinaryParams, binary_salience
 
 
 def run(scale: float = 1.0) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import profiles
 from benchmarks.common import machine
 from devnet.bootstrap import write_bootstrap
 from devnet.chain import DevnetChainState
-from devnet.miners import Miners
-from devnet.signals import RoleMix
+from devnet.mantis.miners import Miners
+from devnet.mantis.signals import RoleMix
 from devnet.world import World
 from ledger import Ledger
 

@@ -31,11 +31,11 @@ from typing import Any, Callable, Iterator
 
 import profiles
 from assets.epochs import SampleRules
-from assets.ingest import CollectConfig, screened_row
-from assets.reveal import _open_sample
+from assets.mantis.ingest import CollectConfig, screened_row
+from assets.mantis.reveal import _open_sample
 from benchmarks.common import machine
-from devnet.miners import MALFORMATIONS, ROUND_GRID, Job
-from devnet.miners import build as build_payload
+from devnet.mantis.miners import MALFORMATIONS, ROUND_GRID, Job
+from devnet.mantis.miners import build as build_payload
 from ledger import RawPayload, Rejection
 from profiles.schema import Challenge, Profile
 from protocol import payload as pl
@@ -175,7 +175,7 @@ def _job(ctx: Context, hk: str, round_: int, values: list[float], kind: str | No
 
 def write_honest(ctx: Context, directory: Path, base: str, n: int, rng: random.Random,
                  rounds: list[int] | None = None) -> Sample:
-    """`n` real V2 payloads (devnet/miners.py's `build`), miner i locked to the i-th round in turn
+    """`n` real V2 payloads (devnet/mantis/miners.py's `build`), miner i locked to the i-th round in turn
     (of `rounds`, by default ROUNDS of `lock_rounds`)."""
     rounds, sample = rounds or lock_rounds(ctx, ROUNDS), Sample()
     for i in range(n):

@@ -4,8 +4,8 @@ An epoch's samples (72, one a minute) of MINERS miners go through the validator'
 loopback payload server (`fetch.loopback_server`) → `HttpPayloadStore.fetch_all` with the cap
 `resources/settings.py` gives it → `screened_row` → `Ledger.record_sample` / `record_payloads` in one
 transaction per sample, on a SQLite file. Then the rounds' signatures are verified and stored (the
-`drand_signatures` asset) and the epoch is revealed as `assets/reveal.py` `embeddings` does it, one
-sample's bodies at a time (`assets.reveal.reveal_sample`, as the embeddings asset runs it), and
+`drand_signatures` asset) and the epoch is revealed as `assets/mantis/reveal.py` `embeddings` does it, one
+sample's bodies at a time (`assets.mantis.reveal.reveal_sample`, as the embeddings asset runs it), and
 the rejections recorded once at the end, all in one `Ledger.replacing_reveal` transaction.
 
 Run once with every miner honest and once with HOSTILE_SHARE of them hostile, each hostile miner
@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 
-from assets.ingest import CollectConfig, screened_row
-from assets.reveal import reveal_sample
+from assets.mantis.ingest import CollectConfig, screened_row
+from assets.mantis.reveal import reveal_sample
 from benchmarks import fetch
 from benchmarks.common import machine
-from devnet.miners import ROUND_GRID
+from devnet.mantis.miners import ROUND_GRID
 from ledger import Ledger
 
 MINERS = 70  # 63 honest + 7 hostile in the hostile run

@@ -8,7 +8,7 @@ from collections import Counter
 
 from cli import UsageError
 from cli.score import load_profile
-from devnet.signals import generate, spec_for
+from devnet.mantis.signals import generate, spec_for
 
 
 def run_generate(args: argparse.Namespace) -> int:

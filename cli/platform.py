@@ -39,7 +39,7 @@ def run_roles(args: argparse.Namespace) -> int:
     if profile.chain.network != "devnet":
         raise UsageError("the active profile is not the devnet")
     world = World(profile)
-    from devnet.miners import hostility
+    from devnet.mantis.miners import hostility
 
     rows = [{"uid": 0, "hotkey": world.owner.ss58_address, "role": "owner", "skill": None},
             {"uid": 1, "hotkey": world.validator.ss58_address, "role": "validator", "skill": None}]
@@ -59,7 +59,7 @@ def run_roles(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from assets.epochs import EpochBlocks
-    from assets.scoring import build_panel
+    from assets.mantis.scoring import build_panel
 
     profile = load_profile(args.profile)
     try:

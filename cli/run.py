@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
     from assets.chain import SUBMISSION
     from assets.epochs import EpochBlocks
-    from assets.ingest import METAGRAPH, PAYLOADS, PRICES
-    from assets.reveal import EMBEDDINGS, SIGNATURES
-    from assets.scoring import panels, salience
+    from assets.mantis.ingest import METAGRAPH, PAYLOADS, PRICES
+    from assets.mantis.reveal import EMBEDDINGS, SIGNATURES
+    from assets.mantis.scoring import panels, salience
     from assets.weights import WEIGHT_CHECKS, final_weights
     from devnet.bootstrap import write_bootstrap
     from devnet.chain import DevnetChainState
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
         say(f"epoch {key}: revealed, scored, weighed and submitted")
     last = store.weights(epochs[-1])
-    from devnet.miners import hostility
+    from devnet.mantis.miners import hostility
 
     roles = {m.hotkey: f"{m.role}:{hostility(world, m.hotkey)}" if m.role == "hostile" else m.role
              for m in world.miners} | {world.owner.ss58_address: "owner (burn)",

@@ -7,7 +7,7 @@ import json
 
 import profiles
 from cli import UsageError
-from mechanisms.panel import Panel, PanelFormatError
+from mechanisms.mantis.panel import Panel, PanelFormatError
 from mechanisms.registry import MECHANISMS
 
 

@@ -41,7 +41,7 @@ class DevnetChainState:
             if mark["seed"] != self.world.seed:
                 raise ChainError(f"this ledger holds a devnet with seed {mark['seed']}, not {self.world.seed}")
             return
-        from devnet.miners import hostility
+        from devnet.mantis.miners import hostility
 
         port = self.world.profile.devnet.payload_port
         for neuron in self.world.neurons():
@@ -79,7 +79,7 @@ class DevnetChainState:
         return self.head_block()
 
     def _publish(self, sidx: int, payload_dir: str) -> None:
-        from devnet.miners import Miners
+        from devnet.mantis.miners import Miners
 
         key = f"published:{payload_dir}"
         if (self.ledger.devnet_get(key) or -1) >= sidx:

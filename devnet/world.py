@@ -15,8 +15,8 @@ from functools import cached_property
 import numpy as np
 from bittensor_core import Keypair
 
-from devnet.signals import PlantedMiner, generate, spec_for
-from mechanisms.panel import Panel
+from devnet.mantis.signals import PlantedMiner, generate, spec_for
+from mechanisms.mantis.panel import Panel
 from profiles import Challenge, Profile
 from protocol.drand import LocalBeacon
 from resources.chain_types import Neuron

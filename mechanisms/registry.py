@@ -6,8 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from mechanisms.binary import BinaryParams, binary_salience
-from mechanisms.panel import Panel
+from mechanisms.mantis.binary import BinaryParams, binary_salience
+from mechanisms.mantis.panel import Panel
 
 
 def horizon_samples(horizon_blocks: int, sample_every: int) -> int:

@@ -9,9 +9,9 @@ import dagster as dg
 
 import profiles
 from assets.chain import weight_submission
-from assets.ingest import collect_epoch
-from assets.reveal import drand_signatures, embeddings
-from assets.scoring import panels, salience
+from assets.mantis.ingest import collect_epoch
+from assets.mantis.reveal import drand_signatures, embeddings
+from assets.mantis.scoring import panels, salience
 from assets.weights import WEIGHT_CHECKS, final_weights
 from orchestration.automation import epoch_automation
 from orchestration.jobs import collect_job, reveal_job

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from assets.ingest import PAYLOADS
+from assets.mantis.ingest import PAYLOADS
 from orchestration.jobs import collect_job
 from assets.partitions import EPOCHS, parse_epoch
 from orchestration.sensors import ACTIVE, runs_for

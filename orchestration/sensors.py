@@ -8,8 +8,8 @@ run and materialization records, and request coarse runs (one per epoch and stag
 import dagster as dg
 
 from assets.epochs import EpochBlocks
-from assets.ingest import PAYLOADS
-from assets.reveal import EMBEDDINGS, awaited_round, rounds_by_sample
+from assets.mantis.ingest import PAYLOADS
+from assets.mantis.reveal import EMBEDDINGS, awaited_round, rounds_by_sample
 from orchestration.jobs import collect_job, reveal_job
 from assets.partitions import EPOCHS, epoch_key, parse_epoch
 from resources.chain import ChainResource

@@ -112,7 +112,7 @@ class Roles(Strict):
     copycat: int = Field(3, ge=0)
     young: int = Field(6, ge=0)
     malformed: int = Field(0, ge=0)
-    hostile: int = Field(0, ge=0)  # one per attack on the validator itself (devnet/miners.py HOSTILITIES)
+    hostile: int = Field(0, ge=0)  # one per attack on the validator itself (devnet/mantis/miners.py HOSTILITIES)
 
 
 class Devnet(Strict):

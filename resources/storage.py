@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from mechanisms.panel import Panel
+from mechanisms.mantis.panel import Panel
 
 
 UNPARTITIONED = "latest"

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from mechanisms import binary
-from mechanisms.binary import BinaryParams, build_dataset, select
-from mechanisms.bootstrap import block_bootstrap_coefs
-from mechanisms.clones import find_clusters
-from mechanisms.panel import Panel, first_seen_blocks, presence
+from mechanisms.mantis import binary
+from mechanisms.mantis.binary import BinaryParams, build_dataset, select
+from mechanisms.mantis.bootstrap import block_bootstrap_coefs
+from mechanisms.mantis.clones import find_clusters
+from mechanisms.mantis.panel import Panel, first_seen_blocks, presence
 
 P = BinaryParams(min_rows=4, ahead=2, max_unchanged=2, history=100)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from devnet.signals import SignalSpec, generate
-from mechanisms.binary import binary_salience
-from mechanisms.panel import Panel
+from devnet.mantis.signals import SignalSpec, generate
+from mechanisms.mantis.binary import binary_salience
+from mechanisms.mantis.panel import Panel
 
 pytestmark = pytest.mark.slow
 SEEDS = (0, 1, 2)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from mechanisms.panel import Panel
+from mechanisms.mantis.panel import Panel
 from protocol.drand import LocalBeacon
 from tests import vectors as v
 

@@ -5,14 +5,14 @@ import warnings
 import numpy as np
 import pytest
 
-from mechanisms.clones import (
+from mechanisms.mantis.clones import (
     _own_means,
     clone_post_pass,
     collapse_salience,
     find_clusters,
     find_correlated_cohorts,
 )
-from mechanisms.panel import presence
+from mechanisms.mantis.panel import presence
 
 T, D = 600, 2
 # Panel order deliberately not sorted: results must follow hotkey order, not column order.

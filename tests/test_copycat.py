@@ -9,7 +9,7 @@ prediction and earns almost as much as its source.
 
 Part 1 runs the real devnet payloads and the real reveal code on one sample; part 2 scores planted
 panels with BINARY (fixed mode) where the copycat copies the best miner with the lag each lock rule
-allows it (`devnet.signals.spec_for` → `SignalSpec.copy_lag`).
+allows it (`devnet.mantis.signals.spec_for` → `SignalSpec.copy_lag`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pytest
 
 import profiles
 from assets.epochs import SampleRules
-from assets.reveal import _open_sample
-from devnet.miners import Job, Miners, build
-from devnet.signals import generate, spec_for
+from assets.mantis.reveal import _open_sample
+from devnet.mantis.miners import Job, Miners, build
+from devnet.mantis.signals import generate, spec_for
 from devnet.world import World
 from ledger import RawPayload
 from mechanisms.registry import MECHANISMS

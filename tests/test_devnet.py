@@ -7,12 +7,12 @@ import pytest
 
 import profiles
 from assets.epochs import SampleRules
-from assets.ingest import screened_row
-from assets.reveal import _open_sample
+from assets.mantis.ingest import screened_row
+from assets.mantis.reveal import _open_sample
 from devnet.bootstrap import write_bootstrap
 from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState, payload_url
 from devnet.clock import DevnetClock
-from devnet.miners import HOSTILITIES, MALFORMATIONS, Miners, hostility
+from devnet.mantis.miners import HOSTILITIES, MALFORMATIONS, Miners, hostility
 from devnet.world import FIRST_BLOCK, World
 from ledger import Ledger
 from protocol import payload as pl

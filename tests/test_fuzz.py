@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 import profiles
 from assets.epochs import SampleRules
-from assets.ingest import KEEP_REFUSED_BYTES, screened_row
-from assets.reveal import UNPUBLISHED, _open_sample
+from assets.mantis.ingest import KEEP_REFUSED_BYTES, screened_row
+from assets.mantis.reveal import UNPUBLISHED, _open_sample
 from ledger import RawPayload
 from protocol import payload as pl
 from protocol import timelock

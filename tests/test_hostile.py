@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
-import assets.ingest as ingest
-import assets.reveal as reveal
+import assets.mantis.ingest as ingest
+import assets.mantis.reveal as reveal
 import profiles
 from assets.epochs import SampleRules
-from assets.ingest import KEEP_REFUSED_BYTES, screened_row
-from assets.reveal import _open_sample
+from assets.mantis.ingest import KEEP_REFUSED_BYTES, screened_row
+from assets.mantis.reveal import _open_sample
 from ledger import Ledger, Rejection
 from ledger.store import safe_text
 from protocol import json_guard

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 import profiles
 from assets.epochs import EpochBlocks, SampleRules
-from assets.ingest import screened_row
+from assets.mantis.ingest import screened_row
 from cli.payload_inspect import Record, printable, render, utc
 from cli.main import main
 from devnet.world import World

@@ -9,8 +9,8 @@ import pytest
 
 import profiles
 from assets.epochs import SampleRules
-from assets.ingest import PAYLOADS
-from assets.reveal import awaited_round, drand_signatures, embeddings
+from assets.mantis.ingest import PAYLOADS
+from assets.mantis.reveal import awaited_round, drand_signatures, embeddings
 from assets.weights import (uids_registered, weights_finite, weights_match_stored, weights_nonnegative, weights_normalized,
                             weights_not_degenerate, weights_sendable)
 from devnet.chain import DevnetChainState

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from devnet.signals import RoleMix, SignalSpec, generate
-from mechanisms.panel import Panel, PanelFormatError, first_seen_blocks, presence
+from devnet.mantis.signals import RoleMix, SignalSpec, generate
+from mechanisms.mantis.panel import Panel, PanelFormatError, first_seen_blocks, presence
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from scipy.stats import spearmanr
 
 import profiles
 from assets.epochs import EpochBlocks
-from devnet.miners import HOSTILITIES, hostility
+from devnet.mantis.miners import HOSTILITIES, hostility
 from devnet.world import World
 from ledger import Ledger
 from mechanisms.weights import within_limit

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import profiles
-from mechanisms.panel import Panel
+from mechanisms.mantis.panel import Panel
 from mechanisms.registry import MECHANISMS
 from profiles import ProfileError
 

@@ -5,7 +5,7 @@ import json
 
 import profiles
 from assets.epochs import SampleRules
-from assets.reveal import _open_sample
+from assets.mantis.reveal import _open_sample
 from ledger import RawPayload
 from protocol import payload as pl
 from protocol.drand import LocalBeacon

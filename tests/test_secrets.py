@@ -17,7 +17,7 @@ from dagster._serdes import serialize_value
 
 import profiles
 from assets.partitions import EPOCHS, epoch_key
-from assets.reveal import drand_signatures
+from assets.mantis.reveal import drand_signatures
 from devnet.chain import DevnetChainState
 from devnet.world import World
 from ledger import Ledger

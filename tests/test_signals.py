@@ -7,7 +7,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 import profiles
-from devnet.signals import ROLES, RoleMix, SignalSpec, generate, rho_for_auc, spec_for
+from devnet.mantis.signals import ROLES, RoleMix, SignalSpec, generate, rho_for_auc, spec_for
 
 SPEC = SignalSpec(seed=3, days=6)
 

@@ -32,9 +32,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from mechanisms.bootstrap import block_bootstrap_coefs
-from mechanisms.clones import clone_post_pass
-from mechanisms.panel import Mode, presence
+from mechanisms.mantis.bootstrap import block_bootstrap_coefs
+from mechanisms.mantis.clones import clone_post_pass
+from mechanisms.mantis.panel import Mode, presence
 
 
 @dataclass(frozen=True)

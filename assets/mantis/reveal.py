@@ -13,7 +13,7 @@ import dagster as dg
 import numpy as np
 
 from assets.epochs import EpochBlocks, SampleRules
-from assets.ingest import METAGRAPH, PAYLOADS, PRICES
+from assets.mantis.ingest import METAGRAPH, PAYLOADS, PRICES
 from ledger import Rejection
 from assets.partitions import EPOCHS, epoch_of
 from protocol import payload as pl

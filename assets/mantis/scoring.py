@@ -10,9 +10,9 @@ import dagster as dg
 import numpy as np
 
 from assets.epochs import EpochBlocks
-from assets.ingest import METAGRAPH, PRICES
-from assets.reveal import EMBEDDINGS
-from mechanisms.panel import Panel, presence
+from assets.mantis.ingest import METAGRAPH, PRICES
+from assets.mantis.reveal import EMBEDDINGS
+from mechanisms.mantis.panel import Panel, presence
 from mechanisms.registry import MECHANISMS
 from assets.partitions import BY_EPOCH, EPOCH_X_CHALLENGE, EPOCHS, epoch_of
 from resources.ledger import LedgerResource

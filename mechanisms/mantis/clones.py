@@ -43,7 +43,7 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from mechanisms.panel import presence
+from mechanisms.mantis.panel import presence
 
 MIN_ROWS = 200  # rows a miner (and a pair) needs before its history says anything
 MEAN_TOL = 0.05  # exact-clone prefilter on per-dimension means

@@ -17,7 +17,7 @@ import numpy as np
 from bittensor_core import Keypair
 from scipy.special import ndtr
 
-from mechanisms.panel import Panel
+from mechanisms.mantis.panel import Panel
 from profiles import Challenge, Profile
 
 ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young", "malformed", "hostile")

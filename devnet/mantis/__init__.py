@@ -1,0 +1,1 @@
+"""The devnet's MANTIS miners: planted signal panels and the payloads they publish."""

@@ -1,0 +1,1 @@
+"""MANTIS: timelocked embedding payloads scored per challenge (binary salience, clones, bootstrap, panels)."""
