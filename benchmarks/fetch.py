@@ -169,7 +169,7 @@ def lock_rounds(ctx: Context, n: int) -> list[int]:
 
 
 def _job(ctx: Context, hk: str, round_: int, values: list[float], kind: str | None = None, other: str = "") -> Job:
-    plaintext = pl.plaintext_bytes({ctx.challenge.ticker: values}, hk)
+    plaintext = pl.plaintext_bytes({ctx.challenge.mantis.ticker: values}, hk)
     return Job(hk, round_, plaintext, ctx.beacon.chain.public_key, ctx.owner_pk, kind, other)
 
 
@@ -180,7 +180,7 @@ def write_honest(ctx: Context, directory: Path, base: str, n: int, rng: random.R
     rounds, sample = rounds or lock_rounds(ctx, ROUNDS), Sample()
     for i in range(n):
         hk = hotkey(i)
-        values = [round(rng.uniform(-1, 1), 6) for _ in range(ctx.challenge.dim)]
+        values = [round(rng.uniform(-1, 1), 6) for _ in range(ctx.challenge.mantis.dim)]
         sample.write(directory, hk, build_payload(_job(ctx, hk, rounds[i % len(rounds)], values)))
         sample.urls[hk], sample.planted[hk] = f"{base}/{hk}", values
     return sample
@@ -189,7 +189,7 @@ def write_honest(ctx: Context, directory: Path, base: str, n: int, rng: random.R
 def _junk_json(ctx: Context, hk: str, round_: int) -> bytes:
     """A well-formed payload whose content ciphertext is random and as long as the limits allow:
     downloaded, parsed, decrypted, refused."""
-    body = json.loads(build_payload(_job(ctx, hk, round_, [0.0] * ctx.challenge.dim)))
+    body = json.loads(build_payload(_job(ctx, hk, round_, [0.0] * ctx.challenge.mantis.dim)))
     body["C"]["ct"] = secrets.token_bytes(ctx.rules.limits.plaintext + 16).hex()
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -206,7 +206,7 @@ def _sealed(ctx: Context, hk: str, round_: int, plaintext: bytes) -> dict[str, A
 
 def _write_padded(ctx: Context, path: Path, hk: str, round_: int) -> int:
     """A valid payload with a PADDING_BYTES extra field, written in pieces (never whole in memory)."""
-    body = json.dumps(_sealed(ctx, hk, round_, pl.plaintext_bytes({ctx.challenge.ticker: [0.0] * ctx.challenge.dim}, hk)),
+    body = json.dumps(_sealed(ctx, hk, round_, pl.plaintext_bytes({ctx.challenge.mantis.ticker: [0.0] * ctx.challenge.mantis.dim}, hk)),
                       separators=(",", ":")).encode()
     with path.open("wb") as f:
         f.write(body[:-1] + b',"padding":"')
@@ -220,7 +220,7 @@ def _write_padded(ctx: Context, path: Path, hk: str, round_: int) -> int:
 def _breadth_bomb(ctx: Context, hk: str, round_: int) -> bytes:
     """A valid encryption of a plaintext BREADTH_BYTES wide: the vector and hotkey, then an array of zeros."""
     wide = b",".join([b"0"] * (BREADTH_BYTES // 2))
-    plaintext = pl.plaintext_bytes({ctx.challenge.ticker: [0.0] * ctx.challenge.dim}, hk)
+    plaintext = pl.plaintext_bytes({ctx.challenge.mantis.ticker: [0.0] * ctx.challenge.mantis.dim}, hk)
     plaintext = plaintext[:-1] + b',"wide":[' + wide + b"]}"
     return json.dumps(_sealed(ctx, hk, round_, plaintext), separators=(",", ":")).encode()
 
@@ -267,11 +267,11 @@ def write_hostile(ctx: Context, directory: Path, base: str, n: int, rng: random.
         elif kind == "huge-int":
             body = build_payload(_job(ctx, hk, round_, [10**399, 0.0]))  # a 400-digit integer
         elif kind == "late-lock":
-            values = [round(rng.uniform(-1, 1), 6) for _ in range(ctx.challenge.dim)]
+            values = [round(rng.uniform(-1, 1), 6) for _ in range(ctx.challenge.mantis.dim)]
             body = build_payload(_job(ctx, hk, odd_rounds[kind], values))
             sample.planted[hk] = values
         else:
-            job = _job(ctx, hk, odd_rounds.get(kind, round_), [0.0] * ctx.challenge.dim, kind, hotkey(i))
+            job = _job(ctx, hk, odd_rounds.get(kind, round_), [0.0] * ctx.challenge.mantis.dim, kind, hotkey(i))
             body = build_payload(job)
         sample.write(directory, hk, body)
     return sample

@@ -22,7 +22,7 @@ def run_generate(args: argparse.Namespace) -> int:
     panel.save(args.out, args.key or challenge.name)
     roles = ", ".join(f"{n} {r}" for r, n in sorted(Counter(panel.roles).items()))
     print(f"wrote {args.out}: {challenge.name}, {len(panel.block)} samples × {len(panel.hotkeys)} miners "
-          f"× {challenge.dim} (seed {spec.seed}; {roles})", file=sys.stderr)
+          f"× {challenge.mantis.dim} (seed {spec.seed}; {roles})", file=sys.stderr)
     return 0
 
 

@@ -25,11 +25,11 @@ def run(args: argparse.Namespace) -> int:
         panel = Panel.load(args.panel, args.key or challenge.name)
     except (KeyError, PanelFormatError) as exc:
         raise UsageError(str(exc).strip('"')) from None
-    if panel.embeddings.shape[2] != challenge.dim:
-        raise UsageError(f"{challenge.name} has dim {challenge.dim}; the panel has {panel.embeddings.shape[2]}")
+    if panel.embeddings.shape[2] != challenge.mantis.dim:
+        raise UsageError(f"{challenge.name} has dim {challenge.mantis.dim}; the panel has {panel.embeddings.shape[2]}")
     salience = MECHANISMS[challenge.mechanism].score(panel, challenge.mode, challenge.params,
                                                      sample_every=profile.chain.sample_every,
-                                                     horizon_blocks=challenge.horizon_blocks)
+                                                     horizon_blocks=challenge.mantis.horizon_blocks)
     ranked = sorted(salience.items(), key=lambda kv: (-kv[1], kv[0]))
     if args.json:
         print(json.dumps(dict(ranked)))

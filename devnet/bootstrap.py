@@ -36,6 +36,6 @@ def _write_range(world: World, ledger, sidxs: range) -> int:
         values = panel.embeddings[row]
         present = ~np.isnan(values).any(axis=1)
         ledger.store_embeddings(challenge.name, sidx, panel.hotkeys, np.nan_to_num(values), present, source=SOURCE)
-        ledger.store_prices(sidx, {challenge.ticker: float(panel.price[row])}, source=SOURCE)
+        ledger.store_prices(sidx, {challenge.mantis.ticker: float(panel.price[row])}, source=SOURCE)
         new += 1
     return new

@@ -26,6 +26,7 @@ class Mechanism:
     params_type: type
     scorer: Callable[..., dict[str, float]]
     horizon_param: str  # the params field holding the label horizon in samples: set from the profile only
+    family: str = "mantis"  # whose settings part a challenge of this mechanism carries
 
     def check_overrides(self, overrides: Mapping[str, Any]) -> None:
         """Unknown names are errors, and so is the horizon: it comes from the challenge's horizon_blocks."""

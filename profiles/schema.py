@@ -39,15 +39,26 @@ class Weights(Strict):
     version_key: int = Field(0, ge=0)
 
 
-class Challenge(Strict):
-    name: str = Field(min_length=1)
+class Mantis(Strict):
+    """The MANTIS family's part of a challenge: what miners submit and how far ahead it looks."""
+
     ticker: str = Field(min_length=1)  # the plaintext key miners submit under
+    dim: int = Field(gt=0)
+    horizon_blocks: int = Field(gt=0)
+
+
+FAMILY_PARTS = {"mantis": Mantis}  # family → its part's type; a challenge carries exactly its own
+
+
+class Challenge(Strict):
+    """A challenge's shared settings, and under its family's name the family's own part."""
+
+    name: str = Field(min_length=1)
     mechanism: str
     weight: float = Field(gt=0)
     mode: Literal["compat", "fixed"] = "fixed"
-    dim: int = Field(gt=0)
-    horizon_blocks: int = Field(gt=0)
     params: dict[str, Any] = Field(default_factory=dict)
+    mantis: Mantis | None = None
 
     @field_validator("mechanism")
     @classmethod
@@ -58,6 +69,13 @@ class Challenge(Strict):
 
     @model_validator(mode="after")
     def _params_fit_mechanism(self) -> "Challenge":
+        family = MECHANISMS[self.mechanism].family
+        for part in FAMILY_PARTS:
+            present = getattr(self, part) is not None
+            if part == family and not present:
+                raise ValueError(f"a {self.mechanism} challenge needs its {family} settings ({part}: {{...}})")
+            if part != family and present:
+                raise ValueError(f"a {self.mechanism} challenge is of the {family} family; {part} settings do not apply")
         MECHANISMS[self.mechanism].check_overrides(self.params)  # raises ValueError naming the bad key
         return self
 
@@ -145,17 +163,19 @@ class Profile(Strict):
 
     @model_validator(mode="after")
     def _unique_challenges(self) -> "Profile":
-        for attr in ("name", "ticker"):
-            values = [getattr(c, attr) for c in self.challenges]
+        for attr, values in (("name", [c.name for c in self.challenges]),
+                             ("ticker", [c.mantis.ticker for c in self.mantis_challenges])):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
                 raise ValueError(f"challenge {attr}s must be unique; repeated: {', '.join(dupes)}")
-        for c in self.challenges:
+        for c in self.mantis_challenges:
             try:
                 self.horizon_samples(c)  # the labels' horizon and the lock rule's must be the same time
             except ValueError as exc:
                 raise ValueError(f"challenge {c.name}: {exc}") from None
-        need = max(c.horizon_blocks for c in self.challenges) + self.protocol.maturity_blocks
+        if not self.mantis_challenges:
+            return self
+        need = max(c.mantis.horizon_blocks for c in self.mantis_challenges) + self.protocol.maturity_blocks
         if self.protocol.round_deadline_blocks < need:
             raise ValueError(f"protocol.round_deadline_blocks must be at least the longest horizon plus "
                              f"maturity_blocks ({need}), or no lock long enough to count could be opened in time")
@@ -172,14 +192,19 @@ class Profile(Strict):
             return self.weights.ema_alpha
         return ema_alpha_per_epoch(self.chain.tempo)
 
+    @property
+    def mantis_challenges(self) -> tuple[Challenge, ...]:
+        """The challenges of the MANTIS family: those miners answer in timelocked payloads."""
+        return tuple(c for c in self.challenges if c.mantis is not None)
+
     def challenge(self, name: str) -> Challenge:
         for c in self.challenges:
-            if name in (c.name, c.ticker):
+            if name == c.name or (c.mantis is not None and name == c.mantis.ticker):
                 return c
         raise KeyError(f"no challenge {name!r} in profile {self.name!r}; it has {', '.join(c.name for c in self.challenges)}")
 
     def challenge_formats(self) -> list[ChallengeFormat]:
-        return [ChallengeFormat(c.name, c.ticker, c.dim) for c in self.challenges]
+        return [ChallengeFormat(c.name, c.mantis.ticker, c.mantis.dim) for c in self.mantis_challenges]
 
     def payload_limits(self) -> Limits:
         """The body and plaintext a real payload of the profile's challenges needs, at most: larger
@@ -189,7 +214,7 @@ class Profile(Strict):
     def lock_seconds(self, challenge: Challenge) -> float:
         """The shortest lock whose values count for `challenge` under the profile's lock rule."""
         if self.uses_horizon_lock(challenge):
-            return challenge.horizon_blocks * self.chain.block_time
+            return challenge.mantis.horizon_blocks * self.chain.block_time
         return self.protocol.reference_lock_seconds
 
     def uses_horizon_lock(self, challenge: Challenge) -> bool:
@@ -200,8 +225,9 @@ class Profile(Strict):
         """How long after its sample a payload's round may be published: the longest lock any
         challenge needs, its horizon plus the margin under the horizon rule; under the reference rule
         the maturity, after which the reference drops the payload anyway."""
-        return max(c.horizon_blocks + self.protocol.lock_margin_blocks if self.uses_horizon_lock(c)
-                   else self.protocol.maturity_blocks for c in self.challenges)
+        return max((c.mantis.horizon_blocks + self.protocol.lock_margin_blocks if self.uses_horizon_lock(c)
+                    else self.protocol.maturity_blocks for c in self.mantis_challenges),
+                   default=self.protocol.maturity_blocks)
 
     def latest_lock_seconds(self) -> float:
         return self.latest_lock_blocks() * self.chain.block_time
@@ -209,8 +235,8 @@ class Profile(Strict):
     def earliest_lock_seconds(self) -> float | None:
         """The shortest lock that counts for any challenge, where the lock rule has a lower bound
         (every challenge under the horizon rule); None under the reference rule, which has none."""
-        if all(self.uses_horizon_lock(c) for c in self.challenges):
-            return min(self.lock_seconds(c) for c in self.challenges)
+        if self.mantis_challenges and all(self.uses_horizon_lock(c) for c in self.mantis_challenges):
+            return min(self.lock_seconds(c) for c in self.mantis_challenges)
         return None
 
     def round_deadline_seconds(self) -> float:
@@ -221,4 +247,4 @@ class Profile(Strict):
 
     def horizon_samples(self, challenge: Challenge) -> int:
         """The horizon in samples: the scorer's label horizon and the devnet's copy lag."""
-        return horizon_samples(challenge.horizon_blocks, self.chain.sample_every)
+        return horizon_samples(challenge.mantis.horizon_blocks, self.chain.sample_every)

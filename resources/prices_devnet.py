@@ -19,4 +19,4 @@ class DevnetPriceFeed(PriceFeed):
         if row is None:
             raise PriceFeedError(f"block {block} is outside the devnet world")
         price = float(world.panel.price[row])
-        return PriceSnapshot(now, {world.challenge.ticker: price if math.isfinite(price) else math.nan})
+        return PriceSnapshot(now, {world.challenge.mantis.ticker: price if math.isfinite(price) else math.nan})

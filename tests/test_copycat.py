@@ -47,7 +47,7 @@ def profile_with(lock_rule: str, **devnet) -> Profile:
 FIXED = profile_with("horizon", bootstrap_days=0.25, live_days=0.1)  # a small world: 504 samples
 REFERENCE = profile_with("reference", bootstrap_days=0.25, live_days=0.1)
 CH = FIXED.challenges[0]
-FORMATS = [ChallengeFormat(CH.name, CH.ticker, CH.dim)]
+FORMATS = [ChallengeFormat(CH.name, CH.mantis.ticker, CH.mantis.dim)]
 
 
 # --- part 1: one sample, real payloads, the real reveal --------------------------------------------
@@ -129,7 +129,7 @@ def copy_once(profile: Profile, tmp_path):
     with pytest.raises(RoundNotPublished):
         cc.steal(body, cc.time_of_sample(s1 - 1))  # one sample earlier the round is still sealed
     values = cc.steal(body, cc.time_of_sample(s1))
-    assert values == {CH.ticker: cc.world.panel.embeddings[cc.world.row(s0), cc.col].tolist()}
+    assert values == {CH.mantis.ticker: cc.world.panel.embeddings[cc.world.row(s0), cc.col].tolist()}
     return cc, s0, s1, values
 
 
@@ -152,7 +152,7 @@ def test_fixed_mode_refuses_a_short_locked_copy_and_a_long_locked_one_is_a_horiz
     vectors, reasons = cc.reveal(FIXED, s1, {cc.source: own, cc.hotkey: long})
     assert set(vectors) == {cc.source, cc.hotkey} and not reasons
     copied = vectors[cc.hotkey]
-    assert copied == values[CH.ticker] and copied != vectors[cc.source]
+    assert copied == values[CH.mantis.ticker] and copied != vectors[cc.source]
     origin = cc.source_samples_with(copied)
     assert origin == [s0] and s1 - origin[0] >= horizon
 
@@ -165,7 +165,7 @@ def test_reference_rule_accepts_a_minute_old_copy(tmp_path):
     t1 = cc.time_of_sample(s1)
     short = cc.resubmit(values, t1, SHORT_LOCK)
     vectors, reasons = cc.reveal(REFERENCE, s1, {cc.hotkey: short})
-    assert vectors == {cc.hotkey: values[CH.ticker]} and not reasons
+    assert vectors == {cc.hotkey: values[CH.mantis.ticker]} and not reasons
     assert cc.source_samples_with(vectors[cc.hotkey]) == [s0]
     # The same payloads under fixed mode: both the copy and the short-locked original are refused.
     _, own = cc.honest_payload(s1)
@@ -184,7 +184,7 @@ def copycat_shares(profile: Profile, seed: int) -> dict:
     spec = spec_for(profile, CH, seed=seed, miners=MINERS, days=DAYS)
     panel = generate(spec)
     salience = MECHANISMS[CH.mechanism].score(panel, CH.mode, CH.params, sample_every=profile.chain.sample_every,
-                                              horizon_blocks=CH.horizon_blocks)
+                                              horizon_blocks=CH.mantis.horizon_blocks)
     assert salience, "BINARY learned nothing from the panel"
     roles = np.array(panel.roles)
     share = np.array([salience.get(h, 0.0) for h in panel.hotkeys])

@@ -151,7 +151,7 @@ def test_a_live_epoch_opens_to_the_planted_values(state, world, tmp_path):
             # Locked: nothing of this sample can be opened yet.
             assert drand.signature(next(iter(jobs.values())).round) is None
     profile, beacon = world.profile, drand.chain()
-    formats = [ChallengeFormat(c.name, c.ticker, c.dim) for c in profile.challenges]
+    formats = [ChallengeFormat(c.name, c.mantis.ticker, c.mantis.dim) for c in profile.mantis_challenges]
     newest = max(job.round for jobs, _ in fetched.values() for job in jobs.values() if job.malformation != "late-round")
     state.clock.set_manual(beacon.reveal_time(newest))
     opened = refused = 0
@@ -220,7 +220,7 @@ def test_price_feed_follows_the_world(state, world):
     now = state.clock.now()
     snap = feed.snapshot(now)
     row = world.row(world.block_at(now) // world.sample_every)
-    assert snap.prices == {world.challenge.ticker: float(world.panel.price[row])}
+    assert snap.prices == {world.challenge.mantis.ticker: float(world.panel.price[row])}
 
 
 def test_bootstrap_history_reads_back_as_the_planted_panel(world, ledger_url):
@@ -235,7 +235,7 @@ def test_bootstrap_history_reads_back_as_the_planted_panel(world, ledger_url):
     expected = small.panel.embeddings[: len(rng)][:, cols]
     assert np.array_equal(values, expected, equal_nan=True)
     assert ledger.embedding_sources(small.challenge.name, rng.start, rng.stop) == {"bootstrap": len(rng)}
-    p_sidx, prices = ledger.prices(small.challenge.ticker, rng.start, rng.stop)
+    p_sidx, prices = ledger.prices(small.challenge.mantis.ticker, rng.start, rng.stop)
     assert np.array_equal(prices, small.panel.price[: len(rng)])
 
 

@@ -58,7 +58,7 @@ URL = f"https://fuzz.r2.dev/{HK}"
 # One payload sealed once: fixed secrets, so any plaintext can be swapped into C without a new
 # timelock encryption (C is bound to `binding`, which does not cover C).
 SKE, KEY, C_NONCE, W_NONCE = b"\x11" * 32, b"\x22" * 32, b"\x33" * 12, b"\x44" * 12
-BASE = pl.build(HK, LOCKED, {CH.ticker: [0.25, -0.5]}, ENC, OWNER, ske=SKE, key=KEY, c_nonce=C_NONCE, w_nonce=W_NONCE)
+BASE = pl.build(HK, LOCKED, {CH.mantis.ticker: [0.25, -0.5]}, ENC, OWNER, ske=SKE, key=KEY, c_nonce=C_NONCE, w_nonce=W_NONCE)
 BASE_DOC = BASE.to_json()
 AEAD = ChaCha20Poly1305(KEY)
 
@@ -230,7 +230,7 @@ def reveal(row: RawPayload, rules: SampleRules = RULES):
     assert set(vectors) <= {c.name for c in PROFILE.challenges}
     for name, by_hotkey in vectors.items():
         assert set(by_hotkey) == {HK}
-        dim = next(c.dim for c in PROFILE.challenges if c.name == name)
+        dim = next(c.mantis.dim for c in PROFILE.mantis_challenges if c.name == name)
         check_vector(by_hotkey[HK], dim)
     vector = vectors.get(CH.name, {}).get(HK)
     if row.status == FETCHED:
@@ -380,7 +380,7 @@ def test_mutated_payload_fields_are_screened_and_opened(doc, ascii_, sep, wide, 
 
 # --- 3. plaintexts through opening and validation ---------------------------------------------
 
-VALID_VECTORS = st.lists(st.floats(-1, 1) | st.sampled_from([-1, 0, 1]), min_size=CH.dim, max_size=CH.dim)
+VALID_VECTORS = st.lists(st.floats(-1, 1) | st.sampled_from([-1, 0, 1]), min_size=CH.mantis.dim, max_size=CH.mantis.dim)
 NUMBERS = st.lists(st.floats() | st.integers() | huge_ints | st.booleans(), max_size=4)
 ANY_VECTORS = st.one_of(VALID_VECTORS, wire_values, st.lists(wire_values, max_size=5), NUMBERS)
 PY_VECTORS = st.one_of(VALID_VECTORS, py_values, st.lists(py_values, max_size=5), NUMBERS)
@@ -395,18 +395,18 @@ def plaintexts(draw):
     hotkey = draw(st.sampled_from([HK] * 6 + [HK + " ", HK.upper(), "", None, 5, [HK]]) | texts)
     obj: dict = {}
     if kind == "valid":  # a real answer, maybe with other keys: the oracle knows the vector
-        obj[draw(st.sampled_from([CH.ticker, CH.name]))] = draw(VALID_VECTORS)
-        obj.update(draw(st.dictionaries(st.sampled_from(["x", "BTC", "ts", CH.ticker.lower()]), py_values, max_size=2)))
+        obj[draw(st.sampled_from([CH.mantis.ticker, CH.name]))] = draw(VALID_VECTORS)
+        obj.update(draw(st.dictionaries(st.sampled_from(["x", "BTC", "ts", CH.mantis.ticker.lower()]), py_values, max_size=2)))
         hotkey = HK
     elif kind == "object":
-        key = draw(st.sampled_from([CH.ticker] * 4 + [CH.name, CH.ticker.lower(), "x"]))
+        key = draw(st.sampled_from([CH.mantis.ticker] * 4 + [CH.name, CH.mantis.ticker.lower(), "x"]))
         obj[key] = draw(ANY_VECTORS)
         obj.update(draw(st.dictionaries(texts, wire_values, max_size=3)))
     elif kind == "bomb":  # breadth: a valid answer next to 10^5+ members of padding
-        obj[CH.ticker] = draw(VALID_VECTORS)
+        obj[CH.mantis.ticker] = draw(VALID_VECTORS)
         obj["x"] = Raw("[" + ",".join(["0"] * draw(st.integers(1, 300_000))) + "]", valid=True)
     else:
-        obj[CH.ticker] = draw(big_raw | small_raw | DEPTH.map(lambda n: Raw("[" * n + "0.1,0.2" + "]" * n)))
+        obj[CH.mantis.ticker] = draw(big_raw | small_raw | DEPTH.map(lambda n: Raw("[" * n + "0.1,0.2" + "]" * n)))
     if hotkey is not None or draw(st.booleans()):
         obj["hotkey"] = hotkey
     encoding = draw(st.sampled_from(["utf-8"] * (30 if kind == "valid" else 6) + ENCODINGS))
@@ -414,13 +414,13 @@ def plaintexts(draw):
     data = encode(text, encoding)
     # What must come out: a vector exactly when the plaintext is strict UTF-8 JSON of an object naming
     # the hotkey and answering the challenge (by ticker, else name) with a valid vector.
-    value = next((obj[k] for k in (CH.ticker, CH.name) if k in obj), None)
+    value = next((obj[k] for k in (CH.mantis.ticker, CH.name) if k in obj), None)
     try:
         utf8 = data == text.encode("utf-8")
     except UnicodeEncodeError:
         utf8 = False
     clean = (utf8 and obj.get("hotkey") == HK and not has_raw(list(obj.values())) and isinstance(value, list)
-             and vector_problem(value, CH.dim) is None)
+             and vector_problem(value, CH.mantis.dim) is None)
     return data, ([float(x) for x in value] if clean else None)
 
 
@@ -478,7 +478,7 @@ EXTRA_FORMATS = st.dictionaries(st.sampled_from(["A", "B", "C"]), st.integers(0,
 
 
 @settings(FUZZ, max_examples=2500)
-@given(values=st.dictionaries(st.sampled_from([CH.ticker, CH.name, "A", "AT", "B", "BT", "CT", "x", "hotkey"]) | texts,
+@given(values=st.dictionaries(st.sampled_from([CH.mantis.ticker, CH.name, "A", "AT", "B", "BT", "CT", "x", "hotkey"]) | texts,
                               PY_VECTORS, max_size=5),
        extra=EXTRA_FORMATS)
 def test_challenge_values_never_raise(values, extra):

@@ -73,7 +73,7 @@ def hk(name: str) -> str:
 def payload(hotkey: str, values=None, round_: int = LOCKED, *, plaintext: bytes | None = None,
             encryptor: TimelockEncryptor = ENC, **fixed) -> pl.PayloadV2:
     if plaintext is None:
-        plaintext = pl.plaintext_bytes({CH.ticker: list(values if values is not None else (0.2, 0.2))}, hotkey)
+        plaintext = pl.plaintext_bytes({CH.mantis.ticker: list(values if values is not None else (0.2, 0.2))}, hotkey)
     return pl.seal(hotkey, round_, plaintext, encryptor, OWNER, **fixed)
 
 
@@ -97,7 +97,7 @@ def flip(data: bytes, at: int | None = None) -> bytes:
 
 def plaintext(name: str, vector: str, extra: str = "", hotkey: str | None = None) -> bytes:
     """A hand-written plaintext of miner `name`: `{"ETH":<vector>,<extra>"hotkey":…}` (raw JSON text)."""
-    return f'{{"{CH.ticker}":{vector},{extra}"hotkey":"{hotkey or hk(name)}"}}'.encode()
+    return f'{{"{CH.mantis.ticker}":{vector},{extra}"hotkey":"{hotkey or hk(name)}"}}'.encode()
 
 
 def utf16_nesting(depth: int, encoding: str) -> bytes:
@@ -241,7 +241,7 @@ def corpus() -> dict[str, Case]:
     body("plaintext-bare-list", dumps(payload(hk("plaintext-bare-list"), plaintext=b"[" + b"7" * 400 + b"]")),
          "plaintext", "not a JSON object")
     body("plaintext-hotkey", dumps(payload(hk("plaintext-hotkey"),
-                                           plaintext=pl.plaintext_bytes({CH.ticker: [0.1, 0.1]}, H0))), "hotkey",
+                                           plaintext=pl.plaintext_bytes({CH.mantis.ticker: [0.1, 0.1]}, H0))), "hotkey",
          "plaintext hotkey")
     # a lone surrogate: ignored where nobody reads it, refused as the hotkey, undecodable if raw
     body("surrogate", dumps(payload(hk("surrogate"), plaintext=plaintext(

@@ -68,7 +68,7 @@ def scene(tmp_path, monkeypatch) -> Scene:
     profile = profiles.load(profile_path)
 
     world = World(profile)
-    beacon, ticker = world.beacon, profile.challenges[0].ticker
+    beacon, ticker = world.beacon, profile.challenges[0].mantis.ticker
     encryptor = TimelockEncryptor(beacon.chain.public_key)
     epoch = world.live_start_block // profile.chain.tempo
     blocks = EpochBlocks.of(epoch, profile)

@@ -197,7 +197,7 @@ def test_a_reveal_rerun_corrects_the_epochs_embeddings(devnet, tmp_path):
     miners = ["5One" + "1" * 44, "5Two" + "2" * 44]
     state.ledger.record_sample(sidx, sidx * world.sample_every, taken_at)
     state.ledger.record_payloads([
-        RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, rules.window.first, {world.challenge.ticker: [0.25, -0.5]},
+        RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, rules.window.first, {world.challenge.mantis.ticker: [0.25, -0.5]},
                                                               encryptor, rules.owner_pk).canonical(), "", rules.window.first, taken_at)
         for hk in miners])
     state.clock.set_manual(world.beacon.chain.reveal_time(rules.window.first) + 1)
@@ -245,7 +245,7 @@ def test_a_round_no_relay_has_costs_only_the_payloads_naming_it(devnet):
     good, missing, failing = rules.window.first, rules.window.first + 1, rules.window.first + 2
     encryptor = TimelockEncryptor(world.beacon.chain.public_key)
     miners = {"5Good" + "g" * 43: good, "5Miss" + "m" * 43: missing, "5Fail" + "f" * 43: failing}
-    rows = [RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, r, {world.challenge.ticker: [0.25, -0.5]},
+    rows = [RawPayload(sidx, hk, f"u/{hk}", "fetched", pl.build(hk, r, {world.challenge.mantis.ticker: [0.25, -0.5]},
                                                                  encryptor, rules.owner_pk).canonical(), "", r, taken_at)
             for hk, r in miners.items()]
     state.ledger.record_sample(sidx, sidx * world.sample_every, taken_at)

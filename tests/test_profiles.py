@@ -41,7 +41,7 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("    mechanism: binary", "    mechanism: quantum", "unknown mechanism 'quantum'"),
         ("    params: {}", "    params: {C: 5}", "unknown binary parameters: C"),
         ("    params: {}", "    params: {ahead: 60}", "ahead is the challenge's horizon_blocks / chain.sample_every"),
-        ("    horizon_blocks: 300", "    horizon_blocks: 302", "horizon_blocks 302 is not a whole number of samples"),
+        ("      horizon_blocks: 300", "      horizon_blocks: 302", "horizon_blocks 302 is not a whole number of samples"),
         ("  sample_every: 5", "  sample_every: 7", "horizon_blocks 300 is not a whole number of samples"),
         ("    weight: 1.0", "    weight: -1", "challenges.0.weight"),
         ("    mode: fixed", "    mode: strict", "challenges.0.mode"),
@@ -52,6 +52,8 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("  burn_share: 0.35", "  burn_share: 1.5", "weights.burn_share"),
         ("  payload_hosts: [.r2.dev,", "  payload_hosts: [evil.example/x,", "payload_hosts"),
         ("  round_deadline_blocks: 1200", "  round_deadline_blocks: 599", "longest horizon plus maturity_blocks (600)"),
+        ("    mantis:  ", "    other:  ", "challenges.0.other"),
+        ("      ticker: ETH\n", "", "challenges.0.mantis.ticker"),
     ],
 )
 def test_invalid_profiles_name_the_problem(tmp_path, old, new, message):
@@ -107,8 +109,16 @@ def test_binary_labels_use_the_profiles_horizon(tmp_path, monkeypatch, horizon, 
     monkeypatch.setitem(MECHANISMS, "binary", dataclasses.replace(binary, scorer=lambda *a: got.append(a[-1]) or {}))
     panel = Panel(("a",), every * np.arange(10), np.ones(10), np.zeros((10, 1, 2), dtype=np.float32))
     MECHANISMS[c.mechanism].score(panel, c.mode, c.params, sample_every=p.chain.sample_every,
-                                  horizon_blocks=c.horizon_blocks)
+                                  horizon_blocks=c.mantis.horizon_blocks)
     assert got[0].ahead == p.horizon_samples(c) == ahead
     assert p.lock_seconds(c) == ahead * every * p.chain.block_time
     with pytest.raises(ValueError, match="ahead"):
         binary.make_params({"ahead": ahead}, ahead)  # even an agreeing override: one source only
+
+
+def test_a_challenge_carries_exactly_its_familys_settings():
+    from profiles.schema import Challenge
+    with pytest.raises(ValueError, match="needs its mantis settings"):
+        Challenge(name="X", mechanism="binary", weight=1.0)
+    c = Challenge(name="X", mechanism="binary", weight=1.0, mantis={"ticker": "X", "dim": 2, "horizon_blocks": 300})
+    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges

@@ -14,7 +14,7 @@ from protocol.validation import ChallengeFormat
 
 PROFILE = profiles.load()
 CH = PROFILE.challenges[0]
-FORMATS = [ChallengeFormat(CH.name, CH.ticker, CH.dim)]
+FORMATS = [ChallengeFormat(CH.name, CH.mantis.ticker, CH.mantis.dim)]
 BEACON = LocalBeacon.from_seed(b"reveal".ljust(32, b"\0"), genesis=1_700_000_000)
 ENC = TimelockEncryptor(BEACON.chain.public_key)
 OWNER = bytes.fromhex(PROFILE.protocol.owner_pk)
@@ -30,7 +30,7 @@ def body(p: pl.PayloadV2) -> bytes:
 
 
 def build(hotkey, round_=LOCKED, value=(0.25, -0.5), **fixed) -> pl.PayloadV2:
-    return pl.build(hotkey, round_, {CH.ticker: list(value)}, ENC, OWNER, **fixed)
+    return pl.build(hotkey, round_, {CH.mantis.ticker: list(value)}, ENC, OWNER, **fixed)
 
 
 def open_rows(rows):
@@ -83,9 +83,10 @@ def test_compat_challenges_follow_the_reference_rule():
     assert [(r.hotkey, r.reason, r.challenge) for r in rejections] == [(B, "round", "")]
     # Beside a fixed challenge, whose window is longer, the same round counts for the fixed challenge
     # and is dropped for the compat one at maturity; the early round only for the compat one.
-    other = CH.model_copy(update={"name": "ETH-COMPAT", "ticker": "ETHC", "mode": "compat"})
+    other = CH.model_copy(update={"name": "ETH-COMPAT", "mode": "compat",
+                                  "mantis": CH.mantis.model_copy(update={"ticker": "ETHC"})})
     mixed = PROFILE.model_copy(update={"challenges": (CH, other)})
-    both = {CH.ticker: [0.25, -0.5], other.ticker: [0.5, 0.5]}
+    both = {CH.mantis.ticker: [0.25, -0.5], other.mantis.ticker: [0.5, 0.5]}
     rows = [row(A, body(pl.build(A, EARLY, both, ENC, OWNER))), row(B, body(pl.build(B, late, both, ENC, OWNER)))]
     vectors, rejections = _open_sample(rows, signatures, mixed, T, SampleRules.of(BEACON.chain, mixed, T),
                                        BEACON.chain.reveal_time)

@@ -27,10 +27,10 @@ def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str
     every = blocks.every
     hi = blocks.sidx_range.stop
     lo = hi - HISTORY_DAYS * round(86_400 / (every * profile.chain.block_time))
-    price_sidx, price = store.prices(challenge.ticker, lo, hi)
+    price_sidx, price = store.prices(challenge.mantis.ticker, lo, hi)
     emb_sidx, emb_hotkeys, values = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1)
     keep = [j for j, h in enumerate(emb_hotkeys) if h in hotkeys]
-    X = np.full((len(price_sidx), len(keep), challenge.dim), np.nan, dtype=np.float32)
+    X = np.full((len(price_sidx), len(keep), challenge.mantis.dim), np.nan, dtype=np.float32)
     rows = np.searchsorted(price_sidx, emb_sidx)
     found = (rows < len(price_sidx)) & (price_sidx[np.minimum(rows, len(price_sidx) - 1)] == emb_sidx)
     if keep and found.any():
@@ -64,7 +64,7 @@ def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settin
     challenge = profile.challenge(context.partition_key.keys_by_dimension["challenge"])
     mechanism = MECHANISMS[challenge.mechanism]
     result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params,
-                             sample_every=profile.chain.sample_every, horizon_blocks=challenge.horizon_blocks)
+                             sample_every=profile.chain.sample_every, horizon_blocks=challenge.mantis.horizon_blocks)
     top = sorted(result.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     context.add_output_metadata({
         "mechanism": f"{challenge.mechanism} ({challenge.mode})",

@@ -168,19 +168,19 @@ class Miners:
         latest = chain.current_round(now + world.profile.latest_lock_seconds())
         hostile_rounds = {"late-lock": latest // ROUND_GRID * ROUND_GRID, "ancient-round": 1 + sidx % 100_000}
         values = world.panel.embeddings[row]
-        ticker = world.challenge.ticker
+        ticker = world.challenge.mantis.ticker
         jobs, silent = [], []
         for i, miner in enumerate(world.miners):
             if miner.role == "hostile":
                 kind = hostility(world, miner.hotkey)
                 value = 10**400 if kind == "huge-int" else 0.5 * math.sin(sidx + i)  # late-lock: a worthless signal
-                plaintext = pl.plaintext_bytes({ticker: [value] * world.challenge.dim}, miner.hotkey)
+                plaintext = pl.plaintext_bytes({ticker: [value] * world.challenge.mantis.dim}, miner.hotkey)
                 jobs.append(Job(miner.hotkey, hostile_rounds.get(kind, round_), plaintext, chain.public_key,
                                 self.owner_pk, f"hostile:{kind}"))
             elif miner.role == "malformed":
                 kind = _KINDS[(sidx + i) % len(_KINDS)]
                 other = world.miners[(i + 1) % len(world.miners)].hotkey
-                plaintext = pl.plaintext_bytes({ticker: [0.0] * world.challenge.dim}, miner.hotkey)
+                plaintext = pl.plaintext_bytes({ticker: [0.0] * world.challenge.mantis.dim}, miner.hotkey)
                 jobs.append(Job(miner.hotkey, odd_rounds.get(kind, round_), plaintext, chain.public_key, self.owner_pk,
                                 kind, other))
             elif np.isnan(values[i]).any():
