@@ -108,8 +108,8 @@ def allocate(sol1: Phase1, sol2: Phase2, k: float, v_eff: np.ndarray, params: Al
 def score_pool(m: EpochMatrices, budget: float, max_budget: float | None, params: AlmanacParams) -> PoolResult:
     """Vectors, kappa, eligibility, both phases and the tokens of one pool; never raises on its data."""
     if m.n == 0:
-        return PoolResult(m, budget, max_budget, None, None, None, Phase1("empty", np.zeros(0)),
-                          Phase2("not_run", None, None), np.zeros(0))
+        return PoolResult(m, budget, max_budget, None, None, None, Phase1("empty", np.zeros(0)), NOT_RUN,
+                          np.zeros(0))
     vec = pool_vectors(m, params)
     k = kappa(m, params)
     elig = eligibility(vec, m.pool, params)
