@@ -80,19 +80,44 @@ def generate_snapshot(seed: int, today: dt.date, miners: TraderMix = TraderMix()
     if len(miner_roles) > len(free):
         raise ValueError(f"{len(miner_roles)} miners do not fit in {n_uids} uids")
     miner_uids = sorted(rng.choice(free, size=len(miner_roles), replace=False).tolist())
-    traders = [("miner", u, r) for u, r in zip(miner_uids, miner_roles)] + \
-              [("gp", i, r) for i, r in enumerate(gp.roles())]
+    traders = [Trader("miner", u, hotkeys[u], r) for u, r in zip(miner_uids, miner_roles)] + \
+              [Trader("gp", i, None, r) for i, r in enumerate(gp.roles())]
+    records, roles, committed = trade_history(rng, seed, traders, today, days, trades_per_day)
+    records += [_garbage(rng, i) for i in range(garbage)]
+    order = rng.permutation(len(records))
+    records = [records[i] for i in order]
+    if epoch_budget is None:
+        epoch_budget = float(rng.choice([50.0, 500.0, 50_000.0]))
+    commitments: dict[str, str | None] = {str(u): None for u in uids} | {str(u): c for u, c in committed.items()}
+    return {"all_uids": uids, "all_hotkeys": hotkeys, "commitments": commitments,
+            "current_epoch_budget": epoch_budget, "data": records, "roles": roles}
+
+
+@dataclass(frozen=True)
+class Trader:
+    pool: str  # "miner" or "gp"
+    ident: int  # the miner's uid, or the GP trader's index
+    hotkey: str | None  # the miner's hotkey
+    role: str
+
+
+def trade_history(rng: np.random.Generator, seed: int, traders: list[Trader], today: dt.date, days: int,
+                  trades_per_day: float) -> tuple[list[dict], dict[str, str], dict[int, str]]:
+    """Every trader's records over the `days` days before `today` (and on it), with the planted role
+    of each miner uid and GP profile, and each miner's commitment (uid → first 5 characters of its
+    profile id, or a wrong one)."""
     records: list[dict] = []
     roles: dict[str, str] = {}
-    commitments: dict[str, str | None] = {str(u): None for u in uids}
+    commitments: dict[int, str] = {}
     streams: dict[int, tuple] = {}
-    for t, (pool, ident, role) in enumerate(traders):
+    for t, trader in enumerate(traders):
+        pool, ident, role = trader.pool, trader.ident, trader.role
         profile = f"0x{rng.integers(0, 2**63):016x}{t:08x}{seed:016x}"
         roles[str(ident) if pool == "miner" else profile] = role
         if pool == "miner":
-            commitments[str(ident)] = (profile[:5] if role != "bad_commitment" else "0xfff").lower()
+            commitments[ident] = (profile[:5] if role != "bad_commitment" else "0xfff").lower()
             if rng.random() < 0.1:  # some miners commit in capitals: compared lower-case
-                commitments[str(ident)] = commitments[str(ident)].upper()
+                commitments[ident] = commitments[ident].upper()
         group = t // 3 if role == "sybil" else None
         if group is not None and group in streams:
             active_days, per_day, prices, wins, volumes = streams[group]
@@ -107,15 +132,8 @@ def generate_snapshot(seed: int, today: dt.date, miners: TraderMix = TraderMix()
                 streams[group] = (active_days, per_day, prices, wins, volumes)
         if group is not None:
             volumes = volumes / 3
-        records += _trades(rng, pool, ident, role, profile, hotkeys, today, active_days, per_day, prices, wins,
-                           volumes, t)
-    records += [_garbage(rng, i) for i in range(garbage)]
-    order = rng.permutation(len(records))
-    records = [records[i] for i in order]
-    if epoch_budget is None:
-        epoch_budget = float(rng.choice([50.0, 500.0, 50_000.0]))
-    return {"all_uids": uids, "all_hotkeys": hotkeys, "commitments": commitments,
-            "current_epoch_budget": epoch_budget, "data": records, "roles": roles}
+        records += _trades(rng, trader, profile, today, active_days, per_day, prices, wins, volumes, t)
+    return records, roles, commitments
 
 
 def _active_days(rng: np.random.Generator, role: str, days: int) -> np.ndarray:
@@ -128,8 +146,8 @@ def _active_days(rng: np.random.Generator, role: str, days: int) -> np.ndarray:
     return np.arange(0, days + 1)[rng.random(days + 1) < (0.85 if role in ("skilled", "whale", "sybil") else 0.6)]
 
 
-def _trades(rng, pool, ident, role, profile, hotkeys, today, active_days, per_day, prices, wins, volumes,
-            t) -> list[dict]:
+def _trades(rng, trader: Trader, profile, today, active_days, per_day, prices, wins, volumes, t) -> list[dict]:
+    pool, ident, role, hotkey = trader.pool, trader.ident, trader.role, trader.hotkey
     m = len(prices)
     day_of = np.repeat(active_days, per_day)
     fees_expected = (0.01 * volumes).round(8)
@@ -143,8 +161,7 @@ def _trades(rng, pool, ident, role, profile, hotkeys, today, active_days, per_da
             "position_id": t * 100_000 + j, "account_id": 1000 + t if rng.random() > 0.01 else None,
             "profile_id": profile if not (role == "two_profiles" and j % 2) else profile[:-4] + "beef",
             "miner_id": ident if pool == "miner" else None,
-            "miner_hotkey": (hotkeys[ident] if role != "reregistered" else "5old" + hotkeys[ident][4:])
-            if pool == "miner" else None,
+            "miner_hotkey": (hotkey if role != "reregistered" else "5old" + hotkey[4:]) if pool == "miner" else None,
             "is_general_pool": pool == "gp", "market_id": str(500_000 + j), "token_id": str(10**20 + j),
             "date_created": _iso(day - dt.timedelta(days=1), rng.uniform(0, 86400, 1))[0],
             "volume": float(volumes[j]) + (50.0 if grown and j % 2 else 0.0),
@@ -161,12 +178,12 @@ def _trades(rng, pool, ident, role, profile, hotkeys, today, active_days, per_da
     return out
 
 
-def _garbage(rng: np.random.Generator, i: int) -> object:
+def _garbage(rng: np.random.Generator, i: int, completed_at: str = "2026-01-01T00:00:00Z") -> object:
     """One malformed record of a kind the checks must name."""
     base = {"account_id": 1, "profile_id": "0xbad", "miner_id": None, "miner_hotkey": None,
             "is_general_pool": True, "volume": 10.0, "expected_volume": 10.0, "expected_fees": 0.1,
             "actual_fees": 0.1, "pnl": 1.0, "is_correct": True, "is_completed": True,
-            "completed_at": "2026-01-01T00:00:00Z", "is_reward_eligible": True}
+            "completed_at": completed_at, "is_reward_eligible": True}
     kind = i % 8
     if kind == 0:
         return ["not", "an", "object"]
