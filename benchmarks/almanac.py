@@ -16,7 +16,7 @@ import tracemalloc
 from typing import Any, Callable
 
 from benchmarks.common import machine, pin_to_one_core
-from devnet.trades import GP_MIX, TraderMix, generate_snapshot
+from devnet.almanac.trades import GP_MIX, TraderMix, generate_snapshot
 from mechanisms.almanac import solver
 from mechanisms.almanac.matrices import build_epoch_matrices
 from mechanisms.almanac.params import AlmanacParams

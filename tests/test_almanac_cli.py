@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from devnet.trades import generate_snapshot
+from devnet.almanac.trades import generate_snapshot
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.almanac.scoring import score_snapshot
 

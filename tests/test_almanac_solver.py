@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from devnet.trades import TraderMix, generate_snapshot
+from devnet.almanac.trades import TraderMix, generate_snapshot
 from mechanisms.almanac import solver
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.almanac.phases import phase1_head, phase1_seed, phase2
