@@ -223,3 +223,16 @@ trade_versions = sa.Table(
     sa.Column("record", sa.Text, nullable=False),  # canonical JSON (sorted keys, ASCII)
     sa.UniqueConstraint("digest", "copies", "first_pull"),
 )
+
+almanac_epochs = sa.Table(
+    "almanac_epochs", metadata,  # what an epoch's Almanac scoring read, once: a rerun reads it again
+    sa.Column("epoch", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("block", sa.BigInteger, nullable=False),  # the epoch's last block (its metagraph)
+    sa.Column("boundary", sa.BigInteger, nullable=False),  # D: the UTC midnight, in days since 1970
+    sa.Column("pull", sa.Integer, sa.ForeignKey("trade_pulls.id"), nullable=False),
+    sa.Column("read_at", sa.Double, nullable=False),
+    sa.Column("moving_price", sa.Double, nullable=True),  # alpha in TAO; NULL when it could not be read
+    sa.Column("tao_usd", sa.Double, nullable=True),
+    sa.Column("missing", sa.Text, nullable=True),  # why a budget input is NULL
+    sa.Column("commitments", sa.Text, nullable=False),  # JSON {uid: commitment or null} at `block`
+)

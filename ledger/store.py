@@ -48,6 +48,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
 _CHUNK = 900  # bound on IN (...) lists and rows per statement
 _SENDING = "sending"  # weights meta key: the vector is being sent (Ledger.sending_weights)
+_DAY0 = dt.date(1970, 1, 1)
+ALPHA_PER_DAY = 2952  # alpha a subnet's miners earn per day: Almanac's budget U in alpha (almanac_sn41.md §15)
 _INT64 = (-(2**63), 2**63 - 1)
 
 # ----------------------------------------------------------------------------------------------
@@ -134,6 +137,28 @@ class TradePull:
     pulled_at: float
     pages: int
     records: int
+
+
+@dataclass(frozen=True)
+class AlmanacEpoch:
+    """What one epoch's Almanac scoring read: kept at first read, so a rerun or an export sees it again."""
+
+    epoch: int
+    block: int  # the epoch's last block: its metagraph
+    boundary: dt.date  # D: the scored days are the window before it
+    pull: int  # the trade pull it reads
+    read_at: float
+    moving_price: float | None  # alpha price in TAO (None: could not be read, see `missing`)
+    tao_usd: float | None
+    missing: str | None
+    commitments: dict[int, str | None]  # uid → its commitment at `block`
+
+    @property
+    def epoch_budget(self) -> float | None:
+        """U = moving price × TAO/USD × 2952 (almanac_sn41.md §15), or None when an input is missing."""
+        if self.moving_price is None or self.tao_usd is None:
+            return None
+        return self.moving_price * self.tao_usd * ALPHA_PER_DAY
 
 
 # ----------------------------------------------------------------------------------------------
@@ -826,6 +851,26 @@ class Ledger:
             return out
 
     # -- weights and submissions -------------------------------------------------------------
+
+    def store_almanac_epoch(self, e: AlmanacEpoch) -> bool:
+        """Keep what an epoch's Almanac scoring read; False (and nothing changes) if it was kept before."""
+        _check_int64("epoch", e.epoch)
+        row = {"epoch": int(e.epoch), "block": int(e.block), "boundary": (e.boundary - _DAY0).days,
+               "pull": int(e.pull), "read_at": float(e.read_at), "moving_price": e.moving_price,
+               "tao_usd": e.tao_usd, "missing": safe_text(e.missing) if e.missing else None,
+               "commitments": _json({str(u): None if c is None else safe_text(c)
+                                     for u, c in sorted(e.commitments.items())})}
+        with self._write() as conn:
+            return self._insert_new(conn, t.almanac_epochs, [row], ["epoch"]) == 1
+
+    def almanac_epoch(self, epoch: int) -> AlmanacEpoch | None:
+        with self._read() as conn:
+            r = conn.execute(sa.select(t.almanac_epochs).where(t.almanac_epochs.c.epoch == epoch)).first()
+        if r is None:
+            return None
+        return AlmanacEpoch(int(r.epoch), int(r.block), _DAY0 + dt.timedelta(days=int(r.boundary)), int(r.pull),
+                            float(r.read_at), r.moving_price, r.tao_usd, r.missing,
+                            {int(u): c for u, c in json.loads(r.commitments).items()})
 
     def store_weights(self, w: StoredWeights) -> str:
         """Store an epoch's weight vector, in one transaction; what happened, as one word:

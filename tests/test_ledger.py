@@ -8,6 +8,7 @@ when no PostgreSQL server binary exists).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 import struct
@@ -61,8 +62,9 @@ def _count(led: Ledger, table: sa.Table) -> int:
 
 
 def test_package_exports_and_head_revision():
-    assert migrations.head() == "0004"
-    for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py", "0004_trades.py"):
+    assert migrations.head() == "0005"
+    for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py", "0004_trades.py",
+                 "0005_almanac_epochs.py"):
         assert (migrations.SCRIPT_LOCATION / "versions" / name).is_file()
     assert Ledger is store.Ledger and Sample is store.Sample and Submission is store.Submission
 
@@ -522,6 +524,24 @@ def test_trade_pulls_read_back_exactly_as_of_each_pull(ledger):
     assert _count(ledger, schema.trade_versions) == 3  # the open and settled position, and `other` once
     with pytest.raises(ValueError):
         ledger.record_trade_pull([open_pos], [], pulled_at=4.0, pages=1)
+
+
+def test_an_almanac_epoch_keeps_what_it_first_read(ledger):
+    import datetime as dt
+
+    from ledger import AlmanacEpoch
+
+    pull = ledger.record_trade_pull([{"position_id": 1}], [None], pulled_at=1.0, pages=1)
+    e = AlmanacEpoch(12, 4679, dt.date(2026, 12, 4), pull, 5.0, 0.0125, 350.0, None,
+                     {3: "0xab12c", 4: None, 7: "bad\x00"})
+    assert ledger.store_almanac_epoch(e) and ledger.almanac_epoch(11) is None
+    got = ledger.almanac_epoch(12)
+    assert got.epoch_budget == 0.0125 * 350.0 * 2952 and got.boundary == dt.date(2026, 12, 4)
+    assert got.commitments[3] == "0xab12c" and got.commitments[4] is None and "\x00" not in got.commitments[7]
+    later = dataclasses.replace(e, pull=pull, moving_price=None, missing="chain: unreachable")
+    assert not ledger.store_almanac_epoch(later) and ledger.almanac_epoch(12).moving_price == 0.0125
+    skipped = dataclasses.replace(e, epoch=13, tao_usd=None, missing="prices: 503")
+    assert ledger.store_almanac_epoch(skipped) and ledger.almanac_epoch(13).epoch_budget is None
 
 
 def test_weights_history(ledger):
