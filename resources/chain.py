@@ -39,6 +39,12 @@ class ChainResource(dg.ConfigurableResource, abc.ABC):
         """Each hotkey's newest commitment at `block` (None: head)."""
 
     @abc.abstractmethod
+    def moving_price(self, block: int | None = None) -> float:
+        """The subnet's moving (EMA) alpha price in TAO at `block` (None: head); ChainError if unreadable.
+
+        Almanac's daily budget is priced with it (almanac_sn41.md §15)."""
+
+    @abc.abstractmethod
     def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:
         """Send exactly these u16 weights (zeros dropped), or raise ChainError and send nothing.
 
@@ -47,6 +53,11 @@ class ChainResource(dg.ConfigurableResource, abc.ABC):
     def now(self) -> float:
         """The time the chain lives in (unix seconds): the wall clock live, the world time on the devnet."""
         return time.time()
+
+    def time_of_block(self, block: int, block_time: float = 12.0) -> float:
+        """When `block` was (or will be) produced, in the chain's time: estimated from the head here;
+        the devnet knows it exactly."""
+        return self.now() - (self.head_block() - block) * block_time
 
     def wait_for_block(self, block: int, timeout_s: float, poll_s: float = 3.0) -> int:
         """Return the head once it reaches `block` (polling); raise ChainError after `timeout_s`.

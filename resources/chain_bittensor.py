@@ -13,6 +13,9 @@ SDK calls per method:
   `SubnetInfoRuntimeApi.get_metagraph` runtime call.
 - `commitments`: `sub.subnets.commitments(netuid, block)`, the `Commitments.CommitmentOf`,
   `Commitments.RevealedCommitments` and `SubtensorModule.Uids` maps at one block.
+- `moving_price`: `sub.at(block)`, `query(storage.SubtensorModule.NetworksAdded)` and
+  `query(storage.SubtensorModule.SubnetMovingPrice)`, the I96F32 EMA price (TAO per alpha) that
+  `get_metagraph` reports as `moving_price`, without fetching the whole metagraph for it.
 - `set_weights`: `sub.at()` with `hyperparameters.min_allowed_weights` / `.max_weight_limit`
   (and `neurons.uid` for a lone weight), then `sub.execute(bt.SetWeights(...), wallet)` with the u16
   as weights, only when the SDK's clip and upscale leave them as they are
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import operator
 import threading
 from collections.abc import Iterator, Sequence
@@ -63,6 +67,7 @@ from resources.chain import (
 log = logging.getLogger(__name__)
 
 U16_MAX = 65535
+I96F32_ONE = 2**32  # I96F32 fixed point: 32 fractional bits
 DRY_RUN_DETAIL = "dry run: no wallet configured (wallet_name is unset); nothing was signed or sent"
 
 
@@ -120,14 +125,20 @@ class BittensorChain(ChainResource):
         with self._calling("head_block"):
             return int(self._sub().block)
 
+    def _subnet_at(self, block: int | None, what: str) -> Any:
+        """A snapshot pinned to `block` (None: head); ChainError if the subnet does not exist there
+        (storage maps with defaults would otherwise answer for a missing subnet)."""
+        snap = self._sub().at(block)
+        if not snap.query(bt.storage.SubtensorModule.NetworksAdded, [self.netuid]):
+            raise ChainError(
+                f"{what}: subnet {self.netuid} does not exist on {self.network!r} "
+                f"at block {snap.block}"
+            )
+        return snap
+
     def params(self, block: int | None = None) -> ChainParams:
         with self._calling(f"params(block={block})"):
-            snap = self._sub().at(block)
-            if not snap.query(bt.storage.SubtensorModule.NetworksAdded, [self.netuid]):
-                raise ChainError(
-                    f"params: subnet {self.netuid} does not exist on {self.network!r} "
-                    f"at block {snap.block}"
-                )
+            snap = self._subnet_at(block, "params")
             hyper = snap.hyperparameters
             return ChainParams(
                 tempo=int(snap.query(bt.storage.SubtensorModule.Tempo, [self.netuid])),
@@ -178,6 +189,23 @@ class BittensorChain(ChainResource):
                 for hk, rec in records.items()
                 if rec.value is not None
             }
+
+    def moving_price(self, block: int | None = None) -> float:
+        """`SubnetMovingPrice`: the chain's EMA of the alpha price, in TAO per alpha.
+
+        The default of that storage map is 0, so a zero (or negative, or undecodable) value is an
+        error, never a price: a budget priced with it would pay nothing.
+        """
+        with self._calling(f"moving_price(block={block})"):
+            snap = self._subnet_at(block, "moving_price")
+            raw = snap.query(bt.storage.SubtensorModule.SubnetMovingPrice, [self.netuid])
+            price = _i96f32(raw, "moving_price")
+            if not (math.isfinite(price) and price > 0):
+                raise ChainError(
+                    f"moving_price: subnet {self.netuid} on {self.network!r} has moving price "
+                    f"{price!r} TAO at block {snap.block}; a price must be positive and finite"
+                )
+            return price
 
     # -- set_weights ----------------------------------------------------------------------------
 
@@ -300,6 +328,15 @@ def _u64(value: int, name: str) -> int:
     if not 0 <= value < 2**64:
         raise ChainError(f"set_weights: {name} must be a u64; got {value}")
     return value
+
+
+def _i96f32(value: Any, what: str) -> float:
+    """An I96F32 storage value as a float: the node decodes fixed point as `{"bits": raw}` (the
+    shape the SDK's metagraph reads); a bare integer is taken as the bits."""
+    bits = value.get("bits") if isinstance(value, dict) else value
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise ChainError(f"{what}: not an I96F32 value: {value!r:.80}")
+    return bits / I96F32_ONE
 
 
 def _detail(result: Any) -> str:

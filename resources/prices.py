@@ -23,3 +23,7 @@ class PriceFeed(dg.ConfigurableResource, abc.ABC):
     @abc.abstractmethod
     def snapshot(self, now: float) -> PriceSnapshot:
         """The current snapshot; raises PriceFeedError rather than returning stale or zero prices."""
+
+    @abc.abstractmethod
+    def tao_usd(self, now: float) -> float:
+        """TAO's price in USD now (positive and finite), or PriceFeedError: Almanac's budget needs it."""

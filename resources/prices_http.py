@@ -9,6 +9,9 @@ unix seconds as a JSON number (values above 1e11 are taken as milliseconds: 1e11
 year 5138) or an ISO-8601 string (no zone means UTC). A snapshot with none of these fields is
 dated `now` (the spec checks freshness only "if present"); one with an unreadable timestamp is
 refused, since its freshness cannot be checked.
+
+`tao_usd` reads CoinGecko's simple price (almanac_sn41.md §15 "Budget"): `{"bittensor": {"usd": N}}`,
+where N must be a positive finite JSON number; anything else is a PriceFeedError, never a guess.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from resources.payloads_http import BodyTooLarge, DeadlinePassed, describe_error
 from resources.prices import PriceFeed, PriceFeedError, PriceSnapshot
 
 DEFAULT_PRICE_URL = "https://pub-ba8c1b8edb8046edaccecbd26b5ca7f8.r2.dev/latest_prices.json"
+DEFAULT_TAO_USD_URL = "https://api.coingecko.com/api/v3/simple/price?ids=bittensor&vs_currencies=usd"
+TAO_USD_MAX_BYTES = 64 * 1024  # the answer is a few dozen bytes; more is not CoinGecko's simple price
 TIMESTAMP_FIELDS = ("timestamp", "ts", "time", "updated_at")
 _MILLISECONDS_ABOVE = 1e11
 
@@ -114,6 +119,21 @@ def parse_snapshot(body: bytes, now: float, max_age_s: float) -> PriceSnapshot:
     )
 
 
+def parse_tao_usd(body: bytes) -> float:
+    """TAO's USD price from CoinGecko's `{"bittensor": {"usd": N}}`, or PriceFeedError saying why not."""
+    try:
+        doc = json_guard.loads_object(body)
+    except ValueError as exc:
+        raise PriceFeedError(f"TAO/USD answer is {exc}") from None
+    entry = doc.get("bittensor")
+    if not isinstance(entry, dict) or "usd" not in entry:
+        raise PriceFeedError('TAO/USD answer has no "bittensor": {"usd": …} entry')
+    price = price_value(entry["usd"])
+    if math.isnan(price):
+        raise PriceFeedError(f"TAO/USD price is not a positive finite number: {repr(entry['usd'])[:64]}")
+    return price
+
+
 class HttpPriceFeed(PriceFeed):
     """GETs the price snapshot URL; refuses unreachable, non-JSON and stale snapshots."""
 
@@ -122,25 +142,41 @@ class HttpPriceFeed(PriceFeed):
     connect_timeout_s: float = Field(default=5.0, description="Socket connect timeout.")
     read_timeout_s: float = Field(default=10.0, description="Socket read timeout.")
     max_bytes: int = Field(default=8 * 1024 * 1024, description="Body size cap, enforced while streaming.")
+    tao_usd_url: str = Field(default=DEFAULT_TAO_USD_URL, description="TAO/USD price URL (almanac §15).")
+    tao_usd_timeout_s: float = Field(default=30.0, description="Connect and read timeout for tao_usd.")
 
     def snapshot(self, now: float) -> PriceSnapshot:
-        until = time.monotonic() + self.connect_timeout_s + self.read_timeout_s  # a trickling body ends too
+        timeout = (self.connect_timeout_s, self.read_timeout_s)
+        body = self._get(self.url, "price feed", timeout, self.max_bytes)
+        return parse_snapshot(body, now, max_age_s=self.max_age_s)
+
+    def tao_usd(self, now: float) -> float:
+        """The current CoinGecko price; `now` is unused, since the live answer is always the present one."""
+        timeout = (self.tao_usd_timeout_s, self.tao_usd_timeout_s)
+        return parse_tao_usd(self._get(self.tao_usd_url, "TAO/USD feed", timeout, TAO_USD_MAX_BYTES))
+
+    def _get(self, url: str, what: str, timeout: tuple[float, float], max_bytes: int) -> bytes:
+        """The body of a 200 answer, or PriceFeedError naming `what`.
+
+        The whole request ends within connect + read timeout: a trickling body beats every socket
+        timeout, so only this deadline stops it.
+        """
+        until = time.monotonic() + sum(timeout)
         try:
             with requests.get(
-                self.url,
+                url,
                 stream=True,
-                timeout=(self.connect_timeout_s, self.read_timeout_s),
+                timeout=timeout,
                 headers={"Accept": "application/json"},
             ) as response:
                 if response.status_code != 200:
-                    raise PriceFeedError(f"price feed answered HTTP {response.status_code}")
-                body = read_capped(response, self.max_bytes, until)
+                    raise PriceFeedError(f"{what} answered HTTP {response.status_code}")
+                return read_capped(response, max_bytes, until)
         except PriceFeedError:
             raise
         except BodyTooLarge:
-            raise PriceFeedError(f"price feed body is larger than {self.max_bytes} bytes") from None
+            raise PriceFeedError(f"{what} body is larger than {max_bytes} bytes") from None
         except DeadlinePassed:
-            raise PriceFeedError("price feed body still arriving after the request's time") from None
+            raise PriceFeedError(f"{what} body still arriving after the request's time") from None
         except Exception as exc:  # noqa: BLE001 - requests / urllib3 failures: unreachable, timeouts
-            raise PriceFeedError(f"price feed unreachable: {describe_error(exc)}") from None
-        return parse_snapshot(body, now, max_age_s=self.max_age_s)
+            raise PriceFeedError(f"{what} unreachable: {describe_error(exc)}") from None

@@ -466,6 +466,77 @@ def test_params_of_a_missing_subnet_is_a_chain_error(chains):
 
 
 # -------------------------------------------------------------------------------------------------
+# moving_price
+
+
+def price_fake(bits: Any = 2**31, added: bool = True) -> FakeSubstrate:
+    """`SubnetMovingPrice` as a node decodes it: I96F32 as `{"bits": raw}` (raw / 2**32 TAO)."""
+    fake = FakeSubstrate()
+    fake.storage[("SubtensorModule", "NetworksAdded", NETUID)] = added
+    fake.storage[("SubtensorModule", "SubnetMovingPrice", NETUID)] = {"bits": bits}
+    return fake
+
+
+def test_moving_price_at_head_is_tao_per_alpha(chains):
+    bits = round(0.0123 * 2**32)
+    fake = price_fake(bits)
+    fake.graphs[HEAD] = {**graph(HEAD, [neuron(0, 1, 1, True)]), "moving_price": {"bits": bits}}
+    chain = chains(fake)
+    price = chain.moving_price()
+    assert type(price) is float and price == bits / 2**32 == pytest.approx(0.0123, abs=1e-9)
+    # The same number the SDK's own metagraph decodes from get_metagraph's moving_price.
+    assert chain._sub().subnets.metagraph(NETUID, commitments=False).moving_price == price
+    reads = [c for c in fake.called("query") if c[2] != "TokenSymbol"]
+    assert [(c[2], c[3], c[4]) for c in reads] == [
+        ("NetworksAdded", (NETUID,), hash_of(HEAD)),
+        ("SubnetMovingPrice", (NETUID,), hash_of(HEAD)),
+    ]
+
+
+def test_moving_price_at_a_historical_block_passes_its_hash(chains):
+    fake = price_fake(3 * 2**32)
+    assert chains(fake).moving_price(block=900) == 3.0
+    assert {c[4] for c in fake.called("query")} == {hash_of(900)}
+    assert fake.called("block_number") == []
+
+
+def test_moving_price_of_a_missing_subnet_is_a_chain_error(chains):
+    fake = price_fake(added=False)
+    with pytest.raises(ChainError, match=f"moving_price: subnet {NETUID} does not exist"):
+        chains(fake).moving_price()
+    assert "SubnetMovingPrice" not in {c[2] for c in fake.called("query")}
+
+
+@pytest.mark.parametrize(
+    ("bits", "match"),
+    [
+        (0, rf"moving price 0\.0 TAO at block {HEAD}; a price must be positive"),  # the map's default
+        (-(2**32), r"moving price -1\.0 TAO"),  # I96F32 is signed
+        (None, r"not an I96F32 value: \{'bits': None\}"),
+        ("0x01", "not an I96F32 value"),
+        (True, "not an I96F32 value"),
+    ],
+)
+def test_unusable_moving_price_is_a_chain_error(chains, bits, match):
+    with pytest.raises(ChainError, match=match):
+        chains(price_fake(bits)).moving_price()
+
+
+def test_absent_moving_price_entry_is_a_chain_error(chains):
+    fake = price_fake()
+    del fake.storage[("SubtensorModule", "SubnetMovingPrice", NETUID)]
+    with pytest.raises(ChainError, match="moving_price: not an I96F32 value: None"):
+        chains(fake).moving_price()
+
+
+def test_rpc_failure_reading_moving_price_is_a_chain_error(chains):
+    fake = price_fake()
+    fake.fail["query"] = bt.RpcConnectionError("connection reset by peer")
+    with pytest.raises(ChainError, match=r"moving_price\(block=None\) failed .*RpcConnectionError"):
+        chains(fake).moving_price()
+
+
+# -------------------------------------------------------------------------------------------------
 # set_weights: dry run
 
 
