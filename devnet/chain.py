@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from devnet.clock import DevnetClock
-from devnet.world import World
+from devnet.world import FIRST_BLOCK, World
 from mechanisms.weights import within_limit
 from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, WeightsReceipt
 
@@ -52,6 +52,9 @@ class DevnetChainState:
                 if hostility(self.world, miner.hotkey) == "nul-url":
                     url += "\x00"
                 self.ledger.devnet_commit(miner.hotkey, neuron.registered_at, url)
+        commitments = self.world.market.commitments if self.world.traders else {}
+        for uid, hotkey, _ in self.world.traders:  # each trader's profile id prefix (or a wrong one)
+            self.ledger.devnet_commit(hotkey, FIRST_BLOCK, commitments[uid])
         self.clock.set_manual(self.world.time_of(self.world.live_start_block))
         self.ledger.devnet_set(INSTALLED, {"seed": self.world.seed, "profile": self.world.profile.name})
 
@@ -88,6 +91,10 @@ class DevnetChainState:
             self._miners = Miners(self.world, payload_dir)
         self._miners.publish(sidx, self.world.time_of(sidx * self.world.sample_every))
         self.ledger.devnet_set(key, sidx)
+
+    def moving_price(self) -> float:
+        """The subnet's moving alpha price in TAO: the planted market's, constant."""
+        return self.world.profile.devnet.market.alpha_price_tao
 
     def params(self) -> ChainParams:
         devnet = self.world.profile.devnet

@@ -1,20 +1,23 @@
 """The devnet's planted world, rebuilt identically from the profile in any process.
 
 One seeded panel covers the bootstrap history and the live days after it; blocks map to times at
-the profile's block time; the subnet owner holds uid 0 (the burn uid), the validator uid 1 and the
-miners the uids after it. The local beacon's key comes from the same seed.
+the profile's block time; the subnet owner holds uid 0 (the burn uid), the validator uid 1, the
+MANTIS miners the uids after it and the Almanac traders (with an Almanac challenge) the ones after those. The local beacon's key comes from the same seed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
 import numpy as np
 from bittensor_core import Keypair
 
+from devnet.almanac.market import HISTORY_BEFORE_LIVE_DAYS, Market
+from devnet.almanac.trades import GP_MIX, TraderMix
 from devnet.mantis.signals import PlantedMiner, generate, spec_for
 from mechanisms.mantis.panel import Panel
 from profiles import Challenge, Profile
@@ -30,14 +33,19 @@ def devnet_keypair(seed: int, name: str) -> Keypair:
     return Keypair.create_from_seed(hashlib.sha256(f"incentive-devnet:{seed}:{name}".encode()).digest())
 
 
+def _mix(counts: dict[str, int], default: TraderMix) -> TraderMix:
+    """A profile's role counts exactly (roles it does not name: none), or the default mix if it names none."""
+    return TraderMix(**{f.name: counts.get(f.name, 0) for f in fields(TraderMix)}) if counts else default
+
+
 @dataclass(frozen=True)
 class World:
     profile: Profile
 
     @property
     def challenge(self) -> Challenge:
-        """The planted challenge (the first of the profile; more arrive with more mechanisms)."""
-        return self.profile.challenges[0]
+        """The planted MANTIS challenge (the profile's first)."""
+        return self.profile.mantis_challenges[0]
 
     @cached_property
     def panel(self) -> Panel:
@@ -111,6 +119,26 @@ class World:
     def miner_uid(self, index: int) -> int:
         return 2 + index
 
+    @cached_property
+    def traders(self) -> tuple[tuple[int, str, str], ...]:
+        """(uid, hotkey, role) of the miners that trade on the Almanac market, after the MANTIS miners;
+        none unless the profile has an Almanac challenge."""
+        if not self.profile.almanac_challenges:
+            return ()
+        roles = _mix(self.profile.devnet.market.miners, TraderMix()).roles()
+        first = self.miner_uid(len(self.miners))
+        return tuple((first + i, devnet_keypair(self.seed, f"trader:{i}").ss58_address, role)
+                     for i, role in enumerate(roles))
+
+    @cached_property
+    def market(self) -> Market:
+        """Every trade of the world's traders and general-pool profiles, from 32 days before the live start."""
+        m = self.profile.devnet.market
+        day = lambda block: dt.datetime.fromtimestamp(self.time_of(block), dt.timezone.utc).date()  # noqa: E731
+        return Market(self.seed, list(self.traders), day(self.live_start_block) - dt.timedelta(days=HISTORY_BEFORE_LIVE_DAYS),
+                      day(self.end_block), _mix(m.general_pool, GP_MIX),
+                      m.trades_per_day, m.median_volume_usd, m.settle_lag_hours)
+
     def neurons(self) -> list[Neuron]:
         """Everyone the devnet registers; young miners register when they start submitting."""
         out = [
@@ -121,6 +149,8 @@ class World:
             joined = int(self.panel.block[m.first_sample]) if m.role == "young" else FIRST_BLOCK
             coldkey = devnet_keypair(self.seed, f"cold:{m.hotkey}").ss58_address
             out.append(Neuron(self.miner_uid(i), m.hotkey, coldkey, 10.0 + i, joined))
+        for uid, hotkey, _ in self.traders:
+            out.append(Neuron(uid, hotkey, devnet_keypair(self.seed, f"cold:{hotkey}").ss58_address, 10.0, FIRST_BLOCK))
         return out
 
     # --- samples ---------------------------------------------------------------------------------

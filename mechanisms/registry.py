@@ -1,4 +1,4 @@
-"""The mechanisms a profile can name, with their parameter types and panel scorers."""
+"""The mechanisms a profile can name: their family, parameter types and (MANTIS) panel scorers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from mechanisms.almanac.params import AlmanacParams
 from mechanisms.mantis.binary import BinaryParams, binary_salience
 from mechanisms.mantis.panel import Panel
 
@@ -24,30 +25,37 @@ def horizon_samples(horizon_blocks: int, sample_every: int) -> int:
 class Mechanism:
     name: str
     params_type: type
-    scorer: Callable[..., dict[str, float]]
-    horizon_param: str  # the params field holding the label horizon in samples: set from the profile only
-    family: str = "mantis"  # whose settings part a challenge of this mechanism carries
+    family: str  # whose settings part a challenge of this mechanism carries
+    # Parameters the platform sets from elsewhere in the profile, each with where to set it instead.
+    reserved: Mapping[str, str]
+    scorer: Callable[..., dict[str, float]] | None = None  # MANTIS: salience of a panel
+    horizon_param: str = ""  # MANTIS: the params field holding the label horizon in samples
 
     def check_overrides(self, overrides: Mapping[str, Any]) -> None:
-        """Unknown names are errors, and so is the horizon: it comes from the challenge's horizon_blocks."""
-        if self.horizon_param in overrides:
-            raise ValueError(f"{self.name} parameter {self.horizon_param} is the challenge's horizon_blocks / "
-                             f"chain.sample_every; set horizon_blocks instead")
-        known = {f.name for f in dataclasses.fields(self.params_type)} - {self.horizon_param}
+        """Unknown names are errors, and so are the reserved ones (the horizon, the mode, …)."""
+        for name in sorted(set(overrides) & set(self.reserved)):
+            raise ValueError(f"{self.name} parameter {name} comes from the profile; set {self.reserved[name]} instead")
+        known = {f.name for f in dataclasses.fields(self.params_type)} - set(self.reserved)
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(f"unknown {self.name} parameters: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
-    def make_params(self, overrides: Mapping[str, Any], horizon_samples: int) -> Any:
-        """The mechanism's defaults with a profile's overrides and the challenge's horizon."""
+    def make_params(self, overrides: Mapping[str, Any], **reserved: Any) -> Any:
+        """The mechanism's defaults with a profile's overrides and the reserved values."""
         self.check_overrides(overrides)
-        return self.params_type(**overrides, **{self.horizon_param: horizon_samples})
+        return self.params_type(**overrides, **reserved)
 
     def score(self, panel: Panel, mode: str, overrides: Mapping[str, Any], *, sample_every: int,
               horizon_blocks: int) -> dict[str, float]:
         """Salience of a panel under a challenge's settings (mode, params, horizon_blocks) and the chain's."""
-        params = self.make_params(overrides, horizon_samples(horizon_blocks, sample_every))
+        params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
         return self.scorer(panel.embeddings, panel.sidx(sample_every), panel.price, panel.hotkeys, mode, params)
 
 
-MECHANISMS: dict[str, Mechanism] = {"binary": Mechanism("binary", BinaryParams, binary_salience, "ahead")}
+MECHANISMS: dict[str, Mechanism] = {
+    "binary": Mechanism("binary", BinaryParams, "mantis", {"ahead": "the challenge's mantis.horizon_blocks"},
+                        binary_salience, "ahead"),
+    "almanac": Mechanism("almanac", AlmanacParams, "almanac",
+                         {"mode": "the challenge's mode", "variant": "the challenge's almanac.variant",
+                          "burn_uid": "weights.burn_uid"}),
+}

@@ -37,6 +37,8 @@ class WeightRules:
     ema_alpha: float = 0.3
     # std/mean (unbiased std) below this with >1 positive entry ⇒ degenerate
     degenerate_rel_std: float = 0.001
+    # Everything on the burn uid is a usable vector (a mechanism that burns what nobody earned)
+    accept_all_burn: bool = False
 
     def __post_init__(self) -> None:
         """Refuse rules that would make negative or meaningless weights (NaN fails every range check)."""
@@ -233,7 +235,8 @@ def weight_vector(
     calc_block − first_seen < window; hotkeys never seen are not young; young uids get young_weight
     each, mature share 1 − young_weight·n_young in proportion to their scores); normalise; burn
     (multiply by 1 − burn_share, add burn_share to burn_uid); degeneracy guards (all positive entries
-    identical; or >1 positive entry and unbiased std/mean < degenerate_rel_std); normalise.
+    identical; or >1 positive entry and unbiased std/mean < degenerate_rel_std; a lone burn entry passes
+    under `accept_all_burn`); normalise.
 
     "empty" means no registered hotkey (or BURN_KEY) has a positive score. Any NaN/inf score (even of an
     unknown hotkey) ⇒ rejected "non-finite". ValueError for negative scores, mismatched lengths, duplicate
@@ -257,6 +260,8 @@ def weight_vector(
     w = _normalised(w) * (1.0 - rules.burn_share)
     w[int(burn_at[0])] += rules.burn_share
     reason = _degeneracy(w, rules.degenerate_rel_std)
+    if reason == "identical" and rules.accept_all_burn and np.flatnonzero(w > 0.0).tolist() == [int(burn_at[0])]:
+        reason = None
     if reason is not None:
         return _rejected(uid_arr, hk, reason)
     return WeightVector(uid_arr, hk, _normalised(w), None)

@@ -36,6 +36,9 @@ class Weights(Strict):
     young_window_blocks: int = Field(36_000, ge=0)
     young_weight: float = Field(0.0001, ge=0, lt=1)
     degenerate_rel_std: float = Field(0.001, ge=0)
+    # A vector with all its weight on the burn uid is a legitimate result where a mechanism burns
+    # what nobody earned (Almanac): accept it instead of rejecting it as "identical".
+    accept_all_burn: bool = False
     version_key: int = Field(0, ge=0)
 
 
@@ -47,7 +50,13 @@ class Mantis(Strict):
     horizon_blocks: int = Field(gt=0)
 
 
-FAMILY_PARTS = {"mantis": Mantis}  # family → its part's type; a challenge carries exactly its own
+class Almanac(Strict):
+    """The Almanac (SN41) family's part of a challenge: which upstream revision's program shape."""
+
+    variant: Literal["head", "seed_excerpt"] = "head"
+
+
+FAMILY_PARTS = {"mantis": Mantis, "almanac": Almanac}  # family → its part's type; a challenge carries exactly its own
 
 
 class Challenge(Strict):
@@ -59,6 +68,7 @@ class Challenge(Strict):
     mode: Literal["compat", "fixed"] = "fixed"
     params: dict[str, Any] = Field(default_factory=dict)
     mantis: Mantis | None = None
+    almanac: Almanac | None = None
 
     @field_validator("mechanism")
     @classmethod
@@ -104,6 +114,7 @@ class Sources(Strict):
     payloads: str = "devnet"  # devnet | http
     prices: str = "devnet"  # devnet | http | the snapshot's URL
     drand: str = "devnet"  # devnet | http
+    trades: str = "devnet"  # devnet | http (the trading-history API) | its URL (Almanac challenges)
     # Hosts a committed payload URL may name: ".suffix" entries match by suffix, others exactly
     # (host or host:port). The default is the R2 hosts MANTIS miners use (mantis.md §2).
     payload_hosts: tuple[str, ...] = (".r2.dev", ".r2.cloudflarestorage.com")
@@ -133,6 +144,34 @@ class Roles(Strict):
     hostile: int = Field(0, ge=0)  # one per attack on the validator itself (devnet/mantis/miners.py HOSTILITIES)
 
 
+# The devnet's planted trader roles (devnet/almanac/trades.py TraderMix, where each is described).
+TRADER_ROLES = ("skilled", "whale", "noise", "loser", "inactive", "newcomer", "fee_dodger", "grower", "reregistered",
+                "two_profiles", "bad_commitment", "sybil")
+
+
+class Market(Strict):
+    """The devnet's Almanac market: its traders, its prices and how late positions settle."""
+
+    # role → count, exactly (a role not named: none); empty: the generator's default mix
+    miners: dict[str, int] = Field(default_factory=dict)  # traders with uids (devnet/almanac/trades.py TraderMix)
+    general_pool: dict[str, int] = Field(default_factory=dict)  # general-pool profiles
+    trades_per_day: float = Field(1.2, gt=0)
+    median_volume_usd: float = Field(55.0, gt=0)  # a trade's volume is log-normal around it (whales 20×)
+    settle_lag_hours: float = Field(6.0, ge=0)  # mean delay before a finished position reads settled
+    alpha_price_tao: float = Field(0.0125, gt=0)  # the subnet's moving alpha price
+    tao_usd: float = Field(350.0, gt=0)
+
+    @field_validator("miners", "general_pool")
+    @classmethod
+    def _mix(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(TRADER_ROLES))
+        if unknown:
+            raise ValueError(f"unknown trader roles: {', '.join(unknown)}; known: {', '.join(TRADER_ROLES)}")
+        if any(n < 0 for n in value.values()):
+            raise ValueError("trader counts must be >= 0")
+        return value
+
+
 class Devnet(Strict):
     seed: int = 7
     bootstrap_days: float = Field(14.0, gt=0)
@@ -140,6 +179,7 @@ class Devnet(Strict):
     payload_port: int = Field(8787, ge=1, le=65535)  # loopback port the payload directory is served on
     auc_range: tuple[float, float] = (0.51, 0.60)
     roles: Roles = Field(default_factory=Roles)
+    market: Market = Field(default_factory=Market)  # used when the profile has an Almanac challenge
     # The devnet chain's weight-setting hyperparameters (what `ChainResource.params` reports there).
     max_weight_limit: int = Field(65535, ge=1, le=65535)  # u16: the largest share one uid may get
     min_allowed_weights: int = Field(1, ge=1)
@@ -195,7 +235,20 @@ class Profile(Strict):
     @property
     def mantis_challenges(self) -> tuple[Challenge, ...]:
         """The challenges of the MANTIS family: those miners answer in timelocked payloads."""
-        return tuple(c for c in self.challenges if c.mantis is not None)
+        return self.family_challenges("mantis")
+
+    @property
+    def almanac_challenges(self) -> tuple[Challenge, ...]:
+        """The challenges of the Almanac family: traders scored on their trading history."""
+        return self.family_challenges("almanac")
+
+    def family_challenges(self, family: str) -> tuple[Challenge, ...]:
+        return tuple(c for c in self.challenges if MECHANISMS[c.mechanism].family == family)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The families the profile's challenges belong to, in FAMILY_PARTS order."""
+        return tuple(f for f in FAMILY_PARTS if self.family_challenges(f))
 
     def challenge(self, name: str) -> Challenge:
         for c in self.challenges:

@@ -27,8 +27,14 @@ class DevnetChain(ChainResource):
     def commitments(self, block: int | None = None) -> dict[str, Commitment]:
         return self._state().commitments(block)
 
+    def moving_price(self, block: int | None = None) -> float:
+        return self._state().moving_price()
+
     def now(self) -> float:
         return self._state().clock.now()
+
+    def time_of_block(self, block: int, block_time: float = 12.0) -> float:
+        return self._state().world.time_of(block)
 
     def wait_for_block(self, block: int, timeout_s: float, poll_s: float = 1.0) -> int:
         """Let the devnet world reach `block`; its miners publish the payloads of a sample block."""

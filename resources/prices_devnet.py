@@ -1,4 +1,4 @@
-"""PriceFeed on the devnet's planted price path: the price of the sample at `now`."""
+"""PriceFeed on the devnet's planted price path: the price of the sample at `now`; TAO at the market's price."""
 
 from __future__ import annotations
 
@@ -20,3 +20,6 @@ class DevnetPriceFeed(PriceFeed):
             raise PriceFeedError(f"block {block} is outside the devnet world")
         price = float(world.panel.price[row])
         return PriceSnapshot(now, {world.challenge.mantis.ticker: price if math.isfinite(price) else math.nan})
+
+    def tao_usd(self, now: float) -> float:
+        return devnet_state(self.profile_path, self.ledger_url).world.profile.devnet.market.tao_usd

@@ -1,7 +1,7 @@
 """build_resources(profile): the active profile chooses, per external system, live or devnet.
 
 The chain is live unless `chain.network` is "devnet"; drand, payloads and prices follow the
-profile's `sources` ("devnet" or a live setting). Wallet names and paths come from the environment
+profile's `sources` ("devnet" or a live setting), and so do Almanac's trades. Wallet names and paths come from the environment
 (the keys themselves stay in keyfiles). Secrets never become plain resource configuration, which
 Dagster displays: the ledger URL from the environment (it may carry a database password) is passed
 as a `dg.EnvVar`, and the subnet owner's X25519 secret (`owner_secret`) is read from the environment
@@ -74,6 +74,13 @@ def ledger_url_config(home: Path | None = None) -> str | dg.EnvVar:
     return dg.EnvVar(LEDGER_URL_ENV) if os.environ.get(LEDGER_URL_ENV) else ledger_url(home)
 
 
+def wallet_config() -> dict[str, str | None]:
+    """The validator's keyfile wallet, named in the environment: it sets weights and signs API calls."""
+    return {"wallet_name": os.environ.get("INCENTIVE_WALLET_NAME"),
+            "wallet_hotkey": os.environ.get("INCENTIVE_WALLET_HOTKEY"),
+            "wallet_path": os.environ.get("INCENTIVE_WALLET_PATH")}
+
+
 def build_resources(profile: Profile, *, profile_path: str = "", home: Path | None = None) -> dict[str, Any]:
     home = home or home_dir()
     home.mkdir(parents=True, exist_ok=True)
@@ -93,12 +100,7 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
     else:
         from resources.chain_bittensor import BittensorChain
 
-        resources["chain"] = BittensorChain(
-            netuid=netuid, network=profile.chain.network,
-            wallet_name=os.environ.get("INCENTIVE_WALLET_NAME"),
-            wallet_hotkey=os.environ.get("INCENTIVE_WALLET_HOTKEY"),
-            wallet_path=os.environ.get("INCENTIVE_WALLET_PATH"),
-        )
+        resources["chain"] = BittensorChain(netuid=netuid, network=profile.chain.network, **wallet_config())
 
     if profile.sources.drand == DEVNET:
         from resources.drand_devnet import DevnetDrand
@@ -134,4 +136,15 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
 
         source = profile.sources.prices
         resources["prices"] = HttpPriceFeed(url=source) if source.startswith(("http://", "https://")) else HttpPriceFeed()
+
+    if profile.sources.trades == DEVNET:
+        from resources.trades_devnet import DevnetTradesSource
+
+        resources["trades"] = DevnetTradesSource(profile_path=profile_path, ledger_url=url)
+    else:
+        from resources.trades_http import HttpTradesSource
+
+        source = profile.sources.trades
+        resources["trades"] = HttpTradesSource(
+            **({"url": source} if source.startswith(("http://", "https://")) else {}), **wallet_config())
     return resources

@@ -1,4 +1,4 @@
-"""Epoch artifacts between assets: JSON for small values, one .npz per challenge for panels.
+"""Epoch artifacts between assets: JSON for small values, one .npz per challenge for panels and matrices.
 
 Files live at `<base_dir>/<asset key path>/<partition>.json` (or a directory of `.npz` for panels),
 so an operator can read what an epoch computed; nothing is pickled.
@@ -13,8 +13,10 @@ from typing import Any
 
 import dagster as dg
 
+from mechanisms.almanac.matrices import AlmanacMatrices
 from mechanisms.mantis.panel import Panel
 
+ARRAYS = {"panel": Panel, "almanac": AlmanacMatrices}  # kinds of per-challenge values kept as npz
 
 UNPARTITIONED = "latest"
 
@@ -33,11 +35,13 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         path = self._path(context.asset_key, context.partition_key if context.has_asset_partitions else UNPARTITIONED)
-        if isinstance(obj, dict) and obj and all(isinstance(v, Panel) for v in obj.values()):
+        kinds = {name: kind for name, value in obj.items() for kind, cls in ARRAYS.items()
+                 if isinstance(value, cls)} if isinstance(obj, dict) else {}
+        if obj and len(kinds) == len(obj):
             path.mkdir(parents=True, exist_ok=True)
-            for name, panel in obj.items():
-                panel.save(path / f"{_safe(name)}.npz", name)
-            (path / "index.json").write_text(json.dumps(sorted(obj)))
+            for name, value in obj.items():
+                value.save(path / f"{_safe(name)}.npz", name)
+            (path / "index.json").write_text(json.dumps(kinds, sort_keys=True))
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -47,8 +51,10 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
     def _load(self, key: dg.AssetKey, partition: str) -> Any:
         path = self._path(key, partition)
         if path.is_dir():
-            names = json.loads((path / "index.json").read_text())
-            return {name: Panel.load(path / f"{_safe(name)}.npz", name) for name in names}
+            kinds = json.loads((path / "index.json").read_text())
+            if isinstance(kinds, list):  # written before matrices joined: panels only
+                kinds = dict.fromkeys(kinds, "panel")
+            return {name: ARRAYS[kind].load(path / f"{_safe(name)}.npz", name) for name, kind in kinds.items()}
         return json.loads(path.with_suffix(".json").read_text())
 
     def load_input(self, context: dg.InputContext) -> Any:

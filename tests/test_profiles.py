@@ -40,7 +40,7 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("  tempo: 360", "  tempo: 360\n  tempi: 5", "chain.tempi"),
         ("    mechanism: binary", "    mechanism: quantum", "unknown mechanism 'quantum'"),
         ("    params: {}", "    params: {C: 5}", "unknown binary parameters: C"),
-        ("    params: {}", "    params: {ahead: 60}", "ahead is the challenge's horizon_blocks / chain.sample_every"),
+        ("    params: {}", "    params: {ahead: 60}", "ahead comes from the profile; set the challenge's mantis.horizon_blocks"),
         ("      horizon_blocks: 300", "      horizon_blocks: 302", "horizon_blocks 302 is not a whole number of samples"),
         ("  sample_every: 5", "  sample_every: 7", "horizon_blocks 300 is not a whole number of samples"),
         ("    weight: 1.0", "    weight: -1", "challenges.0.weight"),
@@ -113,7 +113,7 @@ def test_binary_labels_use_the_profiles_horizon(tmp_path, monkeypatch, horizon, 
     assert got[0].ahead == p.horizon_samples(c) == ahead
     assert p.lock_seconds(c) == ahead * every * p.chain.block_time
     with pytest.raises(ValueError, match="ahead"):
-        binary.make_params({"ahead": ahead}, ahead)  # even an agreeing override: one source only
+        binary.make_params({"ahead": ahead}, ahead=ahead)  # even an agreeing override: one source only
 
 
 def test_a_challenge_carries_exactly_its_familys_settings():
@@ -121,4 +121,17 @@ def test_a_challenge_carries_exactly_its_familys_settings():
     with pytest.raises(ValueError, match="needs its mantis settings"):
         Challenge(name="X", mechanism="binary", weight=1.0)
     c = Challenge(name="X", mechanism="binary", weight=1.0, mantis={"ticker": "X", "dim": 2, "horizon_blocks": 300})
-    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges
+    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:1]
+    with pytest.raises(ValueError, match="almanac family; mantis settings do not apply"):
+        Challenge(name="A", mechanism="almanac", weight=1.0, almanac={}, mantis={"ticker": "X", "dim": 2,
+                                                                             "horizon_blocks": 300})
+    assert Challenge(name="A", mechanism="almanac", weight=1.0, almanac={}).almanac.variant == "head"
+
+
+def test_the_devnet_trader_roles_are_the_generators():
+    from devnet.almanac.trades import TraderMix
+    from profiles.schema import TRADER_ROLES
+
+    assert TRADER_ROLES == tuple(f.name for f in dataclasses.fields(TraderMix))
+    with pytest.raises(ValueError, match="unknown trader roles: genius"):
+        profiles.schema.Market(miners={"genius": 3})

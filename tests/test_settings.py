@@ -4,6 +4,7 @@ import dagster as dg
 import pytest
 
 import profiles
+from devnet.world import World
 from resources.chain import ChainResource
 from resources.chain_bittensor import BittensorChain
 from resources.chain_devnet import DevnetChain
@@ -81,6 +82,7 @@ def test_devnet_resources_run_inside_dagster(home):
 
     result = dg.materialize([head], resources=resources)
     out = result.output_for_node("head")
-    assert result.success and out["neurons"] == 2 + sum(profiles.load().devnet.roles.model_dump().values())
+    assert result.success and out["neurons"] == 2 + sum(profiles.load().devnet.roles.model_dump().values()) + len(
+        World(profiles.load()).traders)
     assert out["signature"]
     assert out["head"] == World(profiles.load()).live_start_block

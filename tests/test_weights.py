@@ -7,6 +7,7 @@ back from the implementation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -465,3 +466,14 @@ def test_u16_value_errors(bad: np.ndarray) -> None:
         quantize_u16(np.array([1.0]), 70000)
     with pytest.raises(ValueError, match="overflow"):
         quantize_u16(np.array([1e308, 1e308, 1.0]), 30000)  # the SDK's total would be inf
+
+
+def test_all_burn_is_accepted_only_where_the_profile_says_it_is_legitimate():
+    """Almanac burns what nobody earned: everything on the burn uid is its result, not a degenerate
+    vector. Elsewhere it stays rejected, and a lone miner still is under either rule."""
+    rules = WeightRules(burn_uid=2, burn_share=0.0, young_window_blocks=0, ema_alpha=1.0, accept_all_burn=True)
+    v = weight_vector({BURN_KEY: 1.0, "h0": 0.0}, [0, 1, 2], ["h0", "h1", "h2"], {}, B, rules)
+    assert v.rejected is None and v.weights.tolist() == [0.0, 0.0, 1.0]
+    assert weight_vector({BURN_KEY: 1.0}, [0, 1, 2], ["h0", "h1", "h2"], {}, B,
+                         dataclasses.replace(rules, accept_all_burn=False)).rejected == "identical"
+    assert weight_vector({"h1": 1.0}, [0, 1, 2], ["h0", "h1", "h2"], {}, B, rules).rejected == "identical"

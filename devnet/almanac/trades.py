@@ -11,6 +11,7 @@ stream over several uids, and records that are garbage. Tests, benchmarks and th
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -102,10 +103,11 @@ class Trader:
 
 
 def trade_history(rng: np.random.Generator, seed: int, traders: list[Trader], today: dt.date, days: int,
-                  trades_per_day: float) -> tuple[list[dict], dict[str, str], dict[int, str]]:
+                  trades_per_day: float, median_volume: float = math.exp(4.0)
+                  ) -> tuple[list[dict], dict[str, str], dict[int, str]]:
     """Every trader's records over the `days` days before `today` (and on it), with the planted role
     of each miner uid and GP profile, and each miner's commitment (uid → first 5 characters of its
-    profile id, or a wrong one)."""
+    profile id, or a wrong one). Volumes are log-normal around `median_volume` USD (whales' 20× it)."""
     records: list[dict] = []
     roles: dict[str, str] = {}
     commitments: dict[int, str] = {}
@@ -127,7 +129,7 @@ def trade_history(rng: np.random.Generator, seed: int, traders: list[Trader], to
             m = int(per_day.sum())
             prices = rng.uniform(0.2, 0.8, size=m)
             wins = rng.random(m) < np.clip(prices + EDGE[role], 0.01, 0.99)
-            volumes = rng.lognormal(4.0 if role != "whale" else 7.0, 1.0, size=m).round(6)
+            volumes = rng.lognormal(math.log(median_volume) + (3.0 if role == "whale" else 0.0), 1.0, size=m).round(6)
             if group is not None:
                 streams[group] = (active_days, per_day, prices, wins, volumes)
         if group is not None:

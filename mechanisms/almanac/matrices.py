@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -44,6 +46,37 @@ class EpochMatrices:
     @property
     def n_epochs(self) -> int:
         return len(self.epoch_dates)
+
+
+@dataclass(frozen=True)
+class AlmanacMatrices:
+    """An evaluation day's matrices of both pools, and how many records were skipped and why."""
+
+    boundary: dt.date  # D
+    miner: EpochMatrices
+    gp: EpochMatrices
+    skipped: dict[str, int]
+
+    def save(self, path: str | Path, prefix: str) -> None:
+        """One npz: each pool's seven matrices, and its entities, dates and profiles as JSON."""
+        meta = {"boundary": self.boundary.isoformat(), "skipped": self.skipped}
+        arrays = {}
+        for m in (self.miner, self.gp):
+            meta[m.pool] = {"entities": m.entities, "epoch_dates": [d.isoformat() for d in m.epoch_dates],
+                            "profiles": {str(u): p for u, p in m.profiles.items()}}
+            arrays |= {f"{prefix}__{m.pool}__{name}": getattr(m, name) for name in MATRICES}
+        np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path, prefix: str) -> "AlmanacMatrices":
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            pools = [EpochMatrices(
+                pool=pool, epoch_dates=tuple(dt.date.fromisoformat(d) for d in meta[pool]["epoch_dates"]),
+                entities=meta[pool]["entities"],
+                profiles={int(u): p for u, p in meta[pool]["profiles"].items()},
+                **{name: f[f"{prefix}__{pool}__{name}"] for name in MATRICES}) for pool in ("miner", "gp")]
+        return cls(dt.date.fromisoformat(meta["boundary"]), *pools, meta["skipped"])
 
 
 def window(boundary: dt.date, params: AlmanacParams, target_epoch_idx: int | None = None) -> tuple[dt.date, ...]:

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mechanisms.almanac.matrices import EpochMatrices, build_epoch_matrices
+from mechanisms.almanac.matrices import AlmanacMatrices, EpochMatrices, build_epoch_matrices
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.almanac.phases import Phase1, Phase2, phase1_head, phase1_seed, phase2
 from mechanisms.almanac.pool import Eligibility, PoolVectors, eligibility, kappa, pool_vectors
@@ -160,9 +160,25 @@ def score_snapshot(data: Sequence[Any], uids: Sequence[int], hotkeys: Sequence[s
     `epoch_budget` is U, the USD value of one day of miner emission. The general pool's tokens are
     paid off-chain; on chain they are the burn uid's share.
     """
+    matrices = build_matrices(data, uids, hotkeys, boundary, params, target_epoch_idx)
+    return score_matrices(matrices, uids, commitments, epoch_budget, params, target_epoch_idx)
+
+
+def build_matrices(data: Sequence[Any], uids: Sequence[int], hotkeys: Sequence[str | None], boundary: dt.date,
+                   params: AlmanacParams = AlmanacParams(), target_epoch_idx: int | None = None) -> AlmanacMatrices:
+    """Both pools' §3 matrices from raw records, with the count of records skipped per reason."""
     trades = parse_trades(data, fixed=params.fixed)
-    miner_m = build_epoch_matrices(trades, uids, hotkeys, "miner", boundary, params, target_epoch_idx)
-    gp_m = build_epoch_matrices(trades, uids, hotkeys, "gp", boundary, params, target_epoch_idx)
+    return AlmanacMatrices(boundary,
+                           build_epoch_matrices(trades, uids, hotkeys, "miner", boundary, params, target_epoch_idx),
+                           build_epoch_matrices(trades, uids, hotkeys, "gp", boundary, params, target_epoch_idx),
+                           trades.skipped)
+
+
+def score_matrices(matrices: AlmanacMatrices, uids: Sequence[int], commitments: Mapping[int, str | None],
+                   epoch_budget: float, params: AlmanacParams = AlmanacParams(),
+                   target_epoch_idx: int | None = None) -> AlmanacScore:
+    """Budgets, both pools' tokens, the fee floor, profile verification and the weights (§4–§14)."""
+    miner_m, gp_m = matrices.miner, matrices.gp
     row = -1 if target_epoch_idx is None else target_epoch_idx
     pool_budgets = budgets(float(miner_m.fees[row].sum()) if miner_m.n else 0.0,
                            float(gp_m.fees[row].sum()) if gp_m.n else 0.0, epoch_budget, params)
@@ -189,4 +205,5 @@ def score_snapshot(data: Sequence[Any], uids: Sequence[int], hotkeys: Sequence[s
                             f"Phase 1's gates are paid")
         if pool.sol2.dust_dropped:
             warnings.append(f"{pool.matrices.pool} pool: Phase 2 dropped the dust floor, which exceeded the cap")
-    return AlmanacScore(boundary, epoch_budget, pool_budgets, miner, gp, penalised, weights, trades.skipped, warnings)
+    return AlmanacScore(matrices.boundary, epoch_budget, pool_budgets, miner, gp, penalised, weights,
+                        matrices.skipped, warnings)
