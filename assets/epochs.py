@@ -8,7 +8,7 @@ from ledger import Ledger
 from profiles import Profile
 from protocol import payload as pl
 from protocol.drand import BeaconChain
-from resources.chain import ChainParams, ChainResource
+from resources.chain import ChainParams, ChainResource, Metagraph
 
 TRAIN_GAP_BLOCKS = 500  # MANTIS TASK_INTERVAL: training data ends this far before the calc block
 
@@ -80,3 +80,12 @@ def epoch_params(store: Ledger, chain: ChainResource, block: int) -> ChainParams
         store.store_chain_params(block, chain.params(block))
         params = store.chain_params(block)
     return params
+
+
+def epoch_metagraph(store: Ledger, chain: ChainResource, block: int) -> Metagraph:
+    """The metagraph at an epoch's last block, read from the chain once and then kept (as its params)."""
+    metagraph = store.metagraph(block)
+    if metagraph is None or metagraph.block != block:
+        metagraph = chain.metagraph(block)
+        store.store_metagraph(metagraph)
+    return metagraph

@@ -1,4 +1,7 @@
-"""Epoch partitions: one dynamic key per chain epoch (zero-padded), and the challenge dimension."""
+"""Epoch partitions: one dynamic key per chain epoch (zero-padded), and each family's challenge dimension.
+
+The challenge dimensions come from the active profile ($INCENTIVE_PROFILE or devnet), as the
+Definitions do: a family without challenges in it has an empty dimension and no assets."""
 
 from __future__ import annotations
 
@@ -6,9 +9,18 @@ import dagster as dg
 
 import profiles
 
+PROFILE = profiles.load()
 EPOCHS = dg.DynamicPartitionsDefinition(name="epochs")
-CHALLENGES = dg.StaticPartitionsDefinition([c.name for c in profiles.load().challenges])
-EPOCH_X_CHALLENGE = dg.MultiPartitionsDefinition({"epoch": EPOCHS, "challenge": CHALLENGES})
+
+
+def epoch_x_challenge(family: str) -> dg.MultiPartitionsDefinition:
+    """Epoch × the profile's challenges of `family`: one of them can be rerun alone."""
+    names = [c.name for c in PROFILE.family_challenges(family)]
+    return dg.MultiPartitionsDefinition({"epoch": EPOCHS, "challenge": dg.StaticPartitionsDefinition(names)})
+
+
+EPOCH_X_MANTIS = epoch_x_challenge("mantis")
+EPOCH_X_ALMANAC = epoch_x_challenge("almanac")
 BY_EPOCH = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="epoch")
 
 

@@ -16,33 +16,42 @@ import dagster as dg
 import numpy as np
 
 from assets.epochs import EpochBlocks, epoch_params
-from assets.mantis.scoring import EAGER
+from assets.almanac import SALIENCE as ALMANAC_SALIENCE
+from assets.mantis.scoring import EAGER, SALIENCE as MANTIS_SALIENCE
 from mechanisms.mantis.panel import Panel, first_seen_blocks
 from mechanisms.weights import (WeightRules, aggregate_challenges, blend_ema, carry_forward, quantize_u16,
                                 sent_unchanged, weight_vector, within_limit)
 from ledger import StoredWeights
-from assets.partitions import BY_EPOCH, EPOCHS, epoch_of
+from assets.partitions import BY_EPOCH, EPOCHS, PROFILE, epoch_of
 from resources.chain import ChainResource
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
 
-@dg.asset(group_name="weights", partitions_def=EPOCHS, automation_condition=EAGER,
-          ins={"salience": dg.AssetIn(partition_mapping=BY_EPOCH), "panels": dg.AssetIn()},
+SALIENCES = {"mantis": MANTIS_SALIENCE, "almanac": ALMANAC_SALIENCE}  # each family's salience asset
+INS = {f"{family}_salience": dg.AssetIn(key=SALIENCES[family], partition_mapping=BY_EPOCH) for family in PROFILE.families}
+if "mantis" in PROFILE.families:
+    INS["panels"] = dg.AssetIn()  # first submissions: the young-uid rule
+
+
+@dg.asset(group_name="weights", partitions_def=EPOCHS, automation_condition=EAGER, ins=INS,
           description="The weight vector to set for the epoch (u16 as sent), with its provenance.")
-def final_weights(context: dg.AssetExecutionContext, salience: dict[str, dict[str, float]], panels: dict[str, Panel],
-                  ledger: LedgerResource, settings: SettingsResource, chain: ChainResource) -> dict:
+def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: SettingsResource,
+                  chain: ChainResource, **inputs: dict) -> dict:
+    """Every family's saliences ({"challenge|epoch": salience} per family) and MANTIS's panels."""
     profile, store = settings.profile(), ledger.ledger()
     epoch = epoch_of(context)
     blocks = EpochBlocks.of(epoch, profile)
     metagraph = store.metagraph(blocks.last)
     params = epoch_params(store, chain, blocks.last)
-    by_challenge = {key.split("|")[0]: value for key, value in salience.items()}
+    by_challenge = {key.split("|")[0]: value for family in SALIENCES
+                    for key, value in inputs.get(f"{family}_salience", {}).items()}
     scores = aggregate_challenges(by_challenge, {c.name: c.weight for c in profile.challenges})
+    panels: dict[str, Panel] = inputs.get("panels", {})
     w = profile.weights
     rules = WeightRules(w.burn_uid, w.burn_share, w.young_window_blocks, w.young_weight, profile.ema_alpha,
-                        w.degenerate_rel_std)
-    first_seen = first_seen_blocks(panels, {c.name: c.mode for c in profile.challenges})
+                        w.degenerate_rel_std, w.accept_all_burn)
+    first_seen = first_seen_blocks(panels, {c.name: c.mode for c in profile.mantis_challenges})
     new = weight_vector(scores, metagraph.uids, metagraph.hotkeys, first_seen, blocks.last, rules)
     previous = store.latest_weights_before(epoch)
     old = dict(zip(previous.hotkeys, previous.weights)) if previous else None
@@ -89,25 +98,25 @@ def _check(passed: bool, **metadata) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=bool(passed), severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS, description="Every weight is finite.")
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS, description="Every weight is finite.")
 def weights_finite(final_weights: dict) -> dg.AssetCheckResult:
     bad = [u for u, x in zip(final_weights["uids"], final_weights["weights"]) if not math.isfinite(x)]
     return _check(not bad, non_finite_uids=str(bad[:10]))
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS, description="No weight is negative.")
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS, description="No weight is negative.")
 def weights_nonnegative(final_weights: dict) -> dg.AssetCheckResult:
     bad = [u for u, x in zip(final_weights["uids"], final_weights["weights"]) if x < 0]
     return _check(not bad, negative_uids=str(bad[:10]))
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS, description="Weights sum to 1.")
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS, description="Weights sum to 1.")
 def weights_normalized(final_weights: dict) -> dg.AssetCheckResult:
     total = math.fsum(final_weights["weights"])
     return _check(abs(total - 1) <= 1e-9, total=total)
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS,
                 description="Every uid is registered with the hotkey the vector was computed for.")
 def uids_registered(context: dg.AssetCheckExecutionContext, final_weights: dict, ledger: LedgerResource) -> dg.AssetCheckResult:
     metagraph = ledger.ledger().metagraph(final_weights["block"])
@@ -116,13 +125,13 @@ def uids_registered(context: dg.AssetCheckExecutionContext, final_weights: dict,
     return _check(metagraph is not None and not bad, mismatched_uids=str(bad[:10]))
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS,
                 description="The vector is usable: not empty, identical or flat (MANTIS degeneracy guard).")
 def weights_not_degenerate(final_weights: dict) -> dg.AssetCheckResult:
     return _check(final_weights["rejected"] is None, rejected=str(final_weights["rejected"]), source=final_weights["source"])
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS,
                 description="The vector is the one stored for the epoch: once that has been sent, a rerun must reproduce it.")
 def weights_match_stored(context: dg.AssetCheckExecutionContext, final_weights: dict,
                          ledger: LedgerResource) -> dg.AssetCheckResult:
@@ -134,7 +143,7 @@ def weights_match_stored(context: dg.AssetCheckExecutionContext, final_weights: 
                   differing_u16_uids=str(differing[:10]))
 
 
-@dg.asset_check(asset=final_weights, blocking=True, partitions_def=EPOCHS,
+@dg.asset_check(asset="final_weights", blocking=True, partitions_def=EPOCHS,
                 description="The chain takes the u16 as they are: within max_weight_limit as the SDK sends them, "
                             "and at least min_allowed_weights of them non-zero.")
 def weights_sendable(context: dg.AssetCheckExecutionContext, final_weights: dict,

@@ -63,14 +63,20 @@ def print_text(result: AlmanacScore) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    raw = load(args.snapshot)
+    text = args.today if args.today is not None else raw.get("today") if isinstance(raw, dict) else None
+    if text is None:
+        raise UsageError(f"--today is needed: {args.snapshot} has no \"today\"")
     try:
-        today = dt.date.fromisoformat(args.today)
+        today = dt.date.fromisoformat(text) if isinstance(text, str) else None
     except ValueError:
-        raise UsageError(f"--today must be YYYY-MM-DD; got {args.today!r}") from None
+        today = None
+    if today is None:
+        raise UsageError(f"--today (or the snapshot's \"today\") must be YYYY-MM-DD; got {str(text)[:40]!r}")
     if not dt.date(1971, 1, 1) <= today <= dt.date(9999, 12, 31):
         raise UsageError(f"--today {today} is out of range")
     try:
-        snapshot = parse_snapshot(load(args.snapshot))
+        snapshot = parse_snapshot(raw)
     except SnapshotError as exc:
         raise UsageError(f"{args.snapshot}: {exc}") from None
     params = AlmanacParams(variant=args.variant, mode=args.mode, solver=args.solver, burn_uid=args.burn_uid)
@@ -85,13 +91,51 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    """An epoch's Almanac input as the snapshot `score` reads: what the epoch itself scored."""
+    from assets.almanac import params_of, snapshot_of, uid_table
+    from cli.score import load_profile
+    from resources.settings import build_resources
+
+    profile = load_profile(args.profile)
+    if not profile.almanac_challenges:
+        raise UsageError(f"profile {profile.name!r} has no Almanac challenge")
+    try:
+        challenge = profile.challenge(args.challenge) if args.challenge else profile.almanac_challenges[0]
+    except KeyError as exc:
+        raise UsageError(str(exc).strip('"')) from None
+    if challenge.almanac is None:
+        raise UsageError(f"challenge {challenge.name} is not an Almanac challenge")
+    store = build_resources(profile)["ledger"].ledger()
+    kept = store.almanac_epoch(args.epoch)
+    if kept is None:
+        raise UsageError(f"epoch {args.epoch} has no Almanac trades pull in the ledger")
+    if kept.epoch_budget is None:
+        raise UsageError(f"epoch {args.epoch} was not scored: no budget U ({kept.missing})")
+    params = params_of(challenge, profile)
+    metagraph, records = snapshot_of(store, kept, params.window_days)
+    uids, hotkeys = uid_table(metagraph)
+    snapshot = {"all_uids": uids, "all_hotkeys": hotkeys,
+                "commitments": {str(u): kept.commitments.get(u) for u in uids},
+                "current_epoch_budget": kept.epoch_budget, "data": records, "today": kept.boundary.isoformat()}
+    try:
+        with open(args.out, "w") as f:
+            json.dump(snapshot, f)  # records as pulled; NaN stays NaN, as the API's JSON parser read it
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+    print(f"wrote {args.out}: epoch {args.epoch}, D = {kept.boundary}, {len(records)} records of pull {kept.pull}, "
+          f"U = {kept.epoch_budget:,.2f} USD\nscore it with: incentive almanac score {args.out} --mode {challenge.mode} "
+          f"--variant {challenge.almanac.variant} --burn-uid {params.burn_uid}", file=sys.stderr)
+    return 0
+
+
 def register(groups: argparse._SubParsersAction) -> None:
     p = groups.add_parser("almanac", help="Sportstensor SN41 (Almanac) scoring offline")
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     s = commands.add_parser("score", help="score a validator snapshot: tokens per pool and the weights")
     s.add_argument("snapshot", metavar="SNAPSHOT.json",
                    help="{all_uids, all_hotkeys, commitments, current_epoch_budget, data}")
-    s.add_argument("--today", required=True, help="UTC date D; the scored days are D−30 … D−1")
+    s.add_argument("--today", help="UTC date D; the scored days are D−30 … D−1 (default: the snapshot's \"today\")")
     s.add_argument("--variant", choices=VARIANTS, default="head")
     s.add_argument("--mode", choices=MODES, default="compat")
     s.add_argument("--solver", choices=SOLVERS, default="closed_form",
@@ -99,3 +143,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     s.add_argument("--burn-uid", type=int, default=210)
     s.add_argument("--json", action="store_true", help="print the result as one JSON object")
     s.set_defaults(run=run)
+    e = commands.add_parser("export", help="an epoch's Almanac input from the ledger, as a snapshot `score` reads")
+    e.add_argument("--epoch", type=int, required=True)
+    e.add_argument("--out", required=True, metavar="F.json")
+    e.add_argument("--challenge", help="the Almanac challenge (default: the profile's first)")
+    e.add_argument("--profile", help="profile YAML (default: $INCENTIVE_PROFILE or profiles/devnet.yaml)")
+    e.set_defaults(run=run_export)

@@ -47,6 +47,9 @@ def run_roles(args: argparse.Namespace) -> int:
               "skill": None if m.skill != m.skill else m.skill, "copies": m.source or None,
               "attack": hostility(world, m.hotkey)}
              for i, m in enumerate(world.miners)]
+    edge = world.market.edge_of if world.traders else {}
+    rows += [{"uid": uid, "hotkey": hotkey, "role": f"trader:{role}", "skill": edge[hotkey]}
+             for uid, hotkey, role in world.traders]  # skill: the planted edge (win probability over the price)
     if args.json:
         print(json.dumps(rows))
     else:
@@ -88,7 +91,7 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     devnet = groups.add_parser("devnet", help="the embedded devnet")
     dev = devnet.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    roles = dev.add_parser("roles", help="every neuron's planted role and skill")
+    roles = dev.add_parser("roles", help="every neuron's planted role and skill (a trader's: its planted edge)")
     roles.add_argument("--json", action="store_true")
     roles.add_argument("--profile", **prof)
     roles.set_defaults(run=run_roles)

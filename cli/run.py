@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from assets.epochs import EpochBlocks
     from assets.mantis.ingest import METAGRAPH, PAYLOADS, PRICES
     from assets.mantis.reveal import EMBEDDINGS, SIGNATURES
-    from assets.mantis.scoring import panels, salience
+    from assets.almanac import SALIENCE as ALMANAC_SALIENCE, TRADES_PULL, epoch_matrices
+    from assets.mantis.scoring import SALIENCE as MANTIS_SALIENCE, panels
     from assets.weights import WEIGHT_CHECKS, final_weights
     from devnet.bootstrap import write_bootstrap
     from devnet.chain import DevnetChainState
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     state.clock.set_manual(state.clock.now())  # this command drives the clock (make ui may have scaled it)
     new = write_bootstrap(world, store)
     say = lambda text: print(f"[{time.monotonic() - t_start:6.1f}s] {text}", file=sys.stderr)  # noqa: E731
-    say(f"devnet '{PROFILE.name}': {len(world.miners)} miners, bootstrap history {len(world.bootstrap_sidx())} samples"
+    say(f"devnet '{PROFILE.name}': {len(world.miners)} MANTIS miners, {len(world.traders)} Almanac traders, bootstrap history {len(world.bootstrap_sidx())} samples"
         f" ({new} written now)")
     instance = dg.DagsterInstance.get()
     tempo = PROFILE.chain.tempo
@@ -74,9 +75,12 @@ def run(args: argparse.Namespace) -> int:
         if state.clock.now() < ready_at:
             state.clock.set_manual(ready_at)  # the beacon publishes the epoch's newest round
         _materialize(dg, instance, resources, [SIGNATURES, EMBEDDINGS, panels.key], key, everything)
+        if PROFILE.almanac_challenges:
+            _materialize(dg, instance, resources, [TRADES_PULL, epoch_matrices.key], key, everything)
         for challenge in PROFILE.challenges:
             multi = dg.MultiPartitionKey({"epoch": key, "challenge": challenge.name})
-            _materialize(dg, instance, resources, [salience.key], multi, everything)
+            family_salience = ALMANAC_SALIENCE if challenge.almanac else MANTIS_SALIENCE
+            _materialize(dg, instance, resources, [family_salience], multi, everything)
         _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
         say(f"epoch {key}: revealed, scored, weighed and submitted")
     last = store.weights(epochs[-1])
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     roles = {m.hotkey: f"{m.role}:{hostility(world, m.hotkey)}" if m.role == "hostile" else m.role
              for m in world.miners} | {world.owner.ss58_address: "owner (burn)",
                                                          world.validator.ss58_address: "validator"}
+    roles |= {hotkey: f"trader:{role}" for _, hotkey, role in world.traders}
     print(f"\nweights of epoch {epoch_key(epochs[-1])} (set on the devnet chain at block "
           f"{store.submissions(epochs[-1])[-1].block}):")
     print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<21}  weight   u16 sent")

@@ -8,9 +8,10 @@ run and materialization records, and request coarse runs (one per epoch and stag
 import dagster as dg
 
 from assets.epochs import EpochBlocks
+from assets.almanac import TRADES_PULL
 from assets.mantis.ingest import PAYLOADS
 from assets.mantis.reveal import EMBEDDINGS, awaited_round, rounds_by_sample
-from orchestration.jobs import collect_job, reveal_job
+from orchestration.jobs import collect_job, reveal_job, trades_job
 from assets.partitions import EPOCHS, epoch_key, parse_epoch
 from resources.chain import ChainResource
 from resources.drand import DrandResource, DrandUnavailable
@@ -85,3 +86,21 @@ def reveal_ready_sensor(context: dg.SensorEvaluationContext, drand: DrandResourc
     if requests:
         return dg.SensorResult(run_requests=requests)
     return dg.SkipReason("waiting for drand: " + ", ".join(waiting) if waiting else "reveal runs in progress")
+
+
+@dg.sensor(name="trades_sensor", job=trades_job, minimum_interval_seconds=30,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Once an epoch closes: add its partition if new and pull its Almanac trades (automation "
+                       "then builds its matrices, salience and weights).")
+def trades_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, settings: SettingsResource):
+    head = chain.head_block()
+    closed = head // settings.profile().chain.tempo - 1  # the newest epoch whose last block is behind the head
+    key = epoch_key(closed)
+    new = [] if key in context.instance.get_dynamic_partitions(EPOCHS.name) else [key]
+    if key in context.instance.get_materialized_partitions(TRADES_PULL) or runs_for(
+            context.instance, trades_job.name, key, ACTIVE):
+        return dg.SkipReason(f"epoch {key} is pulled or being pulled; the next closes at block "
+                             f"{(closed + 2) * settings.profile().chain.tempo}")
+    attempt = len(runs_for(context.instance, trades_job.name, key))
+    return dg.SensorResult(run_requests=[dg.RunRequest(partition_key=key, run_key=f"trades-{key}-{attempt}")],
+                           dynamic_partitions_requests=[EPOCHS.build_add_request(new)] if new else [])

@@ -34,9 +34,16 @@ def test_definitions_graph():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw/payloads", "market/prices", "chain/metagraph", "drand/signatures", "embeddings", "panels",
-                    "salience", "final_weights", "chain/weight_submission"}
+                    "mantis/salience", "almanac/trades_pull", "epoch_matrices", "almanac/salience", "final_weights",
+                    "chain/weight_submission"}
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups["raw/payloads"] == "ingest" and groups["embeddings"] == "reveal" and groups["salience"] == "scoring"
+    assert groups["raw/payloads"] == "ingest" and groups["embeddings"] == "reveal"
+    assert groups["mantis/salience"] == groups["almanac/salience"] == groups["epoch_matrices"] == "scoring"
+    parents = lambda name: {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(name)).parent_keys}  # noqa: E731
+    # each challenge's salience shows its real input: the Almanac one never comes from MANTIS panels
+    assert parents("almanac/salience") == {"epoch_matrices"} and parents("mantis/salience") == {"panels"}
+    assert parents("epoch_matrices") == {"almanac/trades_pull"}
+    assert parents("final_weights") == {"mantis/salience", "almanac/salience", "panels"}
     node = lambda name: graph.get(dg.AssetKey.from_user_string(name))  # noqa: E731
     assert node("raw/payloads").automation_condition is None and node("embeddings").automation_condition is None
     assert node("panels").automation_condition is not None and node("final_weights").automation_condition is not None
@@ -44,8 +51,8 @@ def test_definitions_graph():
     assert "missing" in submission.lower() and "check" in submission.lower(), submission
     checks = {c.name for c in graph.asset_check_keys}
     assert checks == {"weights_finite", "weights_nonnegative", "weights_normalized", "uids_registered",
-                      "weights_not_degenerate", "weights_match_stored", "weights_sendable"}
-    assert {s.name for s in defs.sensors} == {"block_sensor", "reveal_ready_sensor", "epoch_automation"}
+                      "weights_not_degenerate", "weights_match_stored", "weights_sendable", "phases_feasible"}
+    assert {s.name for s in defs.sensors} == {"block_sensor", "reveal_ready_sensor", "trades_sensor", "epoch_automation"}
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from scipy.stats import spearmanr
 
 import profiles
+from assets.almanac import record_days
 from assets.epochs import EpochBlocks
 from devnet.mantis.miners import HOSTILITIES, hostility
 from devnet.world import World
@@ -85,12 +86,13 @@ def test_two_epochs_submitted_on_the_devnet_chain(platform):
         limit = platform.ledger.chain_params(stored.block).max_weight_limit
         assert limit == platform.world.profile.devnet.max_weight_limit < 65535 and within_limit(stored.u16, limit)
         burn_sent = dict(sent)[burn_uid] / sum(q for _, q in sent)
-        assert burn_sent <= limit / 65535 < burn_share == stored.weights[stored.uids.index(burn_uid)]
+        # the platform's burn share, and what the Almanac challenge burns (unearned budget, general pool)
+        assert burn_sent <= limit / 65535 < burn_share < stored.weights[stored.uids.index(burn_uid)]
 
 
 def test_quality_holds_through_the_pipeline(platform):
     world, key = platform.world, f"{platform.epochs[-1]:08d}"
-    salience = artifact(platform, "salience", f"{world.challenge.name}__{key}")
+    salience = artifact(platform, "mantis", "salience", f"{world.challenge.name}__{key}")
     roles = {m.hotkey: m for m in world.miners}
     source = next(m.source for m in world.miners if m.role == "clone")
     honest = [h for h, m in roles.items() if m.role == "informative" and h != source]
@@ -157,7 +159,7 @@ def test_rerun_of_an_epoch_from_the_ledger_reproduces_its_u16(platform):
     dagster = str(BIN / "dagster")
     module = ["-m", "orchestration.definitions"]
     run_cli(platform, dagster, "asset", "materialize", *module, "--select", "embeddings,panels", "--partition", key)
-    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "salience", "--partition", f"{challenge}|{key}")
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "mantis/salience", "--partition", f"{challenge}|{key}")
     run_cli(platform, dagster, "asset", "materialize", *module, "--select", "final_weights", "--partition", key)
     rerun = artifact(platform, "final_weights", key)
     assert rerun["u16"] == list(stored.u16) and rerun["uids"] == list(stored.uids)
@@ -172,8 +174,86 @@ def test_operator_commands(platform, tmp_path):
     assert [(r["uid"], r["hotkey"], r["u16"]) for r in rows] == list(zip(stored.uids, stored.hotkeys, stored.u16))
     roles = json.loads(run_cli(platform, incentive, "devnet", "roles", "--json").stdout)
     assert len(roles) == len(platform.world.neurons()) and {"uid", "hotkey", "role", "skill"} <= set(roles[5])
+    traders = {r["hotkey"]: r for r in roles if r["role"].startswith("trader:")}
+    assert {r["role"] for r in traders.values()} == {f"trader:{role}" for _, _, role in platform.world.traders}
+    assert all(r["skill"] == platform.world.market.edge_of[h] for h, r in traders.items())
     out = tmp_path / "epoch.npz"
     name = platform.world.challenge.name
     run_cli(platform, incentive, "panel", "export", "--challenge", name, "--epoch", str(epoch), "--out", str(out))
     scored = json.loads(run_cli(platform, incentive, "score", "--panel", str(out), "--challenge", name, "--json").stdout)
-    assert scored == artifact(platform, "salience", f"{name}__{epoch:08d}")
+    assert scored == artifact(platform, "mantis", "salience", f"{name}__{epoch:08d}")
+
+
+def almanac_score(platform, epoch: int, records: list | None = None):
+    """The epoch's Almanac score from what its ledger row holds (or from other `records`)."""
+    from assets.almanac import params_of, snapshot_of, uid_table
+    from mechanisms.almanac.scoring import score_snapshot
+
+    profile = platform.world.profile
+    kept = platform.ledger.almanac_epoch(epoch)
+    params = params_of(profile.almanac_challenges[0], profile)
+    metagraph, stored = snapshot_of(platform.ledger, kept, params.window_days)
+    uids, hotkeys = uid_table(metagraph)
+    return score_snapshot(stored if records is None else records, uids, hotkeys, kept.commitments,
+                          kept.epoch_budget, kept.boundary, params)
+
+
+def test_almanac_salience_pays_no_rule_breaker_and_burns_the_rest(platform):
+    world, epoch = platform.world, platform.epochs[-1]
+    name = world.profile.almanac_challenges[0].name
+    salience = artifact(platform, "almanac", "salience", f"{name}__{epoch:08d}")
+    role = {hotkey: r for _, hotkey, r in world.traders}
+    assert math.isclose(sum(salience.values()), 1.0, rel_tol=1e-12) and salience["__burn__"] > 0
+    paid = {role[h] for h, w in salience.items() if w > 0 and h in role}
+    # penalised profiles, a hotkey that is not the uid's, no trades lately, build-up not reached, fees dodged
+    assert not paid & {"two_profiles", "bad_commitment", "reregistered", "inactive", "newcomer", "fee_dodger"}
+    assert paid & {"skilled", "whale", "sybil"}
+    assert {h for h, w in salience.items() if w > 0} - {"__burn__"} <= set(role)  # MANTIS miners never trade
+    hotkey = hotkeys_by_uid(platform, epoch)
+    score = almanac_score(platform, epoch)
+    assert {("__burn__" if u == 0 else hotkey[u]): w for u, w in score.weights.items()} == salience
+
+
+def hotkeys_by_uid(platform, epoch) -> dict[int, str]:
+    metagraph = platform.ledger.metagraph(platform.ledger.almanac_epoch(epoch).block)
+    return dict(zip(metagraph.uids, metagraph.hotkeys))
+
+
+def test_almanac_rerun_after_later_settlement_reproduces_the_epochs_weights(platform):
+    """A later pull (positions open at the epoch's pull have settled since) is in the ledger; rerunning
+    the first epoch's Almanac assets and weights from the operator CLI still gives its u16."""
+    world, epoch = platform.world, platform.epochs[0]
+    kept = platform.ledger.almanac_epoch(epoch)
+    later = kept.read_at + 2 * 86_400
+    records = world.market.pull(later)
+    platform.ledger.record_trade_pull(records, record_days(records), pulled_at=later, pages=1)
+    before = almanac_score(platform, epoch)
+    settled = almanac_score(platform, epoch, records)
+    assert not np.array_equal(settled.miner.tokens, before.miner.tokens)  # the later pull would change the epoch
+    key, name = f"{epoch:08d}", world.profile.almanac_challenges[0].name
+    dagster, module = str(BIN / "dagster"), ["-m", "orchestration.definitions"]
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "almanac/trades_pull,epoch_matrices",
+            "--partition", key)
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "almanac/salience", "--partition",
+            f"{name}|{key}")
+    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "final_weights", "--partition", key)
+    assert platform.ledger.almanac_epoch(epoch) == kept
+    rerun, stored = artifact(platform, "final_weights", key), platform.ledger.weights(epoch)
+    assert rerun["u16"] == list(stored.u16) and rerun["uids"] == list(stored.uids)
+
+
+def test_almanac_export_scores_to_the_epochs_tokens(platform, tmp_path):
+    epoch, name = platform.epochs[-1], platform.world.profile.almanac_challenges[0]
+    out = tmp_path / "snapshot.json"
+    incentive = str(BIN / "incentive")
+    run_cli(platform, incentive, "almanac", "export", "--epoch", str(epoch), "--out", str(out))
+    assert json.loads(out.read_text())["today"] == platform.ledger.almanac_epoch(epoch).boundary.isoformat()
+    scored = json.loads(run_cli(platform, incentive, "almanac", "score", str(out), "--mode", name.mode, "--variant",
+                                name.almanac.variant, "--burn-uid", "0", "--json").stdout)
+    expected = almanac_score(platform, epoch)
+    assert scored["pools"]["miner"]["tokens"] == {str(e): t for e, t in zip(expected.miner.entities,
+                                                                          expected.miner.tokens.tolist())}
+    assert sum(scored["pools"]["gp"]["tokens"].values()) == pytest.approx(float(expected.gp.tokens.sum()), rel=1e-12)
+    salience = artifact(platform, "almanac", "salience", f"{name.name}__{epoch:08d}")
+    hotkey = hotkeys_by_uid(platform, epoch)
+    assert {("__burn__" if int(u) == 0 else hotkey[int(u)]): w for u, w in scored["weights"].items()} == salience

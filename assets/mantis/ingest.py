@@ -12,7 +12,7 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.epochs import EpochBlocks, SampleRules, epoch_params
+from assets.epochs import EpochBlocks, SampleRules, epoch_metagraph, epoch_params
 from ledger import RawPayload
 from assets.partitions import EPOCHS, epoch_of
 from protocol import payload as pl
@@ -113,10 +113,7 @@ def collect_epoch(
         statuses.update(r.status for r in rows)
         taken += 1
     chain.wait_for_block(blocks.last, config.block_timeout_s)
-    metagraph = store.metagraph(blocks.last)
-    if metagraph is None or metagraph.block != blocks.last:
-        metagraph = chain.metagraph(blocks.last)
-        store.store_metagraph(metagraph)
+    metagraph = epoch_metagraph(store, chain, blocks.last)
     params = epoch_params(store, chain, blocks.last)
     samples = store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)
     by_status = store.payload_statuses(blocks.sidx_range.start, blocks.sidx_range.stop)

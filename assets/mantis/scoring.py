@@ -14,12 +14,13 @@ from assets.mantis.ingest import METAGRAPH, PRICES
 from assets.mantis.reveal import EMBEDDINGS
 from mechanisms.mantis.panel import Panel, presence
 from mechanisms.registry import MECHANISMS
-from assets.partitions import BY_EPOCH, EPOCH_X_CHALLENGE, EPOCHS, epoch_of
+from assets.partitions import BY_EPOCH, EPOCH_X_MANTIS, EPOCHS, epoch_of
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
 HISTORY_DAYS = 60  # MANTIS MAX_DAYS: the training window
 EAGER = dg.AutomationCondition.eager()
+SALIENCE = dg.AssetKey(["mantis", "salience"])
 
 
 def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str]) -> Panel:
@@ -47,7 +48,7 @@ def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: 
     metagraph = store.metagraph(blocks.last)
     if metagraph is None:
         raise dg.Failure(f"no metagraph snapshot at block {blocks.last}: collect the epoch first")
-    out = {c.name: build_panel(store, profile, c, blocks, set(metagraph.hotkeys)) for c in profile.challenges}
+    out = {c.name: build_panel(store, profile, c, blocks, set(metagraph.hotkeys)) for c in profile.mantis_challenges}
     context.add_output_metadata({
         name: f"{len(p.block)} samples × {len(p.hotkeys)} miners, "
               f"{int(presence(p.embeddings, profile.challenge(name).mode).sum())} values"
@@ -56,9 +57,9 @@ def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: 
     return out
 
 
-@dg.asset(group_name="scoring", partitions_def=EPOCH_X_CHALLENGE,
+@dg.asset(key=SALIENCE, group_name="scoring", partitions_def=EPOCH_X_MANTIS,
           ins={"panels": dg.AssetIn(partition_mapping=BY_EPOCH)}, automation_condition=EAGER,
-          description="One salience vector over hotkeys per challenge and epoch (sums to 1, or empty).")
+          description="One salience vector over hotkeys per MANTIS challenge and epoch (sums to 1, or empty).")
 def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settings: SettingsResource) -> dict[str, float]:
     profile = settings.profile()
     challenge = profile.challenge(context.partition_key.keys_by_dimension["challenge"])
