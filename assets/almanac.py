@@ -195,10 +195,10 @@ def score_metadata(result: AlmanacScore, challenge: Challenge) -> dict:
 
 def _cell(entity: object) -> str:
     """An entity in a markdown cell: a general-pool profile id is the trader's own text, so it is cut
-    short and cannot break the table."""
+    short, cannot break the table, and sits in a code span (no links, entities or emphasis render)."""
     text = str(entity)
     text = text if len(text) <= 48 else text[:45] + "..."
-    return "".join(c if c.isprintable() and c not in "|`<>[]\\" else "?" for c in text)
+    return "`" + "".join(c if c.isprintable() and c not in "|`<>[]\\" else "?" for c in text) + "`"
 
 
 def _g(x: float | None) -> str:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
+import math
+import re
 import sys
 
 from cli import UsageError
 from mechanisms.almanac.params import MODES, SOLVERS, VARIANTS, AlmanacParams
 from mechanisms.almanac.scoring import AlmanacScore, PoolResult, score_snapshot
 from mechanisms.almanac.snapshot import SnapshotError, parse_snapshot
+from protocol import json_guard
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def load(path: str) -> object:
+    """The snapshot file: its records are miners' text, so nesting is bounded before parsing (deep
+    JSON would overflow the C stack) and an integer too long to read fails only its own record."""
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            return json_guard.loads(f.read(), parse_int=json_guard.bounded_int)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, RecursionError) as exc:
@@ -62,13 +71,36 @@ def print_text(result: AlmanacScore) -> None:
             print(f"  uid {uid:>5}  {weight:.6f}")
 
 
+def snapshot_params(raw: dict) -> AlmanacParams:
+    """The parameters a snapshot names under "params" (an export writes the epoch's), else the defaults:
+    upstream HEAD in compat mode with burn uid 210. Each value must have its default's type."""
+    given = raw.get("params", {})
+    if not isinstance(given, dict):
+        raise UsageError('the snapshot\'s "params" must be an object')
+    defaults = AlmanacParams()
+    fields = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(AlmanacParams)}
+    for name, value in given.items():
+        if name not in fields:
+            raise UsageError(f"unknown Almanac parameter {str(name)[:40]!r} in the snapshot")
+        want = type(fields[name])
+        ok = type(value) is want or (want is float and type(value) is int)
+        if not ok or (want is float and not math.isfinite(value)):
+            raise UsageError(f"the snapshot's parameter {name} must be a finite {want.__name__}")
+    try:
+        return AlmanacParams(**given)
+    except ValueError as exc:
+        raise UsageError(f"the snapshot's params: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     raw = load(args.snapshot)
-    text = args.today if args.today is not None else raw.get("today") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{args.snapshot}: the snapshot is not a JSON object (got {type(raw).__name__})")
+    text = args.today if args.today is not None else raw.get("today")
     if text is None:
         raise UsageError(f"--today is needed: {args.snapshot} has no \"today\"")
     try:
-        today = dt.date.fromisoformat(text) if isinstance(text, str) else None
+        today = dt.date.fromisoformat(text) if isinstance(text, str) and ISO_DAY.fullmatch(text) else None
     except ValueError:
         today = None
     if today is None:
@@ -79,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         snapshot = parse_snapshot(raw)
     except SnapshotError as exc:
         raise UsageError(f"{args.snapshot}: {exc}") from None
-    params = AlmanacParams(variant=args.variant, mode=args.mode, solver=args.solver, burn_uid=args.burn_uid)
+    given = {"variant": args.variant, "mode": args.mode, "solver": args.solver, "burn_uid": args.burn_uid}
+    params = dataclasses.replace(snapshot_params(raw), **{k: v for k, v in given.items() if v is not None})
     result = score_snapshot(snapshot.data, snapshot.uids, snapshot.hotkeys, snapshot.commitments,
                             snapshot.epoch_budget, today, params)
     for warning in result.warnings:
@@ -117,15 +150,16 @@ def run_export(args: argparse.Namespace) -> int:
     uids, hotkeys = uid_table(metagraph)
     snapshot = {"all_uids": uids, "all_hotkeys": hotkeys,
                 "commitments": {str(u): kept.commitments.get(u) for u in uids},
-                "current_epoch_budget": kept.epoch_budget, "data": records, "today": kept.boundary.isoformat()}
+                "current_epoch_budget": kept.epoch_budget, "data": records, "today": kept.boundary.isoformat(),
+                "params": dataclasses.asdict(params)}
     try:
         with open(args.out, "w") as f:
             json.dump(snapshot, f)  # records as pulled; NaN stays NaN, as the API's JSON parser read it
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
     print(f"wrote {args.out}: epoch {args.epoch}, D = {kept.boundary}, {len(records)} records of pull {kept.pull}, "
-          f"U = {kept.epoch_budget:,.2f} USD\nscore it with: incentive almanac score {args.out} --mode {challenge.mode} "
-          f"--variant {challenge.almanac.variant} --burn-uid {params.burn_uid}", file=sys.stderr)
+          f"U = {kept.epoch_budget:,.2f} USD, with the challenge's parameters\nscore it with: incentive almanac score "
+          f"{args.out}", file=sys.stderr)
     return 0
 
 
@@ -134,13 +168,13 @@ def register(groups: argparse._SubParsersAction) -> None:
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     s = commands.add_parser("score", help="score a validator snapshot: tokens per pool and the weights")
     s.add_argument("snapshot", metavar="SNAPSHOT.json",
-                   help="{all_uids, all_hotkeys, commitments, current_epoch_budget, data}")
+                   help="{all_uids, all_hotkeys, commitments, current_epoch_budget, data[, today, params]}")
     s.add_argument("--today", help="UTC date D; the scored days are D−30 … D−1 (default: the snapshot's \"today\")")
-    s.add_argument("--variant", choices=VARIANTS, default="head")
-    s.add_argument("--mode", choices=MODES, default="compat")
-    s.add_argument("--solver", choices=SOLVERS, default="closed_form",
+    s.add_argument("--variant", choices=VARIANTS, help="default: the snapshot's params, else head")
+    s.add_argument("--mode", choices=MODES, help="default: the snapshot's params, else compat")
+    s.add_argument("--solver", choices=SOLVERS,
                    help="the closed forms (default) or the cvxpy program solved with CLARABEL")
-    s.add_argument("--burn-uid", type=int, default=210)
+    s.add_argument("--burn-uid", type=int, help="default: the snapshot's params, else 210")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object")
     s.set_defaults(run=run)
     e = commands.add_parser("export", help="an epoch's Almanac input from the ledger, as a snapshot `score` reads")

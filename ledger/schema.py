@@ -210,6 +210,7 @@ trade_pulls = sa.Table(
     sa.Column("pulled_at", sa.Double, nullable=False),
     sa.Column("pages", sa.Integer, nullable=False),
     sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("order", sa.LargeBinary, nullable=True),  # version ids in API order (ledger.store._pack_order)
 )
 
 trade_versions = sa.Table(

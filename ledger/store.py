@@ -45,6 +45,7 @@ import json
 import math
 import struct
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 import dataclasses
@@ -272,6 +273,15 @@ def _json(value: Any) -> str:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except ValueError as e:
         raise ValueError(f"ledger JSON values must be finite: {e}") from None
+
+
+def _pack_order(ids: np.ndarray) -> bytes:
+    """A pull's version ids in API order: deltas (mostly small) as int64, zlib-compressed."""
+    return zlib.compress(np.diff(ids, prepend=0).astype("<i8").tobytes(), 6)
+
+
+def _unpack_order(blob: bytes) -> np.ndarray:
+    return np.cumsum(np.frombuffer(zlib.decompress(bytes(blob)), dtype="<i8"))
 
 
 def _int_tuple(text: str) -> tuple[int, ...]:
@@ -795,9 +805,11 @@ class Ledger:
         if len(days) != len(records):
             raise ValueError(f"{len(records)} records but {len(days)} days")
         found: dict[bytes, list] = {}  # digest → [text, day, copies], in first-seen order
+        sequence: list[bytes] = []  # each record's digest, in the order the API returned them
         for record, day in zip(records, days):
             text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
             digest = hashlib.sha256(text.encode("ascii")).digest()
+            sequence.append(digest)
             entry = found.get(digest)
             if entry is None:
                 found[digest] = [text, None if day is None else int(day), 1]
@@ -827,6 +839,11 @@ class Ledger:
                 conn.execute(sa.update(t.trade_versions).where(v.id.in_(list(chunk))).values(last_pull=pull))
             for chunk in _chunks(new):
                 conn.execute(sa.insert(t.trade_versions), list(chunk))
+            ids = {bytes(d): int(i) for d, i in conn.execute(
+                sa.select(v.digest, v.id).where(v.first_pull <= pull, v.last_pull >= pull)).tuples()}
+            order = np.array([ids[d] for d in sequence], dtype=np.int64)
+            conn.execute(sa.update(t.trade_pulls).where(t.trade_pulls.c.id == pull)
+                         .values(order=_pack_order(order)))
         return int(pull)
 
     def trade_pulls(self) -> list[TradePull]:
@@ -836,19 +853,20 @@ class Ledger:
             return [TradePull(int(i), float(at), int(p), int(n)) for i, at, p, n in rows]
 
     def trades(self, pull: int, first_day: int | None = None, last_day: int | None = None) -> list[Any]:
-        """The records pull `pull` returned, each as often as it came, in a fixed order (so every read
-        of a pull scores alike). With days, only those completed in [first_day, last_day) UTC, and
+        """The records pull `pull` returned, each as often and in the order it came (a miner's profile
+        ids are read in API order). With days, only those completed in [first_day, last_day) UTC, and
         those without a readable day (the scorer counts them)."""
         v = t.trade_versions.c
-        q = sa.select(v.record, v.copies).where(v.first_pull <= pull, v.last_pull >= pull).order_by(v.id)
+        q = sa.select(v.id, v.record, v.copies).where(v.first_pull <= pull, v.last_pull >= pull).order_by(v.id)
         if first_day is not None and last_day is not None:
             q = q.where(sa.or_(v.day.is_(None), sa.and_(v.day >= first_day, v.day < last_day)))
         with self._read() as conn:
-            out: list[Any] = []
-            for text, copies in conn.execute(q).tuples():
-                record = json.loads(text)
-                out += [record] * int(copies) if copies > 1 else [record]
-            return out
+            rows = {int(i): (text, int(copies)) for i, text, copies in conn.execute(q).tuples()}
+            packed = conn.execute(sa.select(t.trade_pulls.c.order).where(t.trade_pulls.c.id == pull)).scalar()
+        records = {i: json.loads(text) for i, (text, _) in rows.items()}
+        if packed is None:  # a pull recorded before its order was kept: version order
+            return [records[i] for i, (_, copies) in rows.items() for _ in range(copies)]
+        return [records[i] for i in _unpack_order(packed).tolist() if i in records]
 
     # -- weights and submissions -------------------------------------------------------------
 
@@ -858,8 +876,7 @@ class Ledger:
         row = {"epoch": int(e.epoch), "block": int(e.block), "boundary": (e.boundary - _DAY0).days,
                "pull": int(e.pull), "read_at": float(e.read_at), "moving_price": e.moving_price,
                "tao_usd": e.tao_usd, "missing": safe_text(e.missing) if e.missing else None,
-               "commitments": _json({str(u): None if c is None else safe_text(c)
-                                     for u, c in sorted(e.commitments.items())})}
+               "commitments": _json({str(u): c for u, c in sorted(e.commitments.items())})}
         with self._write() as conn:
             return self._insert_new(conn, t.almanac_epochs, [row], ["epoch"]) == 1
 

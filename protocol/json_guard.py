@@ -12,7 +12,7 @@ guard counts, so the guard and the parser would read different documents.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,8 +47,17 @@ def nesting_depth(raw: bytes) -> int:
     return deepest
 
 
-def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
-    """json.loads of strict UTF-8 (or text) that refuses nesting deeper than `max_depth`.
+def bounded_int(digits: str) -> int | float:
+    """A JSON integer as `parse_int` for documents of many records: ±inf past 400 digits, so such a
+    value fails its own record's checks where the parser's 4300-digit limit would fail the document."""
+    if len(digits) <= 400:
+        return int(digits)
+    return float("-inf") if digits.startswith("-") else float("inf")
+
+
+def loads(data: bytes | str, max_depth: int = MAX_DEPTH, parse_int: Callable[[str], Any] | None = None) -> Any:
+    """json.loads of strict UTF-8 (or text) that refuses nesting deeper than `max_depth`
+    (`parse_int` as json.loads takes it).
 
     Raises ValueError (UnicodeDecodeError for bytes that are not UTF-8) and never parses a document
     other than the one whose depth was bounded.
@@ -61,13 +70,14 @@ def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     # Counting is C-speed; the exact depth is only worked out when the count could exceed the bound.
     if raw.count(b"[") + raw.count(b"{") > max_depth and nesting_depth(raw) > max_depth:
         raise ValueError(f"JSON nested deeper than {max_depth} levels")
-    return json.loads(text)
+    return json.loads(text, parse_int=parse_int)
 
 
-def loads_object(data: bytes | str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+def loads_object(data: bytes | str, max_depth: int = MAX_DEPTH,
+                 parse_int: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """`loads` of a document that must be a JSON object; ValueError says which way it is not."""
     try:
-        doc = loads(data, max_depth)
+        doc = loads(data, max_depth, parse_int)
     except ValueError as exc:
         raise ValueError(f"not JSON: {str(exc)[:120]}") from None
     if not isinstance(doc, dict):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+from protocol import json_guard
 from resources.devnet_context import devnet_state
 from resources.trades import TradesPull, TradesSource, TradesSourceError
 
@@ -20,4 +22,6 @@ class DevnetTradesSource(TradesSource):
         if not world.traders:
             raise TradesSourceError("the devnet profile has no Almanac challenge, so its market has no traders")
         records = world.market.pull(now, self.days)
+        # as the live client reads them: through JSON, with its integer bound
+        records = json_guard.loads(json.dumps(records), max_depth=1 << 20, parse_int=json_guard.bounded_int)
         return TradesPull(records, max(1, math.ceil(len(records) / PAGE)), now)

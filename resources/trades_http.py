@@ -42,7 +42,7 @@ def basic_auth(keypair: Any) -> tuple[str, str]:
 def parse_page(body: bytes) -> tuple[list, str | None]:
     """A page's records and next cursor; _Retry with the reason if it is not a successful page."""
     try:
-        doc = json_guard.loads_object(body)
+        doc = json_guard.loads_object(body, parse_int=json_guard.bounded_int)
     except ValueError as exc:
         raise _Retry(f"the page is {exc}") from None
     if doc.get("success") is not True:

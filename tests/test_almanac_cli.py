@@ -149,3 +149,58 @@ def test_out_of_range_today_and_a_missing_burn_uid(tmp_path, capsys):
     assert main(["almanac", "score", str(path), "--today", "2026-12-05", "--json"]) == 0
     out = capsys.readouterr()
     assert "burn uid 210 is not in the metagraph" in out.err and json.loads(out.out)["weights"] == {"0": 0.0, "1": 0.0}
+
+
+def test_the_snapshots_today_and_params_are_used_and_flags_override_them(snapshot, tmp_path, capsys):
+    _, snap = snapshot
+    path = tmp_path / "with.json"
+    params = {"window_days": 20, "min_trades": 2, "mode": "fixed", "burn_uid": 0}
+    path.write_text(json.dumps(snap | {"today": TODAY.isoformat(), "params": params}))
+    out = score(capsys, str(path))
+    args = (snap["data"], snap["all_uids"], snap["all_hotkeys"], {int(k): v for k, v in snap["commitments"].items()},
+            snap["current_epoch_budget"], TODAY)
+    expected = score_snapshot(*args, AlmanacParams(**params))
+    assert out["weights"] == {str(u): w for u, w in expected.weights.items()}
+    assert out["weights"] != {str(u): w for u, w in score_snapshot(*args).weights.items()}
+    flagged = score(capsys, str(path), "--mode", "compat", "--burn-uid", "210")
+    again = score_snapshot(*args, AlmanacParams(**params | {"mode": "compat", "burn_uid": 210}))
+    assert flagged["weights"] == {str(u): w for u, w in again.weights.items()}
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"today": "20261205"}, "YYYY-MM-DD"),
+    ({"today": 20261205}, "YYYY-MM-DD"),
+    ({}, "--today is needed"),
+    ({"today": "2026-12-05", "params": {"window_dayz": 3}}, "unknown Almanac parameter"),
+    ({"today": "2026-12-05", "params": {"window_days": "30"}}, "window_days must be a finite int"),
+    ({"today": "2026-12-05", "params": {"relieve_dust": 1}}, "relieve_dust must be a finite bool"),
+    ({"today": "2026-12-05", "params": {"rho_cap": float("inf")}}, "rho_cap must be a finite float"),
+    ({"today": "2026-12-05", "params": {"mode": "loose"}}, "mode must be one of"),
+    ({"today": "2026-12-05", "params": [1]}, '"params" must be an object'),
+])
+def test_a_bad_today_or_params_in_the_snapshot_exits_2(tmp_path, capsys, extra, message):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"all_uids": [], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 5,
+                                "data": []} | extra))
+    assert main(["almanac", "score", str(path), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_deep_nesting_and_huge_integers_in_records_cost_only_their_record(tmp_path):
+    """Records are miners' text: deep nesting is refused before parsing (it would overflow the C
+    stack once py_ecc raised the recursion limit), a 5000-digit integer fails only its record."""
+    head = '{"today": "2026-12-05", "all_uids": [], "all_hotkeys": [], "commitments": {}, "current_epoch_budget": 5, '
+    deep = tmp_path / "deep.json"
+    deep.write_text(head + '"data": [' + '{"a":' * 90_000 + "1" + "}" * 90_000 + "]}")
+    done = subprocess.run([INCENTIVE, "almanac", "score", str(deep), "--json"], capture_output=True, text=True)
+    assert done.returncode == 2 and "nested deeper" in done.stderr
+    big = tmp_path / "big.json"
+    record = json.dumps({"account_id": 1, "profile_id": "0x1", "is_general_pool": True, "is_completed": True,
+                         "completed_at": "2026-12-04T00:00:00Z", "volume": 7, "expected_fees": 0.1,
+                         "actual_fees": 0.1, "pnl": 1.0, "is_correct": True, "is_reward_eligible": True})
+    big.write_text(head + '"data": [' + record.replace('"volume": 7', '"volume": ' + "9" * 5000) + "," + record + "]}")
+    done = subprocess.run([INCENTIVE, "almanac", "score", str(big), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["skipped"] == {"not_finite:volume": 1} and out["pools"]["gp"]["n_entities"] == 1

@@ -524,6 +524,13 @@ def test_trade_pulls_read_back_exactly_as_of_each_pull(ledger):
     assert _count(ledger, schema.trade_versions) == 3  # the open and settled position, and `other` once
     with pytest.raises(ValueError):
         ledger.record_trade_pull([open_pos], [], pulled_at=4.0, pages=1)
+    # each pull reads back in the order the API sent it, repeats where they came
+    a, b = {"position_id": 7, "profile_id": "0xABC"}, {"position_id": 8, "profile_id": "0xabc"}
+    c = {"position_id": 9, "completed_at": "2026-11-01T00:00:00Z"}
+    fourth = ledger.record_trade_pull([b, a, b, c], [None, None, None, 20393], pulled_at=5.0, pages=1)
+    fifth = ledger.record_trade_pull([a, c, b, b], [None, 20393, None, None], pulled_at=6.0, pages=1)
+    assert ledger.trades(fourth) == [b, a, b, c] and ledger.trades(fifth) == [a, c, b, b]
+    assert ledger.trades(fifth, 20400, 20430) == [a, b, b]
 
 
 def test_an_almanac_epoch_keeps_what_it_first_read(ledger):
@@ -532,12 +539,13 @@ def test_an_almanac_epoch_keeps_what_it_first_read(ledger):
     from ledger import AlmanacEpoch
 
     pull = ledger.record_trade_pull([{"position_id": 1}], [None], pulled_at=1.0, pages=1)
+    hostile = "bad\x00\ud800" + "q" * 5000  # a miner's commitment is its own text: kept exactly
     e = AlmanacEpoch(12, 4679, dt.date(2026, 12, 4), pull, 5.0, 0.0125, 350.0, None,
-                     {3: "0xab12c", 4: None, 7: "bad\x00"})
+                     {3: "0xab12c", 4: None, 7: hostile})
     assert ledger.store_almanac_epoch(e) and ledger.almanac_epoch(11) is None
     got = ledger.almanac_epoch(12)
     assert got.epoch_budget == 0.0125 * 350.0 * 2952 and got.boundary == dt.date(2026, 12, 4)
-    assert got.commitments[3] == "0xab12c" and got.commitments[4] is None and "\x00" not in got.commitments[7]
+    assert got.commitments == {3: "0xab12c", 4: None, 7: hostile}
     later = dataclasses.replace(e, pull=pull, moving_price=None, missing="chain: unreachable")
     assert not ledger.store_almanac_epoch(later) and ledger.almanac_epoch(12).moving_price == 0.0125
     skipped = dataclasses.replace(e, epoch=13, tao_usd=None, missing="prices: 503")

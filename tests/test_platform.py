@@ -248,8 +248,7 @@ def test_almanac_export_scores_to_the_epochs_tokens(platform, tmp_path):
     incentive = str(BIN / "incentive")
     run_cli(platform, incentive, "almanac", "export", "--epoch", str(epoch), "--out", str(out))
     assert json.loads(out.read_text())["today"] == platform.ledger.almanac_epoch(epoch).boundary.isoformat()
-    scored = json.loads(run_cli(platform, incentive, "almanac", "score", str(out), "--mode", name.mode, "--variant",
-                                name.almanac.variant, "--burn-uid", "0", "--json").stdout)
+    scored = json.loads(run_cli(platform, incentive, "almanac", "score", str(out), "--json").stdout)
     expected = almanac_score(platform, epoch)
     assert scored["pools"]["miner"]["tokens"] == {str(e): t for e, t in zip(expected.miner.entities,
                                                                           expected.miner.tokens.tolist())}

@@ -58,6 +58,15 @@ def test_pages_follow_the_cursor_signed_with_the_hotkey():
     assert basic_auth(alice)[0] == user
 
 
+def test_one_records_huge_integer_costs_only_that_record():
+    """Past the parser's 4300-digit limit the whole page would fail, and every trader's epoch with it."""
+    body = ('{"success": true, "data": [{"volume": ' + "9" * 5000 + '}, {"volume": -' + "9" * 500
+            + '}, {"volume": 12}], "meta": {"pagination": {"next_cursor": ""}}}').encode()
+    with serve(lambda handler, state: reply(handler, 200, body)) as (base, state):
+        pulled = source(base).pull(0.0)
+    assert pulled.records == [{"volume": float("inf")}, {"volume": float("-inf")}, {"volume": 12}]
+
+
 def test_an_empty_page_echoing_its_cursor_ends_the_pull():
     def route(handler, state):
         cursor = query(handler).get("cursor")

@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from devnet.almanac.trades import EDGE, GP_MIX, Trader, TraderMix, _garbage, trade_history
+from devnet.almanac.trades import EDGE, GP_MIX, Trader, TraderMix, malformed_record, trade_history
 
 HISTORY_BEFORE_LIVE_DAYS = 32  # the scoring window (30 days) and a day either side
 WEEKEND_KEEP = 0.5  # share of a non-whale trader's weekend trades that happen
@@ -46,7 +46,6 @@ class Market:
                  gp: TraderMix = GP_MIX, trades_per_day: float = 1.2, median_volume: float = 55.0,
                  settle_lag_hours: float = 6.0) -> None:
         """`traders`: (uid, hotkey, role) of the miners that trade; `first_day` … `last_day` the days traded."""
-        self.seed = seed
         self.traders = tuple(PlantedTrader(u, h, r, EDGE[r]) for u, h, r in traders)
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"incentive-market:{seed}".encode()).digest()[:8],
                                                    "little"))
@@ -68,7 +67,7 @@ class Market:
         for day in range(days):
             date = first_day + dt.timedelta(days=day)
             stamps = [f"{date.isoformat()}T{int(h):02d}:30:00Z" for h in rng.uniform(0, 24, GARBAGE_PER_DAY)]
-            records += [_garbage(rng, day * GARBAGE_PER_DAY + i, s) for i, s in enumerate(stamps)]
+            records += [malformed_record(rng, day * GARBAGE_PER_DAY + i, s) for i, s in enumerate(stamps)]
         created = np.array([_time(r.get("date_created")) if isinstance(r, dict) else _time(None) for r in records])
         completed = np.array([_time(r.get("completed_at")) if isinstance(r, dict) else _time(None) for r in records])
         created = np.where(np.isnan(created), completed, created)

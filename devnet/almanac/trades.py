@@ -84,7 +84,7 @@ def generate_snapshot(seed: int, today: dt.date, miners: TraderMix = TraderMix()
     traders = [Trader("miner", u, hotkeys[u], r) for u, r in zip(miner_uids, miner_roles)] + \
               [Trader("gp", i, None, r) for i, r in enumerate(gp.roles())]
     records, roles, committed = trade_history(rng, seed, traders, today, days, trades_per_day)
-    records += [_garbage(rng, i) for i in range(garbage)]
+    records += [malformed_record(rng, i) for i in range(garbage)]
     order = rng.permutation(len(records))
     records = [records[i] for i in order]
     if epoch_budget is None:
@@ -180,7 +180,7 @@ def _trades(rng, trader: Trader, profile, today, active_days, per_day, prices, w
     return out
 
 
-def _garbage(rng: np.random.Generator, i: int, completed_at: str = "2026-01-01T00:00:00Z") -> object:
+def malformed_record(rng: np.random.Generator, i: int, completed_at: str = "2026-01-01T00:00:00Z") -> object:
     """One malformed record of a kind the checks must name."""
     base = {"account_id": 1, "profile_id": "0xbad", "miner_id": None, "miner_hotkey": None,
             "is_general_pool": True, "volume": 10.0, "expected_volume": 10.0, "expected_fees": 0.1,

@@ -1,4 +1,5 @@
-"""Almanac epochs: the pull, evaluation day, budget inputs and commitments each epoch scored with.
+"""Almanac epochs: the pull, evaluation day, budget inputs and commitments each epoch scored with;
+and each pull's record order (the order the API returned them).
 
 Revision ID: 0005
 Revises: 0004
@@ -19,6 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("trade_pulls", sa.Column("order", sa.LargeBinary(), nullable=True))
     op.create_table(
         "almanac_epochs",
         sa.Column("epoch", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -37,3 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("almanac_epochs")
+    with op.batch_alter_table("trade_pulls") as batch:
+        batch.drop_column("order")
