@@ -90,13 +90,18 @@ def reveal_ready_sensor(context: dg.SensorEvaluationContext, drand: DrandResourc
 
 @dg.sensor(name="trades_sensor", job=trades_job, minimum_interval_seconds=30,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Once an epoch closes: add its partition if new and pull its Almanac trades (automation "
-                       "then builds its matrices, salience and weights).")
+           description="Once an epoch closes: pull its Almanac trades (automation then builds its matrices, "
+                       "salience and weights). Without MANTIS challenges it also adds the epoch's partition.")
 def trades_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, settings: SettingsResource):
+    profile = settings.profile()
     head = chain.head_block()
-    closed = head // settings.profile().chain.tempo - 1  # the newest epoch whose last block is behind the head
+    closed = head // profile.chain.tempo - 1  # the newest epoch whose last block is behind the head
     key = epoch_key(closed)
-    new = [] if key in context.instance.get_dynamic_partitions(EPOCHS.name) else [key]
+    known = key in context.instance.get_dynamic_partitions(EPOCHS.name)
+    if not known and profile.mantis_challenges:
+        # the block sensor adds epochs (and collects them): one added here would be a MANTIS epoch never collected
+        return dg.SkipReason(f"epoch {key} is closed but was never added by the block sensor")
+    new = [] if known else [key]
     if key in context.instance.get_materialized_partitions(TRADES_PULL) or runs_for(
             context.instance, trades_job.name, key, ACTIVE):
         return dg.SkipReason(f"epoch {key} is pulled or being pulled; the next closes at block "

@@ -48,12 +48,15 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
         tmp.write_text(json.dumps(obj, sort_keys=True, allow_nan=False))
         tmp.replace(path.with_suffix(".json"))
 
-    def _load(self, key: dg.AssetKey, partition: str) -> Any:
+    def _load(self, key: dg.AssetKey, partition: str, only: str | None = None) -> Any:
+        """An artifact; of a per-challenge directory, only challenge `only`'s file when it is given."""
         path = self._path(key, partition)
         if path.is_dir():
             kinds = json.loads((path / "index.json").read_text())
             if isinstance(kinds, list):  # written before matrices joined: panels only
                 kinds = dict.fromkeys(kinds, "panel")
+            if only is not None:
+                kinds = {only: kinds[only]} if only in kinds else {}
             return {name: ARRAYS[kind].load(path / f"{_safe(name)}.npz", name) for name, kind in kinds.items()}
         return json.loads(path.with_suffix(".json").read_text())
 
@@ -62,4 +65,13 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
         many = isinstance(context.asset_partitions_def, dg.MultiPartitionsDefinition)  # e.g. epoch × challenge
         if context.has_asset_partitions and (many or len(context.asset_partition_keys) != 1):
             return {str(k): self._load(key, str(k)) for k in context.asset_partition_keys}
-        return self._load(key, str(context.asset_partition_key) if context.has_asset_partitions else UNPARTITIONED)
+        partition = str(context.asset_partition_key) if context.has_asset_partitions else UNPARTITIONED
+        return self._load(key, partition, only=_challenge(context))
+
+
+def _challenge(context: dg.InputContext) -> str | None:
+    """The challenge a run of an epoch × challenge asset scores: it loads that challenge's input only."""
+    if not context.has_partition_key:
+        return None
+    key = context.partition_key
+    return key.keys_by_dimension.get("challenge") if isinstance(key, dg.MultiPartitionKey) else None

@@ -3,6 +3,7 @@ the matrices and salience assets, skipped epochs, failed pulls, the sensor and t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import profiles
-from assets.almanac import TRADES_PULL, almanac_salience, epoch_matrices, record_days, trades_pull
+from assets.almanac import TRADES_PULL, almanac_salience, epoch_matrices, params_of, record_days, trades_pull
 from assets.partitions import EPOCHS, epoch_key
 from devnet.chain import DevnetChainState
 from devnet.world import World
@@ -191,14 +192,22 @@ def test_the_sensor_pulls_each_closed_epoch_once(devnet):
     state, resources = devnet
     epoch, key = close_first_epoch(state)
     with dg.instance_for_test() as instance:
+        # with MANTIS challenges the block sensor adds epochs: an epoch it never added is not pulled
+        unknown = trades_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        assert isinstance(unknown, dg.SkipReason) and "never added" in unknown.skip_message
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
         result = trades_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert [r.partition_key for r in result.run_requests] == [key]
-        assert result.run_requests[0].run_key == f"trades-{key}-0"
-        assert result.dynamic_partitions_requests[0].partition_keys == [key]
-        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        assert result.run_requests[0].run_key == f"trades-{key}-0" and not result.dynamic_partitions_requests
         instance.report_runless_asset_event(dg.AssetMaterialization(TRADES_PULL, partition=key))
         quiet = trades_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         assert isinstance(quiet, dg.SkipReason) and key in quiet.skip_message
+    # an Almanac-only profile (SN41's, here on the devnet's head) has no block sensor: this one adds epochs
+    almanac_only = resources | {"settings": SettingsResource(profile_path=str(profiles.DIRECTORY / "almanac.yaml"))}
+    with dg.instance_for_test() as instance:
+        first = trades_sensor(dg.build_sensor_context(instance=instance, resources=almanac_only))
+        assert first.dynamic_partitions_requests[0].partition_keys == [key]
+        assert [r.partition_key for r in first.run_requests] == [key]
 
 
 # --- the live profile -----------------------------------------------------------------------------
@@ -232,8 +241,31 @@ def test_the_export_carries_its_day_and_scores_from_the_file(devnet, tmp_path, m
     assert main(["almanac", "export", "--epoch", str(epoch), "--out", str(out)]) == 0
     snap = json.loads(out.read_text())
     assert snap["today"] == state.ledger.almanac_epoch(epoch).boundary.isoformat()
+    assert snap["params"] == dataclasses.asdict(params_of(CHALLENGE, PROFILE))  # overrides, mode, burn uid
     capsys.readouterr()
-    assert main(["almanac", "score", str(out), "--mode", CHALLENGE.mode, "--burn-uid", "0", "--json"]) == 0
+    assert main(["almanac", "score", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["weights"]
     assert main(["almanac", "export", "--epoch", str(epoch + 5), "--out", str(out)]) == 2
     assert "no Almanac trades pull" in capsys.readouterr().err
+
+
+def test_a_salience_run_loads_only_its_own_challenges_input(tmp_path, world):
+    """Two challenges' matrices in one epoch's artifact: a run of one challenge reads one file."""
+    from mechanisms.almanac.scoring import build_matrices
+
+    at = world.time_of(world.live_start_block)
+    neurons = world.neurons()
+    m = build_matrices(world.market.pull(at), [n.uid for n in neurons], [n.hotkey for n in neurons],
+                       dt.date(2025, 10, 23))
+    io = EpochArtifactIOManager(base_dir=str(tmp_path))
+    key = dg.AssetKey("epoch_matrices")
+    io.handle_output(dg.build_output_context(asset_key=key, partition_key="00000007"), {"A": m, "B|x": m})
+    (tmp_path / "epoch_matrices" / "00000007" / "A.npz").write_bytes(b"not read")  # A is never opened
+    ctx = dg.build_input_context(asset_key=key, asset_partitions_def=dg.StaticPartitionsDefinition(["00000007"]),
+                                 asset_partition_key_range=dg.PartitionKeyRange("00000007", "00000007"),
+                                 partition_key=dg.MultiPartitionKey({"epoch": "00000007", "challenge": "B|x"}))
+    loaded = io.load_input(ctx)
+    assert list(loaded) == ["B|x"]
+    for name in ("volume", "profit", "fees"):
+        assert np.array_equal(getattr(loaded["B|x"].miner, name), getattr(m.miner, name))
+    assert loaded["B|x"].gp.entities == m.gp.entities and loaded["B|x"].skipped == m.skipped
