@@ -6,11 +6,11 @@ import argparse
 import json
 import os
 
-from benchmarks import almanac, binary, devnet, fetch, hostile_epoch, platform, protocol
+from benchmarks import almanac, binary, devnet, fetch, hostile_epoch, platform, protocol, vesting
 
 BENCHMARKS = {"protocol": protocol.run, "binary": binary.run, "devnet": devnet.run, "fetch": fetch.run,
               "hostile-epoch": hostile_epoch.run, "platform": platform.run,
-              "almanac": almanac.run}
+              "almanac": almanac.run, "vesting": vesting.run}
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import signal
 import sys
 import warnings
 
-from cli import UsageError, almanac, panel, payload, platform, run, score
+from cli import UsageError, almanac, panel, payload, platform, run, score, vesting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(groups)
     platform.register(groups)
     almanac.register(groups)
+    vesting.register(groups)
     return parser
 
 

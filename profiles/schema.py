@@ -90,6 +90,18 @@ class Challenge(Strict):
         return self
 
 
+class Vesting(Strict):
+    """Vesting multipliers (vesting_bettensor.md §2, §4, §9): any profile may switch them on."""
+
+    enabled: bool = False
+    formula: Literal["table", "continuous"] = "table"
+    amount_strict: bool = True  # h must exceed 30/50/70 % (the design's "> 30 %"); false: reaching counts
+    time_strict: bool = False  # d counts from the day it reaches 14/30/60 ("held two weeks"); true: exceed
+    max_multiplier: float = Field(1.5, ge=1.0, le=10.0)
+    min_stake_tao: float = Field(0.3, ge=0)  # §9: alpha stake × moving price below this gets weight 0
+    shadow: bool = False  # compute and show the multipliers, do not apply them
+
+
 class Protocol(Strict):
     owner_pk: str = Field("fbfe185ded7a4e6865effceb23cbac32894170587674e751ac237a06f72b3067",
                           pattern=r"^[0-9a-fA-F]{64}$")
@@ -199,6 +211,7 @@ class Profile(Strict):
     challenges: tuple[Challenge, ...] = Field(min_length=1)
     protocol: Protocol = Field(default_factory=Protocol)
     sources: Sources = Field(default_factory=Sources)
+    vesting: Vesting = Field(default_factory=Vesting)
     devnet: Devnet = Field(default_factory=Devnet)
 
     @model_validator(mode="after")
