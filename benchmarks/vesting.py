@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import machine, pin_to_one_core
-from mechanisms.vesting import Flow, VestingLedger
+from mechanisms.vesting.ledger import Flow, VestingLedger
 
 EPOCH_SECONDS = 4_320  # 360 blocks of 12 s
 YEAR_EPOCHS = 365 * 86_400 // EPOCH_SECONDS

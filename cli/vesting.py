@@ -7,7 +7,7 @@ import json
 from fractions import Fraction
 
 from cli import UsageError
-from mechanisms.vesting import FORMULAS, KINDS, Flow, FlowError, VestingLedger
+from mechanisms.vesting.ledger import FORMULAS, KINDS, Flow, FlowError, VestingLedger
 from protocol import json_guard
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli.main import main
-from mechanisms.vesting import (Flow, VestingLedger, continuous_multiplier, meets_min_stake, table_multiplier)
+from mechanisms.vesting.ledger import (Flow, VestingLedger, continuous_multiplier, meets_min_stake, table_multiplier)
 
 DAY = Fraction(86_400)
 INCENTIVE = str(Path(sys.executable).parent / "incentive")
@@ -262,7 +262,7 @@ def test_hostile_keys_print_on_one_line_and_big_merges_stay_exact(tmp_path):
 
 
 def test_the_library_refuses_what_it_cannot_book():
-    from mechanisms.vesting import FlowError
+    from mechanisms.vesting.ledger import FlowError
 
     ledger = VestingLedger.open({"h": "c"}, 0, {}).advance([flow(1, "emission", 10)], 4)
     with pytest.raises(ValueError, match="advance it to 3"):
