@@ -100,6 +100,8 @@ class Vesting(Strict):
     max_multiplier: float = Field(1.5, ge=1.0, le=10.0)
     min_stake_tao: float = Field(0.3, ge=0)  # §9: alpha stake × moving price below this gets weight 0
     shadow: bool = False  # compute and show the multipliers, do not apply them
+    activation_epoch: int | None = Field(None, ge=0)  # nothing before it counts (V9); None: the first epoch scored
+    flows: Literal["events", "snapshots"] = "events"  # §3.3 decoded stake events, or §3.4 snapshot differences
 
 
 class Protocol(Strict):

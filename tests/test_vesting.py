@@ -227,6 +227,7 @@ def test_a_profile_switches_vesting_on_with_its_own_rules(tmp_path):
     (tmp_path / "p.yaml").write_text(text)
     v = profiles.load(tmp_path / "p.yaml").vesting
     assert (v.enabled, v.formula, v.amount_strict, v.time_strict, v.min_stake_tao) == (True, "continuous", True, False, 0.3)
+    assert (v.activation_epoch, v.flows) == (None, "events")
     cap = Fraction(str(v.max_multiplier))
     assert table_multiplier(Fraction(1), Fraction(60), cap=cap) == Fraction(5, 4)
     assert continuous_multiplier(Fraction(1), Fraction(30), cap) == 1.25
