@@ -273,3 +273,16 @@ def test_the_library_refuses_what_it_cannot_book():
     with pytest.raises(FlowError, match="within 64 bits"):
         VestingLedger.open({"h": "c"}, 0, {}).advance([flow(1, "inflow", -1)], 1)
     assert ledger.holdings(4, 86_400.0)["h"].d == 3  # a float epoch length is read as its decimal, exactly
+
+
+def test_multipliers_scale_scores_before_normalisation_and_the_gate_zeroes():
+    from mechanisms.vesting.ledger import apply_multipliers
+
+    scores = {"a": 0.5, "b": 0.25, "c": 0.25, "__burn__": 0.0}
+    out = apply_multipliers(scores, {"a": Fraction(1), "b": Fraction(3, 2)}, {"c": False})
+    assert out == {"__burn__": 0.0, "a": 0.5 / 0.875, "b": 0.375 / 0.875, "c": 0.0}
+    # only the factors differ from a vesting-off run: ratios move by m_a / m_b exactly
+    plain = apply_multipliers(scores, {})
+    assert plain == {k: scores[k] for k in sorted(scores)}
+    assert out["b"] / out["a"] == pytest.approx(1.5 * plain["b"] / plain["a"], rel=1e-15)
+    assert apply_multipliers({"a": 1.0}, {}, {"a": False}) == {}

@@ -234,3 +234,14 @@ def _rao(amount: object, what: str) -> int:
     if type(amount) is not int or not 0 <= amount <= INT64:
         raise FlowError(f"{what}: amount_rao must be a non-negative integer within 64 bits, got {str(amount)[:40]}")
     return amount
+
+
+def apply_multipliers(scores: Mapping[str, float], multipliers: Mapping[str, Fraction | float],
+                      qualified: Mapping[str, bool] | None = None) -> dict[str, float]:
+    """§5: each hotkey's aggregated score times its multiplier (1 without one), zero where the
+    minimum-stake gate fails (`qualified[hotkey]` False; keys it lacks pass), normalised to 1 (exact
+    sum); {} when nothing is left. Keys that are no hotkey (the burn entry) keep their score."""
+    scaled = {k: (0.0 if qualified is not None and qualified.get(k) is False else float(s) * float(multipliers.get(k, 1)))
+              for k, s in scores.items()}
+    total = math.fsum(scaled.values())
+    return {k: v / total for k, v in sorted(scaled.items())} if total > 0 else {}
