@@ -74,6 +74,18 @@ def reply(handler, status: int, body: bytes = b"", headers: dict | None = None, 
     handler.wfile.write(body)
 
 
+def trickle(h, state) -> None:
+    """A route: a 200 whose body comes a byte every 50 ms, so it beats any socket read timeout."""
+    h.send_response(200)
+    h.end_headers()
+    try:
+        while not state.stop.wait(0.05):
+            h.wfile.write(b" ")
+            h.wfile.flush()
+    finally:
+        state.finished.set()
+
+
 def dead_base() -> str:
     """A loopback URL nobody listens on (bound, then closed): connections are refused at once."""
     with socket.socket() as s:

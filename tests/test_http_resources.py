@@ -22,7 +22,7 @@ from resources.payloads_http import HttpPayloadStore, url_problem
 from resources.prices import PriceFeedError
 from resources.prices_http import HttpPriceFeed, parse_snapshot
 from tests import vectors as v
-from tests.loopback import dead_base, netloc, reply, serve
+from tests.loopback import dead_base, netloc, reply, serve, trickle
 
 MiB = 1024 * 1024
 
@@ -367,18 +367,6 @@ def test_hanging_host_is_a_deadline_error_while_others_succeed():
     assert elapsed < 1.5, elapsed
     assert (results["hang"].status, results["hang"].reason) == (FETCH_ERROR, "deadline")
     assert all(results[f"hk{i}"].status == FETCHED and results[f"hk{i}"].body == f"/hk{i}".encode() for i in range(4))
-
-
-def trickle(h, state):
-    """A 200 whose body comes a byte every 50 ms: it beats any socket read timeout."""
-    h.send_response(200)
-    h.end_headers()
-    try:
-        while not state.stop.wait(0.05):
-            h.wfile.write(b" ")
-            h.wfile.flush()
-    finally:
-        state.finished.set()
 
 
 def test_trickling_host_is_abandoned_after_the_deadline():

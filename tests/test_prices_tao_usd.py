@@ -14,7 +14,7 @@ import pytest
 
 from resources.prices import PriceFeedError
 from resources.prices_http import DEFAULT_TAO_USD_URL, TAO_USD_MAX_BYTES, HttpPriceFeed
-from tests.loopback import dead_base, reply, serve
+from tests.loopback import dead_base, reply, serve, trickle
 
 NOW = 1_800_000_000.0
 PATH = "/api/v3/simple/price?ids=bittensor&vs_currencies=usd"
@@ -108,17 +108,6 @@ def test_hanging_server_raises_after_the_timeout():
 
 
 def test_trickling_body_is_abandoned_at_the_deadline():
-    def trickle(h, state):
-        """A 200 whose body comes a byte every 50 ms: every socket read beats the timeout."""
-        h.send_response(200)
-        h.end_headers()
-        try:
-            while not state.stop.wait(0.05):
-                h.wfile.write(b" ")
-                h.wfile.flush()
-        finally:
-            state.finished.set()
-
     with serve(trickle) as (base, state):
         t0 = time.monotonic()
         with pytest.raises(PriceFeedError, match="body still arriving"):
