@@ -21,7 +21,7 @@ from ledger import AlmanacEpoch, Ledger
 from mechanisms.almanac.matrices import AlmanacMatrices
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.almanac.records import parse_trades
-from mechanisms.almanac.scoring import AlmanacScore, build_matrices, score_matrices
+from mechanisms.almanac.scoring import AlmanacScore, build_matrices, daily_budget, score_matrices
 from mechanisms.registry import MECHANISMS
 from mechanisms.weights import BURN_KEY
 from profiles import Challenge, Profile
@@ -51,6 +51,11 @@ def record_days(records: list) -> list[int | None]:
     """Each record's UTC completion day (days since 1970), None where it has none (open, or unreadable)."""
     day = parse_trades(records, fixed=True).day
     return [int(d) if d >= 0 else None for d in day.tolist()]
+
+
+def budget_of(kept: AlmanacEpoch) -> float | None:
+    """The epoch's U from its kept inputs (None: one could not be read, see `kept.missing`)."""
+    return daily_budget(kept.moving_price, kept.tao_usd)
 
 
 def snapshot_of(store: Ledger, kept: AlmanacEpoch, window_days: int) -> tuple[Metagraph, list]:
@@ -106,8 +111,8 @@ def trades_pull(context: dg.AssetExecutionContext, ledger: LedgerResource, setti
         store.store_almanac_epoch(AlmanacEpoch(epoch, blocks.last, boundary, pull, now, moving, tao,
                                                "; ".join(missing) or None, commitments))
         kept = store.almanac_epoch(epoch)
-    pull = next(p for p in store.trade_pulls() if p.id == kept.pull)
-    budget = kept.epoch_budget
+    (pull,) = store.trade_pulls(kept.pull)
+    budget = budget_of(kept)
     context.add_output_metadata({
         "pull": kept.pull, "records": pull.records, "pages": pull.pages, "reused": reused,
         "evaluation_day_D": kept.boundary.isoformat(),
@@ -115,8 +120,7 @@ def trades_pull(context: dg.AssetExecutionContext, ledger: LedgerResource, setti
         "alpha_moving_price_tao": kept.moving_price if kept.moving_price is not None else "missing",
         "tao_usd": kept.tao_usd if kept.tao_usd is not None else "missing",
     })
-    return {"epoch": epoch, "pull": kept.pull, "boundary": kept.boundary.isoformat(), "epoch_budget": budget,
-            "missing": kept.missing}
+    return {"epoch": epoch, "pull": kept.pull}  # the rest is the epoch's ledger row, which readers read
 
 
 @dg.asset(group_name="scoring", partitions_def=EPOCHS, automation_condition=EAGER,
@@ -126,10 +130,12 @@ def epoch_matrices(context: dg.AssetExecutionContext, pulled: dict, ledger: Ledg
                    settings: SettingsResource) -> dict[str, AlmanacMatrices]:
     profile, store = settings.profile(), ledger.ledger()
     kept = store.almanac_epoch(pulled["epoch"])
-    out, meta = {}, {"evaluation_day_D": kept.boundary.isoformat(), "pull": kept.pull}
+    out, meta, read = {}, {"evaluation_day_D": kept.boundary.isoformat(), "pull": kept.pull}, {}
     for challenge in profile.almanac_challenges:
         params = params_of(challenge, profile)
-        metagraph, records = snapshot_of(store, kept, params.window_days)
+        if params.window_days not in read:  # challenges with one window read the ledger once
+            read[params.window_days] = snapshot_of(store, kept, params.window_days)
+        metagraph, records = read[params.window_days]
         uids, hotkeys = uid_table(metagraph)
         m = out[challenge.name] = build_matrices(records, uids, hotkeys, kept.boundary, params)
         for pool in (m.miner, m.gp):
@@ -154,13 +160,14 @@ def almanac_salience(context: dg.AssetExecutionContext, epoch_matrices: dict[str
     challenge = profile.challenge(keys["challenge"])
     kept = store.almanac_epoch(epoch_of(context))
     matrices = epoch_matrices[challenge.name]
-    if kept.epoch_budget is None:
+    budget = budget_of(kept)
+    if budget is None:
         yield dg.Output({}, metadata={"skipped": f"no budget U for the epoch: {kept.missing}"})
         yield dg.AssetCheckResult(check_name="phases_feasible", passed=True, metadata={"skipped": kept.missing})
         return
     metagraph = store.metagraph(kept.block)
     params = params_of(challenge, profile)
-    result = score_matrices(matrices, list(metagraph.uids), kept.commitments, kept.epoch_budget, params)
+    result = score_matrices(matrices, list(metagraph.uids), kept.commitments, budget, params)
     hotkey = dict(zip(metagraph.uids, metagraph.hotkeys))
     salience = {BURN_KEY if uid == params.burn_uid else hotkey[uid]: w for uid, w in result.weights.items()}
     yield dg.Output(salience, metadata=score_metadata(result, challenge))

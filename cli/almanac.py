@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """An epoch's Almanac input as the snapshot `score` reads: what the epoch itself scored."""
-    from assets.almanac import params_of, snapshot_of, uid_table
+    from assets.almanac import budget_of, params_of, snapshot_of, uid_table
     from cli.score import load_profile
     from resources.settings import build_resources
 
@@ -143,14 +143,15 @@ def run_export(args: argparse.Namespace) -> int:
     kept = store.almanac_epoch(args.epoch)
     if kept is None:
         raise UsageError(f"epoch {args.epoch} has no Almanac trades pull in the ledger")
-    if kept.epoch_budget is None:
+    budget = budget_of(kept)
+    if budget is None:
         raise UsageError(f"epoch {args.epoch} was not scored: no budget U ({kept.missing})")
     params = params_of(challenge, profile)
     metagraph, records = snapshot_of(store, kept, params.window_days)
     uids, hotkeys = uid_table(metagraph)
     snapshot = {"all_uids": uids, "all_hotkeys": hotkeys,
                 "commitments": {str(u): kept.commitments.get(u) for u in uids},
-                "current_epoch_budget": kept.epoch_budget, "data": records, "today": kept.boundary.isoformat(),
+                "current_epoch_budget": budget, "data": records, "today": kept.boundary.isoformat(),
                 "params": dataclasses.asdict(params)}
     try:
         with open(args.out, "w") as f:
@@ -158,7 +159,7 @@ def run_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
     print(f"wrote {args.out}: epoch {args.epoch}, D = {kept.boundary}, {len(records)} records of pull {kept.pull}, "
-          f"U = {kept.epoch_budget:,.2f} USD, with the challenge's parameters\nscore it with: incentive almanac score "
+          f"U = {budget:,.2f} USD, with the challenge's parameters\nscore it with: incentive almanac score "
           f"{args.out}", file=sys.stderr)
     return 0
 

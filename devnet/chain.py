@@ -52,9 +52,8 @@ class DevnetChainState:
                 if hostility(self.world, miner.hotkey) == "nul-url":
                     url += "\x00"
                 self.ledger.devnet_commit(miner.hotkey, neuron.registered_at, url)
-        commitments = self.world.market.commitments if self.world.traders else {}
         for uid, hotkey, _ in self.world.traders:  # each trader's profile id prefix (or a wrong one)
-            self.ledger.devnet_commit(hotkey, FIRST_BLOCK, commitments[uid])
+            self.ledger.devnet_commit(hotkey, FIRST_BLOCK, self.world.market.commitments[uid])
         self.clock.set_manual(self.world.time_of(self.world.live_start_block))
         self.ledger.devnet_set(INSTALLED, {"seed": self.world.seed, "profile": self.world.profile.name})
 

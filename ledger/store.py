@@ -69,7 +69,6 @@ _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migr
 _CHUNK = 900  # bound on IN (...) lists and rows per statement
 _SENDING = "sending"  # weights meta key: the vector is being sent (Ledger.sending_weights)
 _DAY0 = dt.date(1970, 1, 1)
-ALPHA_PER_DAY = 2952  # alpha a subnet's miners earn per day: Almanac's budget U in alpha (almanac_sn41.md §15)
 _INT64 = (-(2**63), 2**63 - 1)
 
 # ----------------------------------------------------------------------------------------------
@@ -153,13 +152,6 @@ class AlmanacEpoch:
     tao_usd: float | None
     missing: str | None
     commitments: dict[int, str | None]  # uid → its commitment at `block`
-
-    @property
-    def epoch_budget(self) -> float | None:
-        """U = moving price × TAO/USD × 2952 (almanac_sn41.md §15), or None when an input is missing."""
-        if self.moving_price is None or self.tao_usd is None:
-            return None
-        return self.moving_price * self.tao_usd * ALPHA_PER_DAY
 
 
 # ----------------------------------------------------------------------------------------------
@@ -846,10 +838,12 @@ class Ledger:
                          .values(order=_pack_order(order)))
         return int(pull)
 
-    def trade_pulls(self) -> list[TradePull]:
+    def trade_pulls(self, pull: int | None = None) -> list[TradePull]:
+        """Every pull, oldest first, or only pull `pull` (an empty list if there is none)."""
         c = t.trade_pulls.c
+        q = sa.select(c.id, c.pulled_at, c.pages, c.records).order_by(c.id)
         with self._read() as conn:
-            rows = conn.execute(sa.select(c.id, c.pulled_at, c.pages, c.records).order_by(c.id)).tuples()
+            rows = conn.execute(q if pull is None else q.where(c.id == pull)).tuples()
             return [TradePull(int(i), float(at), int(p), int(n)) for i, at, p, n in rows]
 
     def trades(self, pull: int, first_day: int | None = None, last_day: int | None = None) -> list[Any]:
@@ -857,15 +851,14 @@ class Ledger:
         ids are read in API order). With days, only those completed in [first_day, last_day) UTC, and
         those without a readable day (the scorer counts them)."""
         v = t.trade_versions.c
-        q = sa.select(v.id, v.record, v.copies).where(v.first_pull <= pull, v.last_pull >= pull).order_by(v.id)
+        q = sa.select(v.id, v.record).where(v.first_pull <= pull, v.last_pull >= pull)
         if first_day is not None and last_day is not None:
             q = q.where(sa.or_(v.day.is_(None), sa.and_(v.day >= first_day, v.day < last_day)))
         with self._read() as conn:
-            rows = {int(i): (text, int(copies)) for i, text, copies in conn.execute(q).tuples()}
+            records = {int(i): json.loads(text) for i, text in conn.execute(q).tuples()}
             packed = conn.execute(sa.select(t.trade_pulls.c.order).where(t.trade_pulls.c.id == pull)).scalar()
-        records = {i: json.loads(text) for i, (text, _) in rows.items()}
-        if packed is None:  # a pull recorded before its order was kept: version order
-            return [records[i] for i, (_, copies) in rows.items() for _ in range(copies)]
+        if packed is None:
+            return []  # no such pull: every pull's order is written in the transaction that records it
         return [records[i] for i in _unpack_order(packed).tolist() if i in records]
 
     # -- weights and submissions -------------------------------------------------------------

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import profiles
-from assets.almanac import TRADES_PULL, almanac_salience, epoch_matrices, params_of, record_days, trades_pull
+from assets.almanac import (TRADES_PULL, almanac_salience, budget_of, epoch_matrices, params_of, record_days,
+                            trades_pull)
 from assets.partitions import EPOCHS, epoch_key
 from devnet.chain import DevnetChainState
 from devnet.world import World
@@ -127,7 +128,7 @@ def test_an_epoch_pulls_once_builds_its_matrices_and_scores(devnet):
         kept = state.ledger.almanac_epoch(epoch)
         boundary = dt.datetime.fromtimestamp(state.world.time_of(epoch * 360 + 359), dt.timezone.utc).date()
         m = PROFILE.devnet.market
-        assert kept.boundary == boundary and kept.epoch_budget == m.alpha_price_tao * m.tao_usd * 2952
+        assert kept.boundary == boundary and budget_of(kept) == m.alpha_price_tao * m.tao_usd * 2952
         meta = result.asset_materializations_for_node("epoch_matrices")[0].metadata
         assert meta["evaluation_day_D"].value == boundary.isoformat()
         assert "entities" in meta[f"{CHALLENGE.name} miner pool"].value
@@ -182,7 +183,7 @@ def test_without_a_budget_input_the_epoch_is_skipped_with_its_reason(devnet):
         scored = dg.materialize([trades_pull, epoch_matrices, almanac_salience], partition_key=multi,
                                 selection=[almanac_salience.key], instance=instance, resources=resources)
     kept = state.ledger.almanac_epoch(epoch)
-    assert kept.epoch_budget is None and "TAO/USD" in kept.missing and "503" in kept.missing
+    assert budget_of(kept) is None and "TAO/USD" in kept.missing and "503" in kept.missing
     assert scored.output_for_node("almanac__salience") == {}
     meta = scored.asset_materializations_for_node("almanac__salience")[0].metadata
     assert "no budget U" in meta["skipped"].value and "TAO/USD" in meta["skipped"].value

@@ -544,12 +544,12 @@ def test_an_almanac_epoch_keeps_what_it_first_read(ledger):
                      {3: "0xab12c", 4: None, 7: hostile})
     assert ledger.store_almanac_epoch(e) and ledger.almanac_epoch(11) is None
     got = ledger.almanac_epoch(12)
-    assert got.epoch_budget == 0.0125 * 350.0 * 2952 and got.boundary == dt.date(2026, 12, 4)
+    assert (got.moving_price, got.tao_usd) == (0.0125, 350.0) and got.boundary == dt.date(2026, 12, 4)
     assert got.commitments == {3: "0xab12c", 4: None, 7: hostile}
     later = dataclasses.replace(e, pull=pull, moving_price=None, missing="chain: unreachable")
     assert not ledger.store_almanac_epoch(later) and ledger.almanac_epoch(12).moving_price == 0.0125
     skipped = dataclasses.replace(e, epoch=13, tao_usd=None, missing="prices: 503")
-    assert ledger.store_almanac_epoch(skipped) and ledger.almanac_epoch(13).epoch_budget is None
+    assert ledger.store_almanac_epoch(skipped) and ledger.almanac_epoch(13).tao_usd is None
 
 
 def test_weights_history(ledger):

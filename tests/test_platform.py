@@ -18,7 +18,7 @@ import pytest
 from scipy.stats import spearmanr
 
 import profiles
-from assets.almanac import record_days
+from assets.almanac import budget_of, params_of, record_days, snapshot_of, uid_table
 from assets.epochs import EpochBlocks
 from devnet.mantis.miners import HOSTILITIES, hostility
 from devnet.world import World
@@ -186,7 +186,6 @@ def test_operator_commands(platform, tmp_path):
 
 def almanac_score(platform, epoch: int, records: list | None = None):
     """The epoch's Almanac score from what its ledger row holds (or from other `records`)."""
-    from assets.almanac import params_of, snapshot_of, uid_table
     from mechanisms.almanac.scoring import score_snapshot
 
     profile = platform.world.profile
@@ -195,7 +194,7 @@ def almanac_score(platform, epoch: int, records: list | None = None):
     metagraph, stored = snapshot_of(platform.ledger, kept, params.window_days)
     uids, hotkeys = uid_table(metagraph)
     return score_snapshot(stored if records is None else records, uids, hotkeys, kept.commitments,
-                          kept.epoch_budget, kept.boundary, params)
+                          budget_of(kept), kept.boundary, params)
 
 
 def test_almanac_salience_pays_no_rule_breaker_and_burns_the_rest(platform):

@@ -18,6 +18,15 @@ from mechanisms.almanac.records import parse_trades
 from mechanisms.almanac.weights import form_weights, verify_profiles
 
 NOT_RUN = Phase2("not_run", None, None)
+ALPHA_PER_DAY = 2952  # alpha a subnet's miners earn per day (almanac_sn41.md §15)
+
+
+def daily_budget(moving_price: float | None, tao_usd: float | None) -> float | None:
+    """U = moving alpha price (TAO) × TAO/USD × 2952: the USD value of a day of miner emission (§15);
+    None when an input could not be read."""
+    if moving_price is None or tao_usd is None:
+        return None
+    return moving_price * tao_usd * ALPHA_PER_DAY
 
 
 @dataclass(frozen=True)
