@@ -68,8 +68,8 @@ class Market:
             date = first_day + dt.timedelta(days=day)
             stamps = [f"{date.isoformat()}T{int(h):02d}:30:00Z" for h in rng.uniform(0, 24, GARBAGE_PER_DAY)]
             records += [malformed_record(rng, day * GARBAGE_PER_DAY + i, s) for i, s in enumerate(stamps)]
-        created = np.array([_time(r.get("date_created")) if isinstance(r, dict) else _time(None) for r in records])
-        completed = np.array([_time(r.get("completed_at")) if isinstance(r, dict) else _time(None) for r in records])
+        created = np.array([_time(r.get("date_created") if isinstance(r, dict) else None) for r in records])
+        completed = np.array([_time(r.get("completed_at") if isinstance(r, dict) else None) for r in records])
         created = np.where(np.isnan(created), completed, created)
         created = np.where(np.isnan(created), _time(f"{first_day.isoformat()}T00:00:00Z"), created)
         lag = rng.exponential(settle_lag_hours * 3600.0, len(records)) if settle_lag_hours > 0 else np.zeros(len(records))
