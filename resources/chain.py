@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Sequence
 
 import dagster as dg
 
-from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, Neuron, WeightsReceipt
+from resources.chain_types import (ChainError, ChainParams, Commitment, Metagraph, Neuron, StakeSnapshot,
+                                   WeightsReceipt)
 
-__all__ = ["ChainError", "ChainParams", "ChainResource", "Commitment", "Metagraph", "Neuron", "WeightsReceipt"]
+__all__ = ["ChainError", "ChainParams", "ChainResource", "Commitment", "Metagraph", "Neuron", "StakeSnapshot",
+           "WeightsReceipt"]
 
 
 class ChainResource(dg.ConfigurableResource, abc.ABC):
@@ -43,6 +46,27 @@ class ChainResource(dg.ConfigurableResource, abc.ABC):
         """The subnet's moving (EMA) alpha price in TAO at `block` (None: head); ChainError if unreadable.
 
         Almanac's daily budget is priced with it (almanac_sn41.md §15)."""
+
+    @abc.abstractmethod
+    def last_step(self, block: int) -> int:
+        """The block of the subnet's last epoch step at or before `block` (`block` minus the chain's
+        BlocksSinceLastStep there); ChainError if that block's state cannot be read.
+
+        The step credits the epoch's emission: its block is the post snapshot, the one before it the
+        pre snapshot (vesting_bettensor.md §3.1)."""
+
+    @abc.abstractmethod
+    def stake_snapshot(self, block: int, coldkeys: Sequence[str]) -> StakeSnapshot:
+        """Each coldkey's alpha on this subnet, per hotkey, at `block` (historical state: an archive
+        node for old blocks); ChainError if that block's state cannot be read."""
+
+    @abc.abstractmethod
+    def stake_events(self, first: int, last: int) -> list[tuple[int, dict]]:
+        """The stake events of blocks first..last (inclusive), in block and event order, as
+        (block, record) with each record as the node decodes `System.Events`:
+        `{"event": {"module_id", "event_id", "attributes"}, "extrinsic_idx"}`; only SubtensorModule's
+        `Stake*` events are returned. Records are not interpreted here: `mechanisms.vesting.events`
+        decodes them by name. ChainError if a block's events cannot be read."""
 
     @abc.abstractmethod
     def set_weights(self, uids: list[int], weights: list[int], version_key: int) -> WeightsReceipt:

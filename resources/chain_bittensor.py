@@ -16,6 +16,16 @@ SDK calls per method:
 - `moving_price`: `sub.at(block)`, `query(storage.SubtensorModule.NetworksAdded)` and
   `query(storage.SubtensorModule.SubnetMovingPrice)`, the I96F32 EMA price (TAO per alpha) that
   `get_metagraph` reports as `moving_price`, without fetching the whole metagraph for it.
+- `last_step`: `sub.at(block)`, `query(storage.SubtensorModule.NetworksAdded)` and
+  `epochs.blocks_since_last_step(netuid)`, i.e. `query(SubtensorModule.BlocksSinceLastStep,
+  [netuid])` at the block's hash.
+- `stake_snapshot`: `sub.at(block)`, `query(storage.SubtensorModule.NetworksAdded)`, then
+  `staking.stake_for_coldkeys(chunk)` per 128 coldkeys, each one
+  `StakeInfoRuntimeApi.get_stake_info_for_coldkeys` runtime call at the block's hash.
+- `stake_events`: per block, `block_hash(block)` and `events(block_hash)` (the decoded
+  `System.Events`) on the SDK client's `bt.Substrate` (`sub._client._substrate`), run on the
+  Subtensor's loop (`sub._call`). The SDK exposes neither publicly and reads no events for callers;
+  its own multisig and CLI code reach `client._substrate` the same way.
 - `set_weights`: `sub.at()` with `hyperparameters.min_allowed_weights` / `.max_weight_limit`
   (and `neurons.uid` for a lone weight), then `sub.execute(bt.SetWeights(...), wallet)` with the u16
   as weights, only when the SDK's clip and upscale leave them as they are
@@ -45,13 +55,14 @@ import logging
 import math
 import operator
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import bittensor as bt
 import numpy as np
 from pydantic import PrivateAttr
 
+from mechanisms.vesting.flows import EVENTS as STAKE_EVENTS
 from mechanisms.weights import sent_unchanged
 
 from resources.chain import (
@@ -61,6 +72,7 @@ from resources.chain import (
     Commitment,
     Metagraph,
     Neuron,
+    StakeSnapshot,
     WeightsReceipt,
 )
 
@@ -69,6 +81,11 @@ log = logging.getLogger(__name__)
 U16_MAX = 65535
 I96F32_ONE = 2**32  # I96F32 fixed point: 32 fractional bits
 DRY_RUN_DETAIL = "dry run: no wallet configured (wallet_name is unset); nothing was signed or sent"
+STAKE_CHUNK = 128  # coldkeys per get_stake_info_for_coldkeys call
+MAX_EVENT_BLOCKS = 10_000  # blocks per stake_events call: ≈ 28 tempos, 20 000 RPCs
+STAKE_MODULE = "SubtensorModule"
+
+T = TypeVar("T")
 
 
 class BittensorChain(ChainResource):
@@ -111,6 +128,12 @@ class BittensorChain(ChainResource):
                 f"{what} failed on network {self.network!r}, netuid {self.netuid}: "
                 f"{type(error).__name__}: {error}"
             ) from error
+
+    def _on_substrate(self, make: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `make(substrate)` on the SDK client's `bt.Substrate`, on the Subtensor's own loop (for
+        what the SDK only offers there, such as a block's events)."""
+        sub = self._sub()
+        return sub._call(make(sub._client._substrate))
 
     def teardown_after_execution(self, context: Any) -> None:
         with self._lock:
@@ -206,6 +229,64 @@ class BittensorChain(ChainResource):
                     f"{price!r} TAO at block {snap.block}; a price must be positive and finite"
                 )
             return price
+
+    def last_step(self, block: int) -> int:
+        with self._calling(f"last_step(block={block})"):
+            block = operator.index(block)
+            snap = self._subnet_at(block, "last_step")
+            since = snap.epochs.blocks_since_last_step(self.netuid)
+            if not 0 <= since <= block:
+                raise ChainError(
+                    f"last_step: BlocksSinceLastStep of subnet {self.netuid} on {self.network!r} is "
+                    f"{since} at block {block}; it must lie in 0..{block}"
+                )
+            return block - since
+
+    def stake_snapshot(self, block: int, coldkeys: Sequence[str]) -> StakeSnapshot:
+        """One runtime call per chunk of coldkeys, all at `block`; a missing subnet is an error, not
+        an empty snapshot (which would read as every coldkey having sold)."""
+        wanted = list(dict.fromkeys(str(c) for c in coldkeys))
+        pairs: dict[tuple[str, str], int] = {}
+        with self._calling(f"stake_snapshot(block={block}, {len(wanted)} coldkeys)"):
+            block = operator.index(block)
+            if not wanted:
+                return StakeSnapshot(block=block, pairs=pairs)
+            snap = self._subnet_at(block, "stake_snapshot")
+            asked = set(wanted)
+            for i in range(0, len(wanted), STAKE_CHUNK):
+                positions = snap.staking.stake_for_coldkeys(wanted[i:i + STAKE_CHUNK])
+                for p in (p for ps in positions.values() for p in ps):
+                    if p.netuid == self.netuid and p.coldkey in asked:
+                        pair = (p.coldkey, p.hotkey)
+                        pairs[pair] = pairs.get(pair, 0) + int(p.stake.rao)
+        return StakeSnapshot(block=block, pairs={k: v for k, v in sorted(pairs.items()) if v})
+
+    def stake_events(self, first: int, last: int) -> list[tuple[int, dict]]:
+        """Every block's `System.Events`, filtered to the stake events and made plain data.
+
+        Reads are sequential, two per block (hash, events); the range is bounded so that a wrong
+        argument cannot start an unbounded scan of the archive."""
+        what = f"stake_events({first}..{last})"
+        with self._calling(what):
+            first, last = operator.index(first), operator.index(last)
+        if not 0 <= first <= last:
+            raise ChainError(f"{what}: need 0 <= first <= last")
+        if last - first + 1 > MAX_EVENT_BLOCKS:
+            raise ChainError(f"{what}: {last - first + 1} blocks; at most {MAX_EVENT_BLOCKS} per call")
+
+        async def read(substrate: Any) -> list[tuple[int, dict]]:
+            out: list[tuple[int, dict]] = []
+            for block in range(first, last + 1):
+                with self._calling(f"{what} at block {block}"):
+                    block_hash = await substrate.block_hash(block)
+                    if not block_hash:  # events(None) would read the head's
+                        raise ChainError(f"{what}: the node has no hash for block {block}")
+                    records = await substrate.events(block_hash)
+                out += [(block, r) for r in _stake_records(block, records)]
+            return out
+
+        with self._calling(what):
+            return self._on_substrate(read)
 
     # -- set_weights ----------------------------------------------------------------------------
 
@@ -337,6 +418,49 @@ def _i96f32(value: Any, what: str) -> float:
     if isinstance(bits, bool) or not isinstance(bits, int):
         raise ChainError(f"{what}: not an I96F32 value: {value!r:.80}")
     return bits / I96F32_ONE
+
+
+def _stake_records(block: int, records: Any) -> list[dict]:
+    """The block's stake events as plain records, in event order; other events are dropped. A record
+    that is not a decoded EventRecord is an error: it could be a stake event we cannot see."""
+    out = []
+    for i, entry in enumerate(records or []):
+        record = entry.value if hasattr(entry, "value") else entry
+        event = record.get("event", record) if isinstance(record, dict) else None
+        if not isinstance(event, dict):
+            raise ChainError(
+                f"stake_events: record {i} of block {block} is not a decoded EventRecord: {entry!r:.120}"
+            )
+        if event.get("module_id") != STAKE_MODULE or event.get("event_id") not in STAKE_EVENTS:
+            continue
+        index = record.get("extrinsic_idx")
+        out.append({
+            "event": {
+                "module_id": STAKE_MODULE,
+                "event_id": event["event_id"],
+                "attributes": _plain(event.get("attributes")),
+            },
+            "extrinsic_idx": int(index) if isinstance(index, int) and not isinstance(index, bool) else None,
+        })
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON-like data of a decoded value: tuples become lists, wrapped values (`.value`) unwrapped,
+    bytes 0x-hex; numbers and strings are kept as decoded (never interpreted)."""
+    if value is None or isinstance(value, (bool, str, float)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "value"):
+        return _plain(value.value)
+    return str(value)
 
 
 def _detail(result: Any) -> str:

@@ -65,5 +65,21 @@ class WeightsReceipt:
     detail: str  # extrinsic hash, devnet record id, or why it was not sent
 
 
+@dataclass(frozen=True)
+class StakeSnapshot:
+    """Alpha staked on the subnet at one block, in rao, per (coldkey, hotkey) for the coldkeys asked
+    (every hotkey of theirs on the subnet, miners' and validators' alike; zero positions left out)."""
+
+    block: int
+    pairs: dict[tuple[str, str], int]
+
+    def totals(self) -> dict[str, int]:
+        """Each coldkey's alpha on the subnet across all its hotkeys (§3.1)."""
+        out: dict[str, int] = {}
+        for (coldkey, _), rao in self.pairs.items():
+            out[coldkey] = out.get(coldkey, 0) + rao
+        return out
+
+
 class ChainError(RuntimeError):
     """The chain could not be read or refused a call; the message says which and why."""

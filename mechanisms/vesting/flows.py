@@ -13,7 +13,8 @@ from typing import Iterable, Mapping
 
 from mechanisms.vesting.ledger import Flow
 
-EVENTS = ("StakeAdded", "StakeRemoved", "StakeMoved", "StakeSwapped", "StakeTransferred")
+EVENTS = ("StakeAdded", "StakeRemoved", "StakeMoved", "StakeSwapped", "StakeTransferred", "AlphaRecycled", "AlphaBurned")
+_LEAVES = ("StakeRemoved", "AlphaRecycled", "AlphaBurned")  # alpha leaves the position and is no longer held
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,13 @@ def classify(event: StakeEvent, netuid: int) -> list[Classified]:
     e, s = event, netuid
     if e.name not in EVENTS:
         return []
-    if (e.origin_netuid is None and e.name != "StakeAdded") or (e.destination_netuid is None and e.name != "StakeRemoved"):
+    if (e.origin_netuid is None and e.name != "StakeAdded") or (e.destination_netuid is None and e.name not in _LEAVES):
         coldkey = e.origin_coldkey or e.destination_coldkey
         return [Classified(coldkey, "neutral", 0, f"{e.name} without subnet information")] if coldkey else []
     if e.name == "StakeAdded":
         return [Classified(e.destination_coldkey, "inflow", e.alpha_in, "StakeAdded on S")] if e.destination_netuid == s else []
-    if e.name == "StakeRemoved":
-        return [Classified(e.origin_coldkey, "outflow", e.alpha_out, "StakeRemoved on S")] if e.origin_netuid == s else []
+    if e.name in _LEAVES:
+        return [Classified(e.origin_coldkey, "outflow", e.alpha_out, f"{e.name} on S")] if e.origin_netuid == s else []
     if e.name == "StakeTransferred" and e.origin_coldkey != e.destination_coldkey:
         out = []
         if e.origin_netuid == s:
@@ -119,3 +120,43 @@ def epoch_flows(epoch: int, step_block: int | None, emitted: Mapping[tuple[str, 
     if step_block is not None:
         out += [Flow(epoch, step_block, c, h, "emission", e) for (c, h), e in sorted(emitted.items())]
     return out
+
+
+def book(epoch: int, netuid: int, miners: Iterable[str], step_block: int | None,
+         pre: Mapping[tuple[str, str], int] | None, post: Mapping[tuple[str, str], int] | None,
+         events: Iterable[StakeEvent] | None, manual: Mapping[tuple[str, str], int],
+         totals_before: Mapping[str, int] | None) -> list[tuple[Flow, str]]:
+    """One epoch's flows with the reason for each, from what could be read.
+
+    `events` None means flows from snapshots (§3.4: `totals_before` is each coldkey's total at the
+    previous post snapshot); otherwise classified events (§3.3) plus the §3.2 losses. Emissions are the
+    step's gains on positions of miner hotkeys and need both snapshots; without them (or without a
+    step) the epoch books none. A gain at the step on any other position (a validator the coldkey
+    delegates to) is dividends: an inflow, never held rewards. `manual` is the signed alpha stake
+    operations added to each position at the step block (§3.2)."""
+    miners = set(miners)
+    emitted: dict[tuple[str, str], int] = {}
+    lost: dict[str, int] = {}
+    dividends: dict[str, int] = {}
+    if step_block is not None and pre is not None and post is not None:
+        mine = lambda snap: {p: v for p, v in snap.items() if p[1] in miners}  # noqa: E731
+        emitted, lost = emissions(mine(pre), mine(post), manual)
+        for pair in set(pre) | set(post):
+            if pair[1] not in miners:
+                change = post.get(pair, 0) - pre.get(pair, 0) - manual.get(pair, 0)
+                dividends[pair[0]] = dividends.get(pair[0], 0) + change
+    if events is None:
+        if post is None or totals_before is None:
+            return [(f, "emission at the step") for f in epoch_flows(epoch, step_block, emitted)]
+        totals: dict[str, int] = {}
+        for (coldkey, _), rao in post.items():
+            totals[coldkey] = totals.get(coldkey, 0) + rao
+        flows = epoch_flows(epoch, step_block, emitted, signed=snapshot_flows(totals_before, totals, emitted))
+        return [(f, "emission at the step" if f.kind == "emission" else "snapshot difference (§3.4)") for f in flows]
+    classified = [(e.block, c) for e in events for c in classify(e, netuid)]
+    lost = {c: lost.get(c, 0) - min(0, dividends.get(c, 0)) for c in set(lost) | {c for c, v in dividends.items() if v < 0}}
+    gained = {c: v for c, v in dividends.items() if v > 0}
+    flows = epoch_flows(epoch, step_block, emitted, classified, signed=gained, lost=lost)
+    reasons = ([c.reason for _, c in classified] + ["dividends on delegated stake"] * len(gained)
+               + ["stake fell across the step (§3.2)"] * len(lost))
+    return list(zip(flows, reasons + ["emission at the step"] * (len(flows) - len(reasons))))
