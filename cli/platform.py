@@ -33,6 +33,10 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 def run_roles(args: argparse.Namespace) -> int:
+    """Every neuron's planted role; each miner's stake behaviour and the vesting multiplier its planted
+    stake history should earn (the planted operations replayed into the tranche ledger with the
+    profile's vesting settings, devnet/stake.py), evaluated at the end of the live start's epoch: the
+    first epoch a devnet run scores, with the whole stake history before it."""
     from devnet.world import World
 
     profile = load_profile(args.profile)
@@ -50,13 +54,18 @@ def run_roles(args: argparse.Namespace) -> int:
     edge = world.market.edge_of if world.traders else {}
     rows += [{"uid": uid, "hotkey": hotkey, "role": f"trader:{role}", "skill": edge[hotkey]}
              for uid, hotkey, role in world.traders]  # skill: the planted edge (win probability over the price)
+    expected = world.stake.expected(profile.vesting, world.epoch_of(world.live_start_block))
+    for r in rows:
+        r["stake"] = world.stake.behaviour_of(r["hotkey"])
+        r["expected_m"] = expected.get(r["hotkey"]) if r["stake"] is not None else None
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
             skill = "" if r["skill"] is None else f"{r['skill']:.4f}"
             role = f"{r['role']}:{r['attack']}" if r.get("attack") else r["role"]
-            print(f"{r['uid']:>4}  {r['hotkey']:<48}  {role:<21} {skill}")
+            m = "" if r["expected_m"] is None else f"{r['expected_m']:.4f}"
+            print(f"{r['uid']:>4}  {r['hotkey']:<48}  {role:<21} {skill:<7}  {r['stake'] or '':<12} {m}".rstrip())
     return 0
 
 

@@ -7,11 +7,13 @@ devnet clock, so everything above the chain resource runs unchanged against it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 
 from devnet.clock import DevnetClock
 from devnet.world import FIRST_BLOCK, World
 from mechanisms.weights import within_limit
-from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, WeightsReceipt
+from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, StakeSnapshot, WeightsReceipt
 
 INSTALLED = "installed"
 WEIGHTS_RATE_LIMIT = 100  # blocks between two set_weights of one hotkey
@@ -95,13 +97,31 @@ class DevnetChainState:
         """The subnet's moving alpha price in TAO: the planted market's, constant."""
         return self.world.profile.devnet.market.alpha_price_tao
 
+    # Stake reads: the planted stake history (devnet/stake.py), the same in every process; ChainError
+    # before the history or past the world's end, as for a block an archive node cannot serve.
+
+    def last_step(self, block: int) -> int:
+        return self.world.stake.last_step(block)
+
+    def stake_snapshot(self, block: int, coldkeys: Sequence[str]) -> StakeSnapshot:
+        return self.world.stake.snapshot(block, coldkeys)
+
+    def stake_events(self, first: int, last: int) -> list[tuple[int, dict]]:
+        return self.world.stake.events(first, last)
+
     def params(self) -> ChainParams:
         devnet = self.world.profile.devnet
         return ChainParams(self.world.tempo, WEIGHTS_RATE_LIMIT, devnet.max_weight_limit, devnet.min_allowed_weights, False)
 
     def metagraph(self, block: int | None = None) -> Metagraph:
+        """The registered neurons at `block`; a miner's stake is its hotkey's alpha in the planted stake
+        history then (sellers fall below the minimum-stake gate, holders grow), others keep theirs."""
         block = self.head_block() if block is None else block
-        return Metagraph(self.netuid, block, tuple(self.ledger.devnet_neurons(block)))
+        staked = self.world.stake.hotkey_stakes(block)
+        planted = self.world.stake_plan
+        return Metagraph(self.netuid, block, tuple(
+            replace(n, stake=staked.get(n.hotkey, 0) / 1e9) if n.hotkey in planted else n
+            for n in self.ledger.devnet_neurons(block)))
 
     def commitments(self, block: int | None = None) -> dict[str, Commitment]:
         return self.ledger.devnet_commitments(self.head_block() if block is None else block)

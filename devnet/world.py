@@ -3,6 +3,8 @@
 One seeded panel covers the bootstrap history and the live days after it; blocks map to times at
 the profile's block time; the subnet owner holds uid 0 (the burn uid), the validator uid 1, the
 MANTIS miners the uids after it and the Almanac traders (with an Almanac challenge) the ones after those. The local beacon's key comes from the same seed.
+The planted stake history (`World.stake`, devnet/stake.py) reaches months further back than the panel:
+the founding neurons register at its start.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import math
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from bittensor_core import Keypair
@@ -23,6 +26,10 @@ from mechanisms.mantis.panel import Panel
 from profiles import Challenge, Profile
 from protocol.drand import LocalBeacon
 from resources.chain_types import Neuron
+
+if TYPE_CHECKING:
+    from devnet.stake import StakeWorld
+    from devnet.stake_plan import Planted
 
 GENESIS_TIME = 1_760_000_000  # world time of the devnet's first sample block (fixed: runs replay)
 FIRST_BLOCK = 1_000_000
@@ -84,6 +91,18 @@ class World:
         return math.ceil(end / self.tempo) * self.tempo
 
     @property
+    def stake_start_block(self) -> int:
+        """Where the planted stake history starts (devnet/stake.py): `stake_history_days` before the live
+        start, on an epoch boundary, never below block 0. The founding neurons register there."""
+        blocks = math.ceil(self.profile.devnet.stake_history_days * 86_400 / self.block_time / self.tempo) * self.tempo
+        return max(0, self.live_start_block - blocks)
+
+    @property
+    def genesis_block(self) -> int:
+        """Where the founding neurons register: before the panel and before the stake history."""
+        return min(FIRST_BLOCK, self.stake_start_block)
+
+    @property
     def end_block(self) -> int:
         return int(self.panel.block[-1]) + self.sample_every
 
@@ -139,18 +158,36 @@ class World:
                       day(self.end_block), _mix(m.general_pool, GP_MIX),
                       m.trades_per_day, m.median_volume_usd, m.settle_lag_hours)
 
+    @cached_property
+    def stake_plan(self) -> dict[str, "Planted"]:
+        """Each miner hotkey's stake plan (coldkey, registration, behaviour; devnet/stake_plan.py)."""
+        from devnet.stake_plan import plan  # lazy: stake_plan builds on this module
+
+        return {p.hotkey: p for p in plan(self)}
+
+    @cached_property
+    def stake(self) -> "StakeWorld":
+        """The planted stake history the devnet chain serves (devnet/stake.py), built once per world."""
+        from devnet.stake import StakeWorld  # lazy: stake builds on this module
+
+        return StakeWorld(self)
+
     def neurons(self) -> list[Neuron]:
-        """Everyone the devnet registers; young miners register when they start submitting."""
+        """Everyone the devnet registers. The founders register at the genesis block, before the stake
+        history; young miners when they start submitting, late ones where their stake plan says; three
+        miner hotkeys share one coldkey (devnet/stake_plan.py)."""
+        g = self.genesis_block
         out = [
-            Neuron(0, self.owner.ss58_address, self.owner.ss58_address, 1000.0, FIRST_BLOCK),
-            Neuron(1, self.validator.ss58_address, self.validator.ss58_address, 50_000.0, FIRST_BLOCK, True),
+            Neuron(0, self.owner.ss58_address, self.owner.ss58_address, 1000.0, g),
+            Neuron(1, self.validator.ss58_address, self.validator.ss58_address, 50_000.0, g, True),
         ]
+        plan = self.stake_plan
         for i, m in enumerate(self.miners):
-            joined = int(self.panel.block[m.first_sample]) if m.role == "young" else FIRST_BLOCK
-            coldkey = devnet_keypair(self.seed, f"cold:{m.hotkey}").ss58_address
-            out.append(Neuron(self.miner_uid(i), m.hotkey, coldkey, 10.0 + i, joined))
+            p = plan[m.hotkey]
+            out.append(Neuron(self.miner_uid(i), m.hotkey, p.coldkey, 10.0 + i, p.registered_at))
         for uid, hotkey, _ in self.traders:
-            out.append(Neuron(uid, hotkey, devnet_keypair(self.seed, f"cold:{hotkey}").ss58_address, 10.0, FIRST_BLOCK))
+            p = plan[hotkey]
+            out.append(Neuron(uid, hotkey, p.coldkey, 10.0, p.registered_at))
         return out
 
     # --- samples ---------------------------------------------------------------------------------

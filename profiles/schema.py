@@ -190,6 +190,9 @@ class Devnet(Strict):
     seed: int = 7
     bootstrap_days: float = Field(14.0, gt=0)
     live_days: float = Field(2.0, gt=0)  # how far past the bootstrap the planted world extends
+    # How far before the live start the planted stake history reaches (devnet/stake.py): vesting reads
+    # this many days of emissions and stake operations from the devnet chain on its first run.
+    stake_history_days: float = Field(150.0, gt=0)
     payload_port: int = Field(8787, ge=1, le=65535)  # loopback port the payload directory is served on
     auc_range: tuple[float, float] = (0.51, 0.60)
     roles: Roles = Field(default_factory=Roles)

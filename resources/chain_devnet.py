@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from resources.chain import ChainParams, ChainResource, Commitment, Metagraph, WeightsReceipt
+from collections.abc import Sequence
+
+from resources.chain import ChainParams, ChainResource, Commitment, Metagraph, StakeSnapshot, WeightsReceipt
 from resources.devnet_context import DevnetChainState, devnet_state
 
 
@@ -29,6 +31,16 @@ class DevnetChain(ChainResource):
 
     def moving_price(self, block: int | None = None) -> float:
         return self._state().moving_price()
+
+    def last_step(self, block: int) -> int:
+        return self._state().last_step(block)
+
+    def stake_snapshot(self, block: int, coldkeys: Sequence[str]) -> StakeSnapshot:
+        return self._state().stake_snapshot(block, coldkeys)
+
+    def stake_events(self, first: int, last: int) -> list[tuple[int, dict]]:
+        """The planted history's stake events (devnet/stake.py), as the node would decode them."""
+        return self._state().stake_events(first, last)
 
     def now(self) -> float:
         return self._state().clock.now()
