@@ -237,3 +237,38 @@ almanac_epochs = sa.Table(
     sa.Column("missing", sa.Text, nullable=True),  # why a budget input is NULL
     sa.Column("commitments", sa.Text, nullable=False),  # JSON {uid: commitment or null} at `block`
 )
+
+# -- Vesting: what each epoch read from the chain (its stake snapshots, classified flows and the
+# factors it produced), undecodable stake events, and sparse checkpoints of the tranche ledger (the
+# state between them is replayed from the epochs' flows: live tranches and changes, never a full
+# copy per epoch).
+
+vesting_epochs = sa.Table(
+    "vesting_epochs", metadata,
+    sa.Column("epoch", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("step_block", sa.BigInteger, nullable=True),  # the chain's step in the epoch (none: no emission)
+    sa.Column("status", sa.Text, nullable=False),  # ok | fallback
+    sa.Column("reason", sa.Text, nullable=True),  # why the epoch fell back
+    sa.Column("undecoded", sa.Integer, nullable=False),  # stake events that could not be decoded
+    sa.Column("chain", sa.LargeBinary, nullable=False),  # zlib JSON: snapshots (pre, post, opening)
+    sa.Column("flows", sa.LargeBinary, nullable=False),  # zlib JSON: [block, coldkey, hotkey, kind, rao, reason]
+    sa.Column("factors", sa.LargeBinary, nullable=False),  # zlib JSON: {hotkey: {uid, coldkey, h, d, m, ...}}
+    sa.Column("recorded_at", sa.Double, nullable=False),
+)
+
+vesting_undecoded = sa.Table(
+    "vesting_undecoded", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False, index=True),
+    sa.Column("block", sa.BigInteger, nullable=False),
+    sa.Column("extrinsic", sa.Integer, nullable=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+)
+
+vesting_checkpoints = sa.Table(
+    "vesting_checkpoints", metadata,  # the tranche ledger at the end of `epoch` (VestingLedger.dump)
+    sa.Column("epoch", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)

@@ -154,6 +154,29 @@ class AlmanacEpoch:
     commitments: dict[int, str | None]  # uid → its commitment at `block`
 
 
+@dataclass(frozen=True)
+class VestingEpoch:
+    """What one epoch's vesting read from the chain and what it produced (vesting_bettensor.md §3, §4)."""
+
+    epoch: int
+    step_block: int | None  # the chain's step in the epoch; None: no step, no emission
+    status: str  # ok | fallback (the factors are the previous epoch's; `reason` says why)
+    reason: str | None
+    undecoded: int  # stake events that could not be decoded (kept in vesting_undecoded)
+    chain: dict  # {"pre": [[coldkey, hotkey, rao]], "post": [...], "opening": {coldkey: rao} | None}
+    flows: list  # [[block, coldkey, hotkey | None, kind, rao, reason]] in booking order
+    factors: dict  # {hotkey: {"uid", "coldkey", "h", "d", "m", "rule", "stake", "qualified"}}
+    recorded_at: float
+
+
+def _blob(value: Any) -> bytes:
+    return zlib.compress(_json(value).encode(), 6)
+
+
+def _unblob(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(bytes(blob)))
+
+
 # ----------------------------------------------------------------------------------------------
 # Embedding blobs
 
@@ -860,6 +883,91 @@ class Ledger:
         if packed is None:
             return []  # no such pull: every pull's order is written in the transaction that records it
         return [records[i] for i in _unpack_order(packed).tolist() if i in records]
+
+    # -- vesting -------------------------------------------------------------------------------
+
+    def store_vesting_epoch(self, e: VestingEpoch, undecodable: Sequence[tuple] = ()) -> None:
+        """Write (or replace) an epoch's vesting row and its undecodable events
+        (block, extrinsic, name, reason, raw), and drop the checkpoints from the epoch on: they were
+        built on what the epoch read before. Keys are stored as ids of the hotkeys dictionary."""
+        _check_int64("epoch", e.epoch)
+        bad = [{"epoch": int(e.epoch), "block": int(b), "extrinsic": x, "name": safe_text(n, 64),
+                "reason": safe_text(r), "raw": safe_text(raw, 512)} for b, x, n, r, raw in undecodable]
+        chain, flows = e.chain, e.flows
+        opening = chain.get("opening")
+        with self._write() as conn:
+            ids = self._hotkey_ids(conn, [k for part in ("pre", "post") for c, h, _ in chain.get(part) or () for k in (c, h)]
+                                   + list(opening or ()) + [k for f in flows for k in f[1:3] if k])
+            pairs = lambda part: None if chain.get(part) is None else [[ids[c], ids[h], r] for c, h, r in chain[part]]  # noqa: E731
+            reasons = sorted({f[5] for f in flows})
+            row = {"epoch": int(e.epoch), "step_block": e.step_block, "status": e.status,
+                   "reason": safe_text(e.reason) if e.reason else None, "undecoded": int(e.undecoded),
+                   "chain": _blob({"pre": pairs("pre"), "post": pairs("post"),
+                                   "opening": None if opening is None else [[ids[c], r] for c, r in opening.items()]}),
+                   "flows": _blob({"reasons": reasons, "rows": [[b, ids[c], ids[h] if h else None, kind, a,
+                                                                 reasons.index(why)] for b, c, h, kind, a, why in flows]}),
+                   "factors": _blob(e.factors), "recorded_at": float(e.recorded_at)}
+            self._upsert(conn, t.vesting_epochs, [row], ["epoch"])
+            conn.execute(t.vesting_undecoded.delete().where(t.vesting_undecoded.c.epoch == e.epoch))
+            for chunk in _chunks(bad):
+                conn.execute(t.vesting_undecoded.insert(), list(chunk))
+            conn.execute(t.vesting_checkpoints.delete().where(t.vesting_checkpoints.c.epoch >= e.epoch))
+
+    def vesting_epochs(self, lo: int, hi: int, parts: Sequence[str] = ("chain", "flows", "factors")) -> list[VestingEpoch]:
+        """The vesting rows of epochs lo..hi (inclusive) in epoch order, with only `parts` unpacked."""
+        c = t.vesting_epochs.c
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.vesting_epochs).where(c.epoch >= lo, c.epoch <= hi).order_by(c.epoch)).all()
+            packed = [(r, _unblob(r.chain) if "chain" in parts else None, _unblob(r.flows) if "flows" in parts else None)
+                      for r in rows]
+            wanted = set()
+            for _, ch, fl in packed:
+                for part in ("pre", "post"):
+                    wanted.update(x for p in (ch or {}).get(part) or () for x in p[:2])
+                wanted.update(p[0] for p in (ch or {}).get("opening") or ())
+                wanted.update(x for f in (fl or {}).get("rows", ()) for x in f[1:3] if x is not None)
+            name = self._hotkey_names(conn, wanted)
+        out = []
+        for r, ch, fl in packed:
+            chain = {} if ch is None else {
+                "pre": None if ch["pre"] is None else [[name[i], name[j], v] for i, j, v in ch["pre"]],
+                "post": None if ch["post"] is None else [[name[i], name[j], v] for i, j, v in ch["post"]],
+                "opening": None if ch["opening"] is None else {name[i]: v for i, v in ch["opening"]}}
+            flows = [] if fl is None else [[b, name[i], None if j is None else name[j], kind, a, fl["reasons"][w]]
+                                           for b, i, j, kind, a, w in fl["rows"]]
+            out.append(VestingEpoch(int(r.epoch), r.step_block, r.status, r.reason, int(r.undecoded), chain, flows,
+                                    _unblob(r.factors) if "factors" in parts else {}, float(r.recorded_at)))
+        return out
+
+    def vesting_epoch(self, epoch: int) -> VestingEpoch | None:
+        rows = self.vesting_epochs(epoch, epoch)
+        return rows[0] if rows else None
+
+    def vesting_span(self) -> tuple[int, int] | None:
+        """The first and last epoch with a vesting row (the first is where the ledger was opened)."""
+        c = t.vesting_epochs.c
+        with self._read() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(c.epoch), sa.func.max(c.epoch))).one()
+        return None if lo is None else (int(lo), int(hi))
+
+    def vesting_undecoded(self, epoch: int) -> list[dict]:
+        c = t.vesting_undecoded.c
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.vesting_undecoded).where(c.epoch == epoch).order_by(c.id)).all()
+        return [{"block": r.block, "extrinsic": r.extrinsic, "name": r.name, "reason": r.reason, "raw": r.raw}
+                for r in rows]
+
+    def store_vesting_checkpoint(self, epoch: int, state: bytes) -> None:
+        with self._write() as conn:
+            self._upsert(conn, t.vesting_checkpoints, [{"epoch": int(epoch), "state": bytes(state)}], ["epoch"])
+
+    def vesting_checkpoint(self, at_most: int) -> tuple[int, bytes] | None:
+        """The newest tranche-ledger checkpoint at or before epoch `at_most`."""
+        c = t.vesting_checkpoints.c
+        with self._read() as conn:
+            r = conn.execute(sa.select(t.vesting_checkpoints).where(c.epoch <= at_most)
+                             .order_by(c.epoch.desc()).limit(1)).first()
+        return None if r is None else (int(r.epoch), bytes(r.state))
 
     # -- weights and submissions -------------------------------------------------------------
 

@@ -62,9 +62,9 @@ def _count(led: Ledger, table: sa.Table) -> int:
 
 
 def test_package_exports_and_head_revision():
-    assert migrations.head() == "0005"
+    assert migrations.head() == "0006"
     for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py", "0004_trades.py",
-                 "0005_almanac_epochs.py"):
+                 "0005_almanac_epochs.py", "0006_vesting.py"):
         assert (migrations.SCRIPT_LOCATION / "versions" / name).is_file()
     assert Ledger is store.Ledger and Sample is store.Sample and Submission is store.Submission
 

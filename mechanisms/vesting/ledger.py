@@ -17,7 +17,9 @@ two tranches an epoch (its stake operations, then the step block's emissions).
 
 from __future__ import annotations
 
+import json
 import math
+import zlib
 from array import array
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -158,6 +160,39 @@ class VestingLedger:
         return VestingLedger(dict(self.miners), self.activation_epoch,
                              {c: t.copy() for c, t in self.coldkeys.items()}, dict(self.emitted), self.epoch)
 
+    def dump(self) -> bytes:
+        """The state as compact bytes (zlib): per coldkey its live tranches, entry epochs delta-coded."""
+        head = {"activation": self.activation_epoch, "epoch": self.epoch, "emitted": self.emitted,
+                "coldkeys": [[c, len(t.remaining), t.held, t.held_epochs] for c, t in self.coldkeys.items()]}
+        entries = array("q", (x for t in self.coldkeys.values() for x in t.entry))
+        deltas = array("q", (entries[i] - entries[i - 1] if i else entries[i] for i in range(len(entries))))
+        body = b"".join([deltas.tobytes(), b"".join(bytes(t.kind) for t in self.coldkeys.values()),
+                         b"".join(t.remaining.tobytes() for t in self.coldkeys.values())])
+        text = json.dumps(head, separators=(",", ":")).encode()
+        return zlib.compress(len(text).to_bytes(8, "little") + text + body, 6)
+
+    @classmethod
+    def load(cls, blob: bytes, miners: Mapping[str, str]) -> "VestingLedger":
+        """A state written by `dump`, for these miners."""
+        raw = zlib.decompress(blob)
+        n = int.from_bytes(raw[:8], "little")
+        head = json.loads(raw[8:8 + n])
+        total = sum(k for _, k, _, _ in head["coldkeys"])
+        body = memoryview(raw)[8 + n:]
+        deltas = array("q", body[:8 * total].tobytes())
+        kinds = body[8 * total:9 * total].tobytes()
+        remaining = array("q", body[9 * total:17 * total].tobytes())
+        ledger = cls(dict(miners), head["activation"], {}, {k: int(v) for k, v in head["emitted"].items()}, head["epoch"])
+        at, entry = 0, 0
+        for coldkey, k, held, held_epochs in head["coldkeys"]:
+            t = _Tranches(array("q"), bytearray(kinds[at:at + k]), array("q", remaining[at:at + k]), held, held_epochs)
+            for i in range(at, at + k):
+                entry += deltas[i]
+                t.entry.append(entry)
+            ledger.coldkeys[coldkey] = t
+            at += k
+        return ledger
+
     @property
     def tranche_count(self) -> int:
         return sum(len(t.remaining) for t in self.coldkeys.values())
@@ -214,6 +249,21 @@ def table_multiplier(h: Fraction, d: Fraction, *, amount_strict: bool = True, ti
     a = _tier(h, AMOUNT_TIERS, amount_strict)
     t = _tier(d, ((Fraction(n), f) for n, f in TIME_TIERS), time_strict)
     return min(cap, 1 + ((a + t) / 2 - 1) * Fraction(5, 3))
+
+
+def explain(h: Fraction, d: Fraction, m: Fraction | float, formula: str = "table", *, amount_strict: bool = True,
+            time_strict: bool = False, cap: Fraction = MAX_MULTIPLIER) -> str:
+    """The rule that set m, in words and numbers (for operators: `incentive vesting show`)."""
+    if formula == "continuous":
+        return (f"continuous: 1 + {float(cap - 1):g}·sqrt(min(1, h/0.9)·min(1, d/30)) with h {float(h):.4f}, "
+                f"d {float(d):.2f} days = {float(m):.6f}")
+    a, t = _tier(h, AMOUNT_TIERS, amount_strict), _tier(d, ((Fraction(n), f) for n, f in TIME_TIERS), time_strict)
+    amount = next((f"h {float(h):.4f} {'>' if amount_strict else '≥'} {float(x):g}" for x, f in AMOUNT_TIERS if f == a),
+                  f"h {float(h):.4f} below 0.3")
+    time = next((f"d {float(d):.2f} {'>' if time_strict else '≥'} {n} days" for n, f in TIME_TIERS if f == t),
+                f"d {float(d):.2f} below 14 days")
+    capped = " (capped)" if 1 + ((a + t) / 2 - 1) * Fraction(5, 3) > cap else ""
+    return f"table: a = {float(a):g} ({amount}), t = {float(t):g} ({time}); m = 1 + ((a + t)/2 − 1)·5/3 = {float(m):.4f}{capped}"
 
 
 def continuous_multiplier(h: Fraction, d: Fraction, cap: Fraction = MAX_MULTIPLIER) -> float:
