@@ -350,7 +350,7 @@ def test_the_chain_path_finds_the_planted_multipliers(sw, world, at, holdings):
         events, unjoined = ev.combine(records, netuid)
         assert bad == unjoined == []
         manual = ev.pair_changes(records, netuid, range(step, step + 1)) if step else {}
-        ledger.advance([f for f, _ in book(k, netuid, set(miners), step, pre, post, events, manual, None)], k)
+        ledger.advance([f for f, _ in book(k, netuid, miners, step, pre, post, events, manual, None)], k)
     got = ledger.holdings(at, Fraction(tempo) * Fraction(str(world.block_time)), v.formula,
                           amount_strict=v.amount_strict, time_strict=v.time_strict,
                           max_multiplier=Fraction(str(v.max_multiplier)))

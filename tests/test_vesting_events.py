@@ -73,13 +73,26 @@ def test_an_event_that_fits_no_layout_is_undecodable_with_its_reason(record, rea
     assert out.reason.startswith(reason) if hasattr(out, "reason") else False
 
 
-def test_a_cross_subnet_summary_without_its_legs_is_undecodable_and_a_move_within_s_needs_none():
+def test_a_summary_taking_alpha_off_s_without_its_leg_is_undecodable_and_one_without_arrival_brought_nothing():
     got, bad = effects([(20, rec("StakeMoved", C1, H1, S, H1, S + 1, 12))])
-    assert got == [] and len(bad) == 1 and "legs are missing" in bad[0].reason
+    assert got == [] and len(bad) == 1 and "leg on the subnet is missing" in bad[0].reason
     got, bad = effects([(20, removed(C1, H1, 6)), (20, rec("StakeMoved", C1, H1, S, H1, S + 1, 12))])
     assert got == [(C1, "outflow", 6)] and not bad  # too little left to stake again off S: no leg there, none needed
+    got, bad = effects([(20, removed(C1, H1, 6, S + 1)), (20, rec("StakeSwapped", C1, H1, S + 1, S, 12))])
+    assert got == [(C1, "inflow", 0)] and not bad  # nothing arrived on S: no inflow, and no reason to fall back
     got, bad = effects([(20, rec("StakeMoved", C1, H1, S, V, S, 12))])
     assert got == [(C1, "neutral", 0)] and not bad
+
+
+def test_a_sell_batched_with_a_dust_move_is_still_a_sell():
+    """utility.batch([remove_stake(X), move_stake within S (ε)]): the move's legs are the ones next to it."""
+    ops = [(30, removed(C1, H1, 10**12, x=4)),
+           (30, removed(C1, H1, 1, x=4)), (30, added(C1, V, 1, x=4)), (30, rec("StakeMoved", C1, H1, S, V, S, 2, x=4)),
+           (30, removed(C1, H1, 5, x=4)), (30, added(C1, V, 5, x=4)), (30, rec("StakeMoved", C1, H1, S, V, S, 9, x=4)),
+           (30, removed(C1, H1, 7, x=4))]
+    got, bad = effects(ops)
+    assert not bad and sorted(got) == sorted([(C1, "outflow", 10**12), (C1, "neutral", 0), (C1, "neutral", 0),
+                                              (C1, "outflow", 7)])
 
 
 def test_other_modules_and_events_are_ignored():
@@ -116,17 +129,24 @@ def test_pair_changes_sum_the_legs_on_s_in_the_step_block():
 def test_book_splits_the_step_into_emission_dividends_and_losses():
     pre = {(C1, H1): 100, (C1, V): 50, (C2, H2): 40}
     post = {(C1, H1): 110, (C1, V): 53, (C2, H2): 35}
-    booked = book(4, S, {H1, H2}, 1000, pre, post, [], {}, None)
+    booked = book(4, S, {H1: C1, H2: C2}, 1000, pre, post, [], {}, None)
     got = sorted((f.coldkey, f.hotkey or "", f.kind, f.amount, why) for f, why in booked)
     assert got == sorted([(C1, "", "inflow", 3, "dividends on delegated stake"), (C1, H1, "emission", 10, "emission at the step"),
                           (C2, "", "outflow", 5, "stake fell across the step (§3.2)")])
-    no_step = book(4, S, {H1}, None, None, None, [], {}, None)
+    no_step = book(4, S, {H1: C1}, None, None, None, [], {}, None)
     assert no_step == []  # an epoch without a step has no emission
+
+
+def test_stake_another_coldkey_puts_on_a_miner_at_the_step_is_never_that_miners_emission():
+    pre, post = {(C1, H1): 100}, {(C1, H1): 110, (C2, H1): 50_000}  # C2 stakes on C1's miner at the step block
+    booked = book(4, S, {H1: C1}, 1000, pre, post, [], {}, None)
+    got = sorted((f.coldkey, f.kind, f.amount) for f, _ in booked)
+    assert got == [(C1, "emission", 10), (C2, "inflow", 50_000)]
 
 
 def test_book_from_snapshots_nets_each_coldkeys_total():
     pre, post = {(C1, H1): 100}, {(C1, H1): 110, (C1, V): 20}
-    booked = book(4, S, {H1}, 1000, pre, post, None, {}, {C1: 90})
+    booked = book(4, S, {H1: C1}, 1000, pre, post, None, {}, {C1: 90})
     got = sorted((f.kind, f.amount) for f, _ in booked)
     assert got == [("emission", 10), ("inflow", 30)]  # 130 − 90 − 10: a buy (or dividends) of 30
 

@@ -96,7 +96,7 @@ def decode_one(block: int, record: object) -> StakeRecord | Undecodable | None:
     if module != MODULE or name not in EVENTS:
         return None
     extrinsic = record.get("extrinsic_idx")
-    extrinsic = extrinsic if type(extrinsic) is int else None
+    extrinsic = extrinsic if type(extrinsic) is int and 0 <= extrinsic < 2**32 else None
     attributes = event.get("attributes")
     if isinstance(attributes, dict):
         layout = next((v for (n, _), v in LAYOUTS.items() if n == name and set(v) <= set(attributes)), None)
@@ -147,25 +147,33 @@ def _matches(leg: StakeRecord, side: tuple) -> bool:
 def combine(records: list[StakeRecord], netuid: int) -> tuple[list[StakeEvent], list[Undecodable]]:
     """One `StakeEvent` per operation, in event order: each summary joined with the legs before it in
     its extrinsic (its StakeRemoved where the alpha left, its StakeAdded where it arrived), and every
-    leg no summary claims on its own. A summary that changes subnet `netuid`'s holding without the leg
-    on that side, which says how much alpha moved, is undecodable: the amount it reports is TAO. (The
-    other side's leg may be missing: a move off S whose TAO is too small to stake again has none.)"""
+    leg no summary claims on its own. A summary that takes alpha off subnet `netuid` without the leg that
+    says how much (its amount is TAO) is undecodable; one without a StakeAdded where it went brought
+    nothing there (the runtime refunds a remainder too small to stake again). Linear in the records."""
     out: list[tuple[int, StakeEvent]] = []
     bad: list[Undecodable] = []
     used: set[int] = set()
+    legs: dict[tuple, list[int]] = {}  # (block, extrinsic) → its legs so far, in event order
+    since: dict[tuple, int] = {}  # (block, extrinsic) → index of its previous summary
     for i, s in enumerate(records):
+        where = (s.block, s.extrinsic)
         if s.name not in SUMMARIES:
+            if s.name in LEGS:
+                legs.setdefault(where, []).append(i)
             continue
         origin, destination = _sides(s)
-        legs = [j for j in range(i) if j not in used and records[j].block == s.block
-                and records[j].extrinsic == s.extrinsic]
-        out_leg = next((j for j in legs if records[j].name == "StakeRemoved" and _matches(records[j], origin)), None)
-        in_leg = next((j for j in legs if records[j].name == "StakeAdded" and _matches(records[j], destination)), None)
+        # A summary's legs are the ones between it and the previous summary of its extrinsic: the
+        # nearest that match, so a sell batched with a move is never taken for the move's leg.
+        mine = [j for j in reversed(legs.get(where, ())) if j > since.get(where, -1) and j not in used]
+        since[where] = i
+        out_leg = next((j for j in mine if records[j].name == "StakeRemoved" and _matches(records[j], origin)), None)
+        in_leg = next((j for j in mine if records[j].name == "StakeAdded" and _matches(records[j], destination)), None)
         crosses = origin[2] != destination[2] or origin[0] != destination[0]
-        if crosses and ((origin[2] == netuid and out_leg is None) or (destination[2] == netuid and in_leg is None)):
-            bad.append(Undecodable(s.block, s.extrinsic, s.name, "its StakeRemoved/StakeAdded legs are missing, so the "
-                                   "alpha it moved is unknown", _raw(dict(s.fields))))
+        if crosses and origin[2] == netuid and out_leg is None:
+            bad.append(Undecodable(s.block, s.extrinsic, s.name, "its StakeRemoved leg on the subnet is missing, so "
+                                   "the alpha it moved is unknown", _raw(dict(s.fields))))
             continue
+        # no StakeAdded where it went: nothing arrived (a remainder too small to stake again is refunded)
         used.update(j for j in (out_leg, in_leg) if j is not None)
         alpha_out = records[out_leg].fields["alpha"] if out_leg is not None else 0
         alpha_in = records[in_leg].fields["alpha"] if in_leg is not None else 0

@@ -122,7 +122,7 @@ def epoch_flows(epoch: int, step_block: int | None, emitted: Mapping[tuple[str, 
     return out
 
 
-def book(epoch: int, netuid: int, miners: Iterable[str], step_block: int | None,
+def book(epoch: int, netuid: int, miners: Mapping[str, str], step_block: int | None,
          pre: Mapping[tuple[str, str], int] | None, post: Mapping[tuple[str, str], int] | None,
          events: Iterable[StakeEvent] | None, manual: Mapping[tuple[str, str], int],
          totals_before: Mapping[str, int] | None) -> list[tuple[Flow, str]]:
@@ -130,19 +130,20 @@ def book(epoch: int, netuid: int, miners: Iterable[str], step_block: int | None,
 
     `events` None means flows from snapshots (§3.4: `totals_before` is each coldkey's total at the
     previous post snapshot); otherwise classified events (§3.3) plus the §3.2 losses. Emissions are the
-    step's gains on positions of miner hotkeys and need both snapshots; without them (or without a
-    step) the epoch books none. A gain at the step on any other position (a validator the coldkey
-    delegates to) is dividends: an inflow, never held rewards. `manual` is the signed alpha stake
+    step's gains on a miner hotkey's position of its own coldkey (`miners`: hotkey → coldkey) and need
+    both snapshots; without them (or without a step) the epoch books none. A gain at the step on any
+    other position (a validator the coldkey delegates to, or someone else's stake on a miner) is
+    dividends: an inflow, never held rewards. `manual` is the signed alpha stake
     operations added to each position at the step block (§3.2)."""
-    miners = set(miners)
     emitted: dict[tuple[str, str], int] = {}
     lost: dict[str, int] = {}
     dividends: dict[str, int] = {}
     if step_block is not None and pre is not None and post is not None:
-        mine = lambda snap: {p: v for p, v in snap.items() if p[1] in miners}  # noqa: E731
+        own = lambda pair: miners.get(pair[1]) == pair[0]  # noqa: E731
+        mine = lambda snap: {p: v for p, v in snap.items() if own(p)}  # noqa: E731
         emitted, lost = emissions(mine(pre), mine(post), manual)
         for pair in set(pre) | set(post):
-            if pair[1] not in miners:
+            if not own(pair):
                 change = post.get(pair, 0) - pre.get(pair, 0) - manual.get(pair, 0)
                 dividends[pair[0]] = dividends.get(pair[0], 0) + change
     if events is None:
