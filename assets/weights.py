@@ -18,7 +18,9 @@ import numpy as np
 from assets.epochs import EpochBlocks, epoch_params
 from assets.almanac import SALIENCE as ALMANAC_SALIENCE
 from assets.mantis.scoring import EAGER, SALIENCE as MANTIS_SALIENCE
+from assets.vesting import VESTING
 from mechanisms.mantis.panel import Panel, first_seen_blocks
+from mechanisms.vesting.ledger import apply_multipliers
 from mechanisms.weights import (WeightRules, aggregate_challenges, blend_ema, carry_forward, quantize_u16,
                                 sent_unchanged, weight_vector, within_limit)
 from ledger import StoredWeights
@@ -35,6 +37,7 @@ if "mantis" in PROFILE.families:
 
 
 @dg.asset(group_name="weights", partitions_def=EPOCHS, automation_condition=EAGER, ins=INS,
+          deps=[VESTING] if PROFILE.vesting.enabled else [],
           description="The weight vector to set for the epoch (u16 as sent), with its provenance.")
 def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: SettingsResource,
                   chain: ChainResource, **inputs: dict) -> dict:
@@ -47,6 +50,7 @@ def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, set
     by_challenge = {key.split("|")[0]: value for family in SALIENCES
                     for key, value in inputs.get(f"{family}_salience", {}).items()}
     scores = aggregate_challenges(by_challenge, {c.name: c.weight for c in profile.challenges})
+    scores, vesting = _vesting(store, profile, epoch, scores)
     panels: dict[str, Panel] = inputs.get("panels", {})
     w = profile.weights
     rules = WeightRules(w.burn_uid, w.burn_share, w.young_window_blocks, w.young_weight, profile.ema_alpha,
@@ -69,23 +73,55 @@ def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, set
         "weights": [float(x) for x in vector.weights], "u16": [int(x) for x in u16],
         "max_weight_limit": limit, "rejected": vector.rejected, "source": source,
     }
+    meta = {"source": source, "max_weight_limit": limit}
+    if vesting is not None:
+        out["multipliers"] = [float(vesting["m"].get(h, 1.0)) for h in out["hotkeys"]]
+        meta |= {"vesting": vesting["vesting"], "multipliers": out["multipliers"]}
     stored_as = "not stored: rejected"
     if vector.rejected is None:
         stored_as = store.store_weights(StoredWeights(epoch, blocks.last, tuple(out["uids"]), tuple(out["hotkeys"]),
                                                       tuple(out["weights"]), tuple(out["u16"]),
-                                                      {"source": source, "max_weight_limit": limit}))
+                                                      meta))
     stored = store.weights(epoch)
     order = np.argsort(-np.array(out["weights"]), kind="stable")[:10]
     total = sum(out["u16"])
+    m_of = out.get("multipliers") or [1.0] * len(out["uids"])
+    if vesting is not None:
+        context.add_output_metadata({k: v for k, v in vesting.items() if k != "m"})
     context.add_output_metadata({
         "source": source, "uids": len(out["uids"]), "non_zero": sum(x > 0 for x in out["u16"]),
         "stored": stored_as, "reproduces_stored_u16": _same_vector(out, stored),
         "max_weight_limit": limit, "largest_share_sent": max(out["u16"]) / total if total else 0.0,
         "burn_share": out["weights"][out["uids"].index(w.burn_uid)] if w.burn_uid in out["uids"] else 0.0,
-        "top": dg.MetadataValue.md("| uid | hotkey | weight | u16 |\n|---|---|---|---|\n" + "\n".join(
-            f"| {out['uids'][i]} | {out['hotkeys'][i]} | {out['weights'][i]:.5f} | {out['u16'][i]} |" for i in order)),
+        "top": dg.MetadataValue.md("| uid | hotkey | weight | u16 | m |\n|---|---|---|---|---|\n" + "\n".join(
+            f"| {out['uids'][i]} | {out['hotkeys'][i]} | {out['weights'][i]:.5f} | {out['u16'][i]} | {m_of[i]:.4f} |"
+            for i in order)),
     })
     return out
+
+
+def _vesting(store, profile, epoch: int, scores: dict[str, float]) -> tuple[dict[str, float], dict | None]:
+    """The aggregated scores times each hotkey's vesting multiplier and stake gate, renormalised
+    (§5, V8: before the young-uid rule, the burn and the EMA); in shadow mode the scores unchanged,
+    with what the factors would have done in the metadata. (scores, None) when vesting is off."""
+    if not profile.vesting.enabled:
+        return scores, None
+    row = store.vesting_epoch(epoch)
+    if row is None or not row.factors:
+        raise dg.Failure(f"vesting is on but epoch {epoch} has no vesting factors: materialize vesting_multipliers first")
+    m = {hk: f["m"] for hk, f in row.factors.items()}
+    gate = {hk: f["qualified"] for hk, f in row.factors.items()}
+    adjusted = apply_multipliers(scores, m, gate)
+    shadow = profile.vesting.shadow
+    changed = sorted(((abs(adjusted.get(k, 0.0) - v), k) for k, v in scores.items()), reverse=True)[:10]
+    report = {
+        "m": m, "vesting": "shadow (computed, not applied)" if shadow else "applied",
+        "vesting_epoch_status": row.status + (f": {row.reason}" if row.reason else ""),
+        "vesting_gate_excluded": sum(1 for k in scores if gate.get(k) is False),
+        "vesting_effect": dg.MetadataValue.md("| hotkey | m | score | with vesting |\n|---|---|---|---|\n" + "\n".join(
+            f"| {k} | {m.get(k, 1.0):.4f} | {scores[k]:.5f} | {adjusted.get(k, 0.0):.5f} |" for _, k in changed)),
+    }
+    return (scores if shadow else adjusted), report
 
 
 def _same_vector(out: dict, stored: StoredWeights | None) -> bool:

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from assets.mantis.reveal import EMBEDDINGS, SIGNATURES
     from assets.almanac import SALIENCE as ALMANAC_SALIENCE, TRADES_PULL, epoch_matrices
     from assets.mantis.scoring import SALIENCE as MANTIS_SALIENCE, panels
+    from assets.vesting import VESTING
     from assets.weights import WEIGHT_CHECKS, final_weights
     from devnet.bootstrap import write_bootstrap
     from devnet.chain import DevnetChainState
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             multi = dg.MultiPartitionKey({"epoch": key, "challenge": challenge.name})
             family_salience = ALMANAC_SALIENCE if challenge.almanac else MANTIS_SALIENCE
             _materialize(dg, instance, resources, [family_salience], multi, everything)
+        if PROFILE.vesting.enabled:  # a run of its own: its backfill policy (one ordered run per range) is not the others'
+            _materialize(dg, instance, resources, [VESTING], key, everything)
         _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
         say(f"epoch {key}: revealed, scored, weighed and submitted")
     last = store.weights(epochs[-1])
@@ -92,9 +95,13 @@ def run(args: argparse.Namespace) -> int:
     roles |= {hotkey: f"trader:{role}" for _, hotkey, role in world.traders}
     print(f"\nweights of epoch {epoch_key(epochs[-1])} (set on the devnet chain at block "
           f"{store.submissions(epochs[-1])[-1].block}):")
-    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<21}  weight   u16 sent")
-    for uid, hotkey, weight, u16 in sorted(zip(last.uids, last.hotkeys, last.weights, last.u16), key=lambda r: -r[2]):
-        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<21}  {weight:.5f}  {u16:>8}")
+    multipliers = last.meta.get("multipliers") or [None] * len(last.uids)
+    mode = f"  m ({last.meta.get('vesting')})  stake behaviour" if PROFILE.vesting.enabled else ""
+    print(f"{'uid':>4}  {'hotkey':<48}  {'planted role':<21}  weight   u16 sent{mode}")
+    for uid, hotkey, weight, u16, m in sorted(zip(last.uids, last.hotkeys, last.weights, last.u16, multipliers),
+                                              key=lambda r: -r[2]):
+        vest = "" if m is None else f"  {m:.4f}  {world.stake.behaviour_of(hotkey) or '-'}"
+        print(f"{uid:>4}  {hotkey:<48}  {roles.get(hotkey, '?'):<21}  {weight:.5f}  {u16:>8}{vest}")
     limit = store.chain_params(last.block).max_weight_limit
     print(f"(u16 as stored and sent: no uid above max_weight_limit {limit}/65535 = {limit / 65535:.1%} of their total)")
     print(f"\ndone in {time.monotonic() - t_start:.0f} s. Lineage, metadata and reruns of these epochs are in the "

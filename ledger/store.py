@@ -160,7 +160,7 @@ class VestingEpoch:
 
     epoch: int
     step_block: int | None  # the chain's step in the epoch; None: no step, no emission
-    status: str  # ok | fallback (the factors are the previous epoch's; `reason` says why)
+    status: str  # ok | fallback (the factors are the previous epoch's; `reason` says why) | inactive (before activation)
     reason: str | None
     undecoded: int  # stake events that could not be decoded (kept in vesting_undecoded)
     chain: dict  # {"pre": [[coldkey, hotkey, rao]], "post": [...], "opening": {coldkey: rao} | None}
@@ -886,10 +886,11 @@ class Ledger:
 
     # -- vesting -------------------------------------------------------------------------------
 
-    def store_vesting_epoch(self, e: VestingEpoch, undecodable: Sequence[tuple] = ()) -> None:
+    def store_vesting_epoch(self, e: VestingEpoch, undecodable: Sequence[tuple] = (), *, same_flows: bool = False) -> None:
         """Write (or replace) an epoch's vesting row and its undecodable events
-        (block, extrinsic, name, reason, raw), and drop the checkpoints from the epoch on: they were
-        built on what the epoch read before. Keys are stored as ids of the hotkeys dictionary."""
+        (block, extrinsic, name, reason, raw), and unless its flows are the ones stored before
+        (`same_flows`), drop the checkpoints from the epoch on: they were built on those. Keys are
+        stored as ids of the hotkeys dictionary."""
         _check_int64("epoch", e.epoch)
         bad = [{"epoch": int(e.epoch), "block": int(b), "extrinsic": x, "name": safe_text(n, 64),
                 "reason": safe_text(r), "raw": safe_text(raw, 512)} for b, x, n, r, raw in undecodable]
@@ -911,7 +912,8 @@ class Ledger:
             conn.execute(t.vesting_undecoded.delete().where(t.vesting_undecoded.c.epoch == e.epoch))
             for chunk in _chunks(bad):
                 conn.execute(t.vesting_undecoded.insert(), list(chunk))
-            conn.execute(t.vesting_checkpoints.delete().where(t.vesting_checkpoints.c.epoch >= e.epoch))
+            if not same_flows:
+                conn.execute(t.vesting_checkpoints.delete().where(t.vesting_checkpoints.c.epoch >= e.epoch))
 
     def vesting_epochs(self, lo: int, hi: int, parts: Sequence[str] = ("chain", "flows", "factors")) -> list[VestingEpoch]:
         """The vesting rows of epochs lo..hi (inclusive) in epoch order, with only `parts` unpacked."""
@@ -944,10 +946,11 @@ class Ledger:
         return rows[0] if rows else None
 
     def vesting_span(self) -> tuple[int, int] | None:
-        """The first and last epoch with a vesting row (the first is where the ledger was opened)."""
+        """The first and last epoch with a vesting row from activation on (the first is where the ledger
+        was opened; rows of epochs before activation, status "inactive", do not count)."""
         c = t.vesting_epochs.c
         with self._read() as conn:
-            lo, hi = conn.execute(sa.select(sa.func.min(c.epoch), sa.func.max(c.epoch))).one()
+            lo, hi = conn.execute(sa.select(sa.func.min(c.epoch), sa.func.max(c.epoch)).where(c.status != "inactive")).one()
         return None if lo is None else (int(lo), int(hi))
 
     def vesting_undecoded(self, epoch: int) -> list[dict]:

@@ -14,6 +14,7 @@ from assets.mantis.ingest import collect_epoch
 from assets.mantis.reveal import drand_signatures, embeddings
 from assets.mantis.scoring import panels, salience
 from assets.partitions import PROFILE
+from assets.vesting import vesting_multipliers
 from assets.weights import WEIGHT_CHECKS, final_weights
 from orchestration.automation import epoch_automation
 from orchestration.jobs import collect_job, reveal_job, trades_job
@@ -30,7 +31,9 @@ FAMILIES = {
     "almanac": {"assets": [trades_pull, epoch_matrices, almanac_salience], "jobs": [trades_job],
                 "sensors": [trades_sensor], "schedules": []},
 }
-ASSETS = [a for family in PROFILE.families for a in FAMILIES[family]["assets"]] + [final_weights, weight_submission]
+VESTING_ASSETS = [vesting_multipliers] if PROFILE.vesting.enabled else []  # any family's profile may switch it on
+ASSETS = [a for family in PROFILE.families for a in FAMILIES[family]["assets"]] + VESTING_ASSETS + [
+    final_weights, weight_submission]
 
 
 def _of(part: str) -> list:

@@ -35,7 +35,7 @@ def test_definitions_graph():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw/payloads", "market/prices", "chain/metagraph", "drand/signatures", "embeddings", "panels",
                     "mantis/salience", "almanac/trades_pull", "epoch_matrices", "almanac/salience", "final_weights",
-                    "chain/weight_submission"}
+                    "chain/weight_submission", "vesting_multipliers"}
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["raw/payloads"] == "ingest" and groups["embeddings"] == "reveal"
     assert groups["mantis/salience"] == groups["almanac/salience"] == groups["epoch_matrices"] == "scoring"
@@ -43,7 +43,11 @@ def test_definitions_graph():
     # each challenge's salience shows its real input: the Almanac one never comes from MANTIS panels
     assert parents("almanac/salience") == {"epoch_matrices"} and parents("mantis/salience") == {"panels"}
     assert parents("epoch_matrices") == {"almanac/trades_pull"}
-    assert parents("final_weights") == {"mantis/salience", "almanac/salience", "panels"}
+    assert parents("final_weights") == {"mantis/salience", "almanac/salience", "panels", "vesting_multipliers"}
+    # vesting reads the chain's stake history once the epoch's collection has its metagraph; one run at a time
+    assert parents("vesting_multipliers") == {"chain/metagraph"} and groups["vesting_multipliers"] == "weights"
+    vesting = graph.get(dg.AssetKey("vesting_multipliers"))
+    assert vesting.backfill_policy == dg.BackfillPolicy.single_run() and vesting.automation_condition is not None
     node = lambda name: graph.get(dg.AssetKey.from_user_string(name))  # noqa: E731
     assert node("raw/payloads").automation_condition is None and node("embeddings").automation_condition is None
     assert node("panels").automation_condition is not None and node("final_weights").automation_condition is not None

@@ -61,9 +61,13 @@ def artifact(platform, *path: str):
 def test_run_prints_every_neuron_with_role_and_weight(platform):
     lines = [line for line in platform.run.stdout.splitlines() if line[:4].strip().isdigit()]
     assert len(lines) == len(platform.world.neurons())
-    assert abs(sum(float(line.split()[-2]) for line in lines) - 1) < 1e-3
+    # uid, hotkey, planted role, weight, u16 sent, vesting m, stake behaviour
+    assert abs(sum(float(line.split()[-4]) for line in lines) - 1) < 1e-3
     stored = platform.ledger.weights(platform.epochs[-1])
-    assert {int(line.split()[0]): int(line.split()[-1]) for line in lines} == dict(zip(stored.uids, stored.u16))
+    assert {int(line.split()[0]): int(line.split()[-3]) for line in lines} == dict(zip(stored.uids, stored.u16))
+    assert [float(line.split()[-2]) for line in lines] == [round(m, 4) for _, m in sorted(
+        zip(stored.weights, stored.meta["multipliers"]), key=lambda x: -x[0])]
+    assert "m (applied)" in platform.run.stdout
     assert "make ui" in platform.run.stdout
     top = lines[0].split()
     assert top[0] == "0" and top[2] == "owner"  # the burn share is the largest single weight
@@ -88,6 +92,35 @@ def test_two_epochs_submitted_on_the_devnet_chain(platform):
         burn_sent = dict(sent)[burn_uid] / sum(q for _, q in sent)
         # the platform's burn share, and what the Almanac challenge burns (unearned budget, general pool)
         assert burn_sent <= limit / 65535 < burn_share < stored.weights[stored.uids.index(burn_uid)]
+
+
+def test_vesting_scales_the_aggregated_scores_by_its_factors_only(platform):
+    """The epoch's scores with vesting are the vesting-off scores times m and the stake gate, renormalised
+    (§5, V8); the planted behaviours come through: holders at the top tier, sellers below."""
+    from assets.weights import _vesting
+    from mechanisms.weights import aggregate_challenges
+
+    world, epoch = platform.world, platform.epochs[-1]
+    profile, key = world.profile, f"{epoch:08d}"
+    saliences = {c.name: artifact(platform, "almanac" if c.almanac else "mantis", "salience", f"{c.name}__{key}")
+                 for c in profile.challenges}
+    scores = aggregate_challenges(saliences, {c.name: c.weight for c in profile.challenges})
+    with_vesting, report = _vesting(platform.ledger, profile, epoch, scores)
+    off, none = _vesting(platform.ledger, profile.model_copy(update={"vesting": profile.vesting.model_copy(
+        update={"enabled": False})}), epoch, scores)
+    shadow, _ = _vesting(platform.ledger, profile.model_copy(update={"vesting": profile.vesting.model_copy(
+        update={"shadow": True})}), epoch, scores)
+    assert none is None and off == scores == shadow  # off and shadow leave the scores as they are
+    factors = platform.ledger.vesting_epoch(epoch).factors
+    factor = {k: (factors[k]["m"] if factors[k]["qualified"] else 0.0) if k in factors else 1.0 for k in scores}
+    ratios = {k: with_vesting[k] / (v * factor[k]) for k, v in scores.items() if v > 0 and factor[k] > 0}
+    assert len(ratios) > 20 and max(ratios.values()) == pytest.approx(min(ratios.values()), rel=1e-12)
+    assert all(with_vesting[k] == 0 for k in scores if factor[k] == 0)  # the gate's exclusions get nothing
+    assert report["vesting"] == "applied" and platform.ledger.weights(epoch).meta["vesting"] == "applied"
+    by = {}
+    for hk, f in factors.items():
+        by.setdefault(world.stake.behaviour_of(hk), []).append(f["m"])
+    assert set(by["holder"]) == {1.5} and max(by["seller_all"]) < min(by["holder"])
 
 
 def test_quality_holds_through_the_pipeline(platform):

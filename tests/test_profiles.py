@@ -64,7 +64,7 @@ def test_invalid_profiles_name_the_problem(tmp_path, old, new, message):
 
 
 def test_duplicate_challenges_are_refused(tmp_path):
-    block = DEVNET[DEVNET.index("  - name: ETH-1H-BINARY"):DEVNET.index("protocol:")]
+    block = DEVNET[DEVNET.index("  - name: ETH-1H-BINARY"):DEVNET.index("vesting:")]
     text = DEVNET.replace(block, block + block)
     with pytest.raises(ProfileError, match="unique"):
         profiles.load(write(tmp_path, text))

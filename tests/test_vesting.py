@@ -193,7 +193,7 @@ def _event(**kw):
 
 
 @pytest.mark.parametrize(("event", "message"), [
-    (_event(hotkey="other"), "not in miners"),
+    (_event(hotkey=None), "names no hotkey"),
     (_event(coldkey="ck2"), "miners gives"),
     (_event(kind="stake"), "unknown kind"),
     (_event(amount_rao=-1), "negative or non-integer"),
@@ -222,8 +222,10 @@ def test_a_bad_file_exits_2(tmp_path, capsys):
 def test_a_profile_switches_vesting_on_with_its_own_rules(tmp_path):
     import profiles
 
-    assert profiles.load().vesting.enabled is False  # off unless a profile says so
-    text = (profiles.DIRECTORY / "devnet.yaml").read_text() + "vesting: {enabled: true, formula: continuous, max_multiplier: 1.25}\n"
+    assert profiles.load(profiles.DIRECTORY / "almanac.yaml").vesting.enabled is False  # off unless a profile says so
+    devnet = profiles.load().vesting  # the devnet switches it on, from a fixed epoch
+    assert (devnet.enabled, devnet.activation_epoch, devnet.shadow) == (True, 100, False)
+    text = (profiles.DIRECTORY / "almanac.yaml").read_text() + "vesting: {enabled: true, formula: continuous, max_multiplier: 1.25}\n"
     (tmp_path / "p.yaml").write_text(text)
     v = profiles.load(tmp_path / "p.yaml").vesting
     assert (v.enabled, v.formula, v.amount_strict, v.time_strict, v.min_stake_tao) == (True, "continuous", True, False, 0.3)
