@@ -24,7 +24,7 @@ from assets.epochs import EpochBlocks, epoch_metagraph
 from assets.partitions import EPOCHS, PROFILE, parse_epoch
 from ledger import Ledger, VestingEpoch
 from mechanisms.vesting.events import combine, decode, pair_changes
-from mechanisms.vesting.flows import book
+from mechanisms.vesting.flows import book, coldkey_totals
 from mechanisms.vesting.ledger import INT64, Flow, FlowError, VestingLedger, explain, meets_min_stake
 from profiles import Profile
 from resources.chain import ChainError, ChainResource, Metagraph, StakeSnapshot
@@ -158,16 +158,12 @@ class Vesting:
         miners = miners_of(metagraph)
         if self._state is not None and self._state.epoch == epoch - 1:
             return self._state  # a range goes on from the epoch this run just booked
-        checkpoint = self.store.vesting_checkpoint(epoch - 1)
-        if checkpoint is not None and checkpoint[0] >= k0:
-            at, state = checkpoint[0], VestingLedger.load(checkpoint[1], miners)
-        else:
-            first = self.store.vesting_epoch(k0)
-            if first is None or first.status != "ok":
-                _, state = self.book(k0, None, metagraph, first, factors=epoch - 1 == k0)
-            else:
-                state = VestingLedger.open(miners, k0, first.chain.get("opening") or {}).advance(flows_of(first), k0)
+        resumed = resume(self.store, k0, epoch - 1, miners)
+        if resumed is None:  # the activation epoch is not booked (well) yet
+            _, state = self.book(k0, None, metagraph, self.store.vesting_epoch(k0), factors=epoch - 1 == k0)
             at = k0
+        else:
+            at, state = resumed
         kept = {r.epoch: r for r in self.store.vesting_epochs(at + 1, epoch - 1, ("chain", "flows"))}
         for k in range(at + 1, epoch):
             row = kept.get(k)
@@ -273,6 +269,20 @@ class Vesting:
         return out
 
 
+def resume(store: Ledger, k0: int, at_most: int, miners: dict[str, str],
+           fallback_ok: bool = False) -> tuple[int, VestingLedger] | None:
+    """The tranche ledger at the newest checkpoint at or before `at_most`, or opened at the activation
+    epoch k0 from its stored row, and the epoch it stands at; None when k0 has no row (or, unless
+    `fallback_ok`, only one that fell back)."""
+    checkpoint = store.vesting_checkpoint(at_most)
+    if checkpoint is not None and checkpoint[0] >= k0:
+        return checkpoint[0], VestingLedger.load(checkpoint[1], miners)
+    first = store.vesting_epoch(k0)
+    if first is None or (first.status != "ok" and not fallback_ok):
+        return None
+    return k0, VestingLedger.open(miners, k0, first.chain.get("opening") or {}).advance(flows_of(first), k0)
+
+
 def stored_state(store: Ledger, profile: Profile, epoch: int, miners: dict[str, str]) -> tuple[VestingLedger, int]:
     """The tranche ledger at the end of `epoch` from what the ledger holds alone (a checkpoint and the
     stored flows; no chain reads), and the activation epoch; LookupError naming a missing epoch."""
@@ -282,14 +292,10 @@ def stored_state(store: Ledger, profile: Profile, epoch: int, miners: dict[str, 
     k0 = profile.vesting.activation_epoch if profile.vesting.activation_epoch is not None else span[0]
     if epoch < k0:
         raise LookupError(f"epoch {epoch} is before the activation epoch {k0}: nothing counts yet (V9)")
-    checkpoint = store.vesting_checkpoint(epoch)
-    if checkpoint is not None and checkpoint[0] >= k0:
-        at, state = checkpoint[0], VestingLedger.load(checkpoint[1], miners)
-    else:
-        first = store.vesting_epoch(k0)
-        if first is None:
-            raise LookupError(f"the activation epoch {k0} has no vesting row")
-        at, state = k0, VestingLedger.open(miners, k0, first.chain.get("opening") or {}).advance(flows_of(first), k0)
+    resumed = resume(store, k0, epoch, miners, fallback_ok=True)
+    if resumed is None:
+        raise LookupError(f"the activation epoch {k0} has no vesting row")
+    at, state = resumed
     kept = {r.epoch: r for r in store.vesting_epochs(at + 1, epoch, ("flows",))}
     for k in range(at + 1, epoch + 1):
         if k not in kept:
@@ -310,10 +316,8 @@ def _checked(pairs: dict, block: int) -> dict[tuple[str, str], int]:
 
 
 def _totals(pairs: list) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for coldkey, _, rao in pairs:
-        out[coldkey] = out.get(coldkey, 0) + rao
-    return out
+    """Coldkey totals of a stored snapshot ([coldkey, hotkey, rao] rows)."""
+    return coldkey_totals({(c, h): r for c, h, r in pairs})
 
 
 def _with_factors(row: VestingEpoch, factors: dict) -> VestingEpoch:

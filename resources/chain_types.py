@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mechanisms.vesting.flows import coldkey_totals
+
 
 @dataclass(frozen=True)
 class Neuron:
@@ -75,10 +77,7 @@ class StakeSnapshot:
 
     def totals(self) -> dict[str, int]:
         """Each coldkey's alpha on the subnet across all its hotkeys (§3.1)."""
-        out: dict[str, int] = {}
-        for (coldkey, _), rao in self.pairs.items():
-            out[coldkey] = out.get(coldkey, 0) + rao
-        return out
+        return coldkey_totals(self.pairs)
 
 
 class ChainError(RuntimeError):

@@ -92,6 +92,14 @@ def emissions(pre: Mapping[tuple[str, str], int], post: Mapping[tuple[str, str],
     return emitted, lost
 
 
+def coldkey_totals(pairs: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Each coldkey's alpha on S across all its hotkeys, from its (coldkey, hotkey) positions (§3.1)."""
+    out: dict[str, int] = {}
+    for (coldkey, _), rao in pairs.items():
+        out[coldkey] = out.get(coldkey, 0) + rao
+    return out
+
+
 def snapshot_flows(total_before: Mapping[str, int], total_after: Mapping[str, int],
                    emitted: Mapping[tuple[str, str], int]) -> dict[str, int]:
     """§3.4, without an event stream: f_c = S_c(post_k) − S_c(post_k−1) − E_c(k) per coldkey, its total
@@ -149,10 +157,7 @@ def book(epoch: int, netuid: int, miners: Mapping[str, str], step_block: int | N
     if events is None:
         if post is None or totals_before is None:
             return [(f, "emission at the step") for f in epoch_flows(epoch, step_block, emitted)]
-        totals: dict[str, int] = {}
-        for (coldkey, _), rao in post.items():
-            totals[coldkey] = totals.get(coldkey, 0) + rao
-        flows = epoch_flows(epoch, step_block, emitted, signed=snapshot_flows(totals_before, totals, emitted))
+        flows = epoch_flows(epoch, step_block, emitted, signed=snapshot_flows(totals_before, coldkey_totals(post), emitted))
         return [(f, "emission at the step" if f.kind == "emission" else "snapshot difference (§3.4)") for f in flows]
     classified = [(e.block, c) for e in events for c in classify(e, netuid)]
     lost = {c: lost.get(c, 0) - min(0, dividends.get(c, 0)) for c in set(lost) | {c for c, v in dividends.items() if v < 0}}
