@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from devnet.clock import DevnetClock
+from devnet.roles import ROLES, planted_roles
 from devnet.world import FIRST_BLOCK, World
 from mechanisms.weights import within_limit
 from resources.chain_types import ChainError, ChainParams, Commitment, Metagraph, StakeSnapshot, WeightsReceipt
 
 INSTALLED = "installed"
-WEIGHTS_RATE_LIMIT = 100  # blocks between two set_weights of one hotkey
 
 
 def payload_url(port: int, hotkey: str) -> str:
@@ -37,11 +37,14 @@ class DevnetChainState:
         return self.ledger.devnet_get(INSTALLED) is not None
 
     def install(self) -> None:
-        """Register everyone, commit the miners' URLs and start the clock at the live start; once."""
+        """Register everyone, commit the miners' URLs and start the clock at the live start; once.
+        The planted roles are written too (also to a ledger installed before they were kept)."""
         if self.installed():
             mark = self.ledger.devnet_get(INSTALLED)
             if mark["seed"] != self.world.seed:
                 raise ChainError(f"this ledger holds a devnet with seed {mark['seed']}, not {self.world.seed}")
+            if self.ledger.devnet_get(ROLES) is None:
+                self.ledger.devnet_set(ROLES, planted_roles(self.world))
             return
         from devnet.mantis.miners import hostility
 
@@ -57,6 +60,7 @@ class DevnetChainState:
         for uid, hotkey, _ in self.world.traders:  # each trader's profile id prefix (or a wrong one)
             self.ledger.devnet_commit(hotkey, FIRST_BLOCK, self.world.market.commitments[uid])
         self.clock.set_manual(self.world.time_of(self.world.live_start_block))
+        self.ledger.devnet_set(ROLES, planted_roles(self.world))
         self.ledger.devnet_set(INSTALLED, {"seed": self.world.seed, "profile": self.world.profile.name})
 
     def head_block(self) -> int:
@@ -111,7 +115,7 @@ class DevnetChainState:
 
     def params(self) -> ChainParams:
         devnet = self.world.profile.devnet
-        return ChainParams(self.world.tempo, WEIGHTS_RATE_LIMIT, devnet.max_weight_limit, devnet.min_allowed_weights, False)
+        return ChainParams(self.world.tempo, devnet.weights_rate_limit, devnet.max_weight_limit, devnet.min_allowed_weights, False)
 
     def metagraph(self, block: int | None = None) -> Metagraph:
         """The registered neurons at `block`; a miner's stake is its hotkey's alpha in the planted stake
@@ -155,8 +159,9 @@ class DevnetChainState:
         if any(not 0 <= w <= 65535 for w in weights):
             raise ChainError("weights must be u16")
         last = [r["block"] for r in self.ledger.devnet_weights(hotkey)]
-        if last and head - last[-1] < WEIGHTS_RATE_LIMIT:
-            raise ChainError(f"rate limit: last weights at block {last[-1]}, head {head}, limit {WEIGHTS_RATE_LIMIT}")
+        limit = self.world.profile.devnet.weights_rate_limit
+        if last and head - last[-1] < limit:
+            raise ChainError(f"rate limit: last weights at block {last[-1]}, head {head}, limit {limit}")
         kept = [(u, w) for u, w in zip(uids, weights) if w > 0]
         self._check_limits(by_hotkey[hotkey].uid, kept)
         record = self.ledger.devnet_record_weights(head, hotkey, [u for u, _ in kept], [w for _, w in kept], version_key)

@@ -67,6 +67,7 @@ from resources.chain_types import ChainParams, Commitment, Metagraph, Neuron, We
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
 _CHUNK = 900  # bound on IN (...) lists and rows per statement
+PLANTED_ROLES = "roles"  # devnet key: hotkey → planted role
 _SENDING = "sending"  # weights meta key: the vector is being sent (Ledger.sending_weights)
 _DAY0 = dt.date(1970, 1, 1)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -1105,6 +1106,10 @@ class Ledger:
         """Set `key` to a JSON-serialisable value (replaces)."""
         with self._write() as conn:
             self._upsert(conn, t.devnet_state, [{"key": key, "value": _json(value)}], ["key"])
+
+    def planted_roles(self) -> dict[str, str]:
+        """The devnet's planted role of each hotkey (`devnet.roles`, written at install); {} elsewhere."""
+        return self.devnet_get(PLANTED_ROLES) or {}
 
     def devnet_register(self, neuron: Neuron) -> None:
         """Register (or replace) the neuron at its uid."""

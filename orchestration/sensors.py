@@ -19,6 +19,8 @@ from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
 MAX_NEW_EPOCHS_PER_TICK = 10
+MAX_COLLECT_ATTEMPTS = 5  # collection runs the block sensor starts for one epoch; then the hourly reconcile
+AFTER_CLOSE = "incentive/after_close"  # tag of a collection restarted after its epoch closed
 ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
           dg.DagsterRunStatus.STARTED]
 
@@ -43,13 +45,25 @@ def block_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, sett
     requests = []
     if key in new:
         requests.append(dg.RunRequest(partition_key=key, run_key=f"collect-{key}"))
-    elif (key in known and key not in context.instance.get_materialized_partitions(PAYLOADS)
-          and not runs_for(context.instance, collect_job.name, key, ACTIVE)):
-        # The open epoch has no live collection (it died or was lost): resume at the next sample.
-        attempt = len(runs_for(context.instance, collect_job.name, key))
-        requests.append(dg.RunRequest(partition_key=key, run_key=f"collect-{key}-{attempt}"))
+    collected = context.instance.get_materialized_partitions(PAYLOADS)
+    notes = []
+    for k in (epoch_key(epoch - 1), key):
+        if k not in known or k in collected or runs_for(context.instance, collect_job.name, k, ACTIVE):
+            continue
+        runs = runs_for(context.instance, collect_job.name, k)  # newest first
+        if k != key and (not runs or runs[0].tags.get(AFTER_CLOSE)):
+            continue  # never collected live, or restarted once after its close already: the reconcile's
+        if len(runs) >= MAX_COLLECT_ATTEMPTS:
+            notes.append(f"epoch {k}'s collection failed {len(runs)} times; the hourly reconcile finishes it")
+            continue
+        # The open epoch has no live collection (it died or was lost): resume at the next sample. One
+        # that died just before its epoch closed is finished now, once (the samples it missed
+        # recorded as such), rather than at the next hourly reconcile.
+        requests.append(dg.RunRequest(partition_key=k, run_key=f"collect-{k}-{len(runs)}",
+                                      tags={} if k == key else {AFTER_CLOSE: "true"}))
     if not new and not requests:
-        return dg.SkipReason(f"head {head} is in epoch {epoch}; the next starts at block {(epoch + 1) * tempo}")
+        return dg.SkipReason("; ".join([f"head {head} is in epoch {epoch}; the next starts at block {(epoch + 1) * tempo}",
+                                        *notes]))
     return dg.SensorResult(run_requests=requests,
                            dynamic_partitions_requests=[EPOCHS.build_add_request(new)] if new else [],
                            cursor=str(epoch))

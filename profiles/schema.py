@@ -200,6 +200,7 @@ class Devnet(Strict):
     # The devnet chain's weight-setting hyperparameters (what `ChainResource.params` reports there).
     max_weight_limit: int = Field(65535, ge=1, le=65535)  # u16: the largest share one uid may get
     min_allowed_weights: int = Field(1, ge=1)
+    weights_rate_limit: int = Field(100, ge=0)  # blocks between two set_weights of one hotkey
 
     @field_validator("auc_range")
     @classmethod

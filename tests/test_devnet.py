@@ -10,7 +10,7 @@ from assets.epochs import SampleRules
 from assets.mantis.ingest import screened_row
 from assets.mantis.reveal import _open_sample
 from devnet.bootstrap import write_bootstrap
-from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState, payload_url
+from devnet.chain import DevnetChainState, payload_url
 from devnet.clock import DevnetClock
 from devnet.mantis.miners import HOSTILITIES, MALFORMATIONS, Miners, hostility
 from devnet.world import FIRST_BLOCK, World
@@ -24,6 +24,8 @@ from resources.drand_devnet import DevnetDrand
 from resources.payloads import ABSENT, FETCHED
 from resources.payloads_devnet import DevnetPayloadStore
 from resources.prices_devnet import DevnetPriceFeed
+
+WEIGHTS_RATE_LIMIT = profiles.load().devnet.weights_rate_limit  # blocks between two set_weights
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +19,7 @@ from devnet.world import World
 from ledger import Ledger, RawPayload, StoredWeights
 from orchestration.definitions import defs
 from assets.partitions import EPOCHS, epoch_key
-from orchestration.sensors import block_sensor, reveal_ready_sensor
+from orchestration.sensors import MAX_COLLECT_ATTEMPTS, block_sensor, reveal_ready_sensor
 from protocol import payload as pl
 from protocol.timelock import TimelockEncryptor
 from resources.chain_devnet import DevnetChain
@@ -282,3 +283,55 @@ def test_a_round_no_relay_has_costs_only_the_payloads_naming_it(devnet):
             ("5Miss" + "m" * 43, "timelock-unavailable")]
         again = dg.materialize([drand_signatures], partition_key=key, instance=instance, resources=resources)
         assert again.success and state.ledger.unserved({missing}) == {} and missing in state.ledger.signatures({missing})
+
+
+def test_block_sensor_finishes_a_collection_that_died_as_its_epoch_closed(devnet):
+    """A collection killed near its epoch's end is restarted once after the close (it then records the
+    samples it missed and completes the epoch), not left to the hourly reconcile; an epoch that was
+    never collected, or whose restart after the close failed too, is left to the reconcile."""
+    state, resources = devnet
+    tempo = state.world.tempo
+    epoch = state.head_block() // tempo
+    key, older, nxt = epoch_key(epoch), epoch_key(epoch - 1), epoch_key(epoch + 1)
+
+    def tick(cursor: int):
+        return block_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=str(cursor)))
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(EPOCHS.name, [older, key])
+        add_run(instance, key, dg.DagsterRunStatus.FAILURE)
+        state.clock.set_manual(state.world.time_of((epoch + 1) * tempo + 3))
+        result = tick(epoch)
+        assert sorted(r.run_key for r in result.run_requests) == sorted([f"collect-{nxt}", f"collect-{key}-1"])
+        restart = next(r for r in result.run_requests if r.partition_key == key)
+        instance.add_dynamic_partitions(EPOCHS.name, [nxt])
+        add_run(instance, nxt, dg.DagsterRunStatus.STARTED)
+        add_run(instance, key, dg.DagsterRunStatus.STARTED, restart.tags)
+        assert isinstance(tick(epoch + 1), dg.SkipReason)  # running: nothing more
+        add_run(instance, key, dg.DagsterRunStatus.FAILURE, restart.tags, replace=True)
+        assert isinstance(tick(epoch + 1), dg.SkipReason)  # the restart after the close failed: the reconcile's
+
+
+def test_block_sensor_gives_up_an_epoch_whose_collection_keeps_failing(devnet):
+    """A collection that fails at once, again and again (a node that cannot serve it), is started at
+    most MAX_COLLECT_ATTEMPTS times per epoch, not on every tick until the epoch ends."""
+    state, resources = devnet
+    epoch = state.head_block() // state.world.tempo
+    key = epoch_key(epoch)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(EPOCHS.name, [key])
+        for attempt in range(MAX_COLLECT_ATTEMPTS):
+            result = block_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=str(epoch)))
+            assert [r.run_key for r in result.run_requests] == [f"collect-{key}-{attempt}"]
+            add_run(instance, key, dg.DagsterRunStatus.FAILURE)
+        quiet = block_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=str(epoch)))
+        assert isinstance(quiet, dg.SkipReason) and "hourly reconcile" in quiet.skip_message
+
+
+def add_run(instance, key: str, status, tags=None, replace: bool = False) -> None:
+    """A collection run record of epoch `key` (replace: change the newest one's status)."""
+    if replace:
+        run = instance.get_runs(dg.RunsFilter(job_name="collection", tags={"dagster/partition": key}))[0]
+        instance.delete_run(run.run_id)
+    instance.add_run(dg.DagsterRun(job_name="collection", run_id=str(uuid.uuid4()), status=status,
+                                   tags={"dagster/partition": key, **(tags or {})}))

@@ -6,13 +6,15 @@ import pytest
 import profiles
 from assets.chain import SubmitConfig, weight_submission
 from assets.weights import weights_match_stored
-from devnet.chain import WEIGHTS_RATE_LIMIT, DevnetChainState
+from devnet.chain import DevnetChainState
 from devnet.world import World
 from ledger import Ledger, StoredWeights
 from assets.partitions import EPOCHS, epoch_key
 from resources.chain_devnet import DevnetChain
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
+
+WEIGHTS_RATE_LIMIT = profiles.load().devnet.weights_rate_limit  # blocks between two set_weights
 
 
 @pytest.fixture
