@@ -14,6 +14,7 @@ import datetime as dt
 import dagster as dg
 import numpy as np
 
+from assets.charts import salience_png
 from assets.epochs import EpochBlocks, epoch_metagraph
 from assets.mantis.scoring import EAGER
 from assets.partitions import BY_EPOCH, EPOCH_X_ALMANAC, EPOCHS, epoch_of
@@ -26,6 +27,7 @@ from mechanisms.registry import MECHANISMS
 from mechanisms.weights import BURN_KEY
 from profiles import Challenge, Profile
 from resources.chain import ChainError, ChainResource, Metagraph
+from resources.charts import ChartStore
 from resources.ledger import LedgerResource
 from resources.prices import PriceFeed, PriceFeedError
 from resources.settings_resource import SettingsResource
@@ -154,7 +156,7 @@ def epoch_matrices(context: dg.AssetExecutionContext, pulled: dict, ledger: Ledg
           description="One Almanac challenge's weights over hotkeys for the epoch; the burn share goes to the "
                       "profile's burn uid.")
 def almanac_salience(context: dg.AssetExecutionContext, epoch_matrices: dict[str, AlmanacMatrices],
-                     ledger: LedgerResource, settings: SettingsResource):
+                     ledger: LedgerResource, settings: SettingsResource, charts: ChartStore):
     profile, store = settings.profile(), ledger.ledger()
     keys = context.partition_key.keys_by_dimension
     challenge = profile.challenge(keys["challenge"])
@@ -170,7 +172,8 @@ def almanac_salience(context: dg.AssetExecutionContext, epoch_matrices: dict[str
     result = score_matrices(matrices, list(metagraph.uids), kept.commitments, budget, params)
     hotkey = dict(zip(metagraph.uids, metagraph.hotkeys))
     salience = {BURN_KEY if uid == params.burn_uid else hotkey[uid]: w for uid, w in result.weights.items()}
-    yield dg.Output(salience, metadata=score_metadata(result, challenge))
+    chart = charts.show(SALIENCE, context.partition_key, lambda: salience_png(challenge.name, int(keys["epoch"]), salience))
+    yield dg.Output(salience, metadata=score_metadata(result, challenge) | chart)
     statuses = {f"{p.matrices.pool} phase {i}": s.status for p in (result.miner, result.gp)
                 for i, s in ((1, p.sol1), (2, p.sol2))}
     yield dg.AssetCheckResult(check_name="phases_feasible", passed="infeasible" not in statuses.values(),

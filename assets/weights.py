@@ -17,6 +17,7 @@ import numpy as np
 
 from assets.epochs import EpochBlocks, epoch_params
 from assets.almanac import SALIENCE as ALMANAC_SALIENCE
+from assets.charts import weights_png
 from assets.mantis.scoring import EAGER, SALIENCE as MANTIS_SALIENCE
 from assets.vesting import VESTING
 from mechanisms.mantis.panel import Panel, first_seen_blocks
@@ -26,6 +27,7 @@ from mechanisms.weights import (WeightRules, aggregate_challenges, blend_ema, ca
 from ledger import StoredWeights
 from assets.partitions import BY_EPOCH, EPOCHS, PROFILE, epoch_of
 from resources.chain import ChainResource
+from resources.charts import ChartStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
@@ -40,7 +42,7 @@ if "mantis" in PROFILE.families:
           deps=[VESTING] if PROFILE.vesting.enabled else [],
           description="The weight vector to set for the epoch (u16 as sent), with its provenance.")
 def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: SettingsResource,
-                  chain: ChainResource, **inputs: dict) -> dict:
+                  chain: ChainResource, charts: ChartStore, **inputs: dict) -> dict:
     """Every family's saliences ({"challenge|epoch": salience} per family) and MANTIS's panels."""
     profile, store = settings.profile(), ledger.ledger()
     epoch = epoch_of(context)
@@ -88,16 +90,34 @@ def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, set
     m_of = out.get("multipliers") or [1.0] * len(out["uids"])
     if vesting is not None:
         context.add_output_metadata({k: v for k, v in vesting.items() if k != "m"})
+    roles = store.planted_roles() if profile.chain.network == "devnet" else {}
     context.add_output_metadata({
         "source": source, "uids": len(out["uids"]), "non_zero": sum(x > 0 for x in out["u16"]),
         "stored": stored_as, "reproduces_stored_u16": _same_vector(out, stored),
         "max_weight_limit": limit, "largest_share_sent": max(out["u16"]) / total if total else 0.0,
         "burn_share": out["weights"][out["uids"].index(w.burn_uid)] if w.burn_uid in out["uids"] else 0.0,
-        "top": dg.MetadataValue.md("| uid | hotkey | weight | u16 | m |\n|---|---|---|---|---|\n" + "\n".join(
-            f"| {out['uids'][i]} | {out['hotkeys'][i]} | {out['weights'][i]:.5f} | {out['u16'][i]} | {m_of[i]:.4f} |"
-            for i in order)),
+        "top": _top_table(out, order, m_of),
+        **_roles_table(out, order, roles),
+        **charts.show(context.assets_def.key, context.partition_key,
+                      lambda: weights_png(epoch, out["weights"], out["uids"], w.burn_uid)),
     })
     return out
+
+
+def _top_table(out: dict, order, m_of: list[float]) -> dg.MetadataValue:
+    """The largest weights as a markdown table."""
+    return dg.MetadataValue.md("| uid | hotkey | weight | u16 | m |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {out['uids'][i]} | {out['hotkeys'][i]} | {out['weights'][i]:.5f} | {out['u16'][i]} | {m_of[i]:.4f} |"
+        for i in order))
+
+
+def _roles_table(out: dict, order, roles: dict[str, str]) -> dict[str, dg.MetadataValue]:
+    """On the devnet, the largest weights beside each neuron's planted role (a table of its own, short
+    enough for the UI to show inline)."""
+    if not roles:
+        return {}
+    return {"top_planted_roles": dg.MetadataValue.md("| uid | planted role | weight |\n|---|---|---|\n" + "\n".join(
+        f"| {out['uids'][i]} | {roles.get(out['hotkeys'][i], '?')} | {out['weights'][i]:.5f} |" for i in order))}
 
 
 def _vesting(store, profile, epoch: int, scores: dict[str, float]) -> tuple[dict[str, float], dict | None]:

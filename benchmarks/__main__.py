@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 
-from benchmarks import almanac, binary, devnet, fetch, hostile_epoch, platform, protocol, vesting, vesting_history
+from benchmarks import almanac, binary, charts, devnet, fetch, hostile_epoch, platform, protocol, vesting, vesting_history
 
 BENCHMARKS = {"protocol": protocol.run, "binary": binary.run, "devnet": devnet.run, "fetch": fetch.run,
               "hostile-epoch": hostile_epoch.run, "platform": platform.run,
-              "almanac": almanac.run, "vesting": vesting.run, "vesting-history": vesting_history.run}
+              "almanac": almanac.run, "vesting": vesting.run, "vesting-history": vesting_history.run,
+              "charts": charts.run}
 
 
 def main() -> None:

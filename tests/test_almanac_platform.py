@@ -26,6 +26,7 @@ from resources.ledger import LedgerResource
 from resources.prices_devnet import DevnetPriceFeed
 from resources.prices_http import HttpPriceFeed
 from resources.settings_resource import SettingsResource
+from resources.charts import ChartStore
 from resources.storage import EpochArtifactIOManager
 from resources.trades_devnet import DevnetTradesSource
 from resources.trades_http import HttpTradesSource
@@ -52,6 +53,7 @@ def devnet(tmp_path, world):
         "prices": DevnetPriceFeed(ledger_url=url),
         "trades": DevnetTradesSource(ledger_url=url),
         "io_manager": EpochArtifactIOManager(base_dir=str(tmp_path / "artifacts")),
+        "charts": ChartStore(base_dir=str(tmp_path / "artifacts")),
     }
     return state, resources
 

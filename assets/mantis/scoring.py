@@ -9,12 +9,14 @@ reveal timing, so a rerun of the epoch sees exactly the same data.
 import dagster as dg
 import numpy as np
 
+from assets.charts import salience_png
 from assets.epochs import EpochBlocks
 from assets.mantis.ingest import METAGRAPH, PRICES
 from assets.mantis.reveal import EMBEDDINGS
 from mechanisms.mantis.panel import Panel, presence
 from mechanisms.registry import MECHANISMS
 from assets.partitions import BY_EPOCH, EPOCH_X_MANTIS, EPOCHS, epoch_of
+from resources.charts import ChartStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
@@ -60,9 +62,11 @@ def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: 
 @dg.asset(key=SALIENCE, group_name="scoring", partitions_def=EPOCH_X_MANTIS,
           ins={"panels": dg.AssetIn(partition_mapping=BY_EPOCH)}, automation_condition=EAGER,
           description="One salience vector over hotkeys per MANTIS challenge and epoch (sums to 1, or empty).")
-def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settings: SettingsResource) -> dict[str, float]:
+def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settings: SettingsResource,
+             charts: ChartStore) -> dict[str, float]:
     profile = settings.profile()
-    challenge = profile.challenge(context.partition_key.keys_by_dimension["challenge"])
+    keys = context.partition_key.keys_by_dimension
+    challenge = profile.challenge(keys["challenge"])
     mechanism = MECHANISMS[challenge.mechanism]
     result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params,
                              sample_every=profile.chain.sample_every, horizon_blocks=challenge.mantis.horizon_blocks)
@@ -71,5 +75,7 @@ def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settin
         "mechanism": f"{challenge.mechanism} ({challenge.mode})",
         "miners_with_salience": sum(v > 0 for v in result.values()),
         "top": dg.MetadataValue.md("| hotkey | salience |\n|---|---|\n" + "\n".join(f"| {h} | {v:.4f} |" for h, v in top if v > 0)),
+        **charts.show(SALIENCE, context.partition_key, lambda: salience_png(challenge.name, int(keys["epoch"]), result)),
     })
     return result
+
