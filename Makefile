@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export INCENTIVE_HOME := $(CURDIR)/.incentive
 
-.PHONY: install run ui test bench clean
+.PHONY: install run ui test bench clean chromium
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
@@ -30,7 +30,13 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m devnet.ui
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+# The browser test (tests/test_ui_browser.py) drives Debian's chromium through Playwright, a pinned
+# test dependency; the browser itself comes from apt (as root, as on CI).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "the browser test needs Debian's chromium: apt-get install chromium (as root)"; exit 1; }
+
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml chromium
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
 
 bench: $(STAMP)
