@@ -37,7 +37,7 @@ chromium:
 	  || { echo "the browser test needs Debian's chromium: apt-get install chromium (as root)"; exit 1; }
 
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml chromium
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest --durations=12
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
