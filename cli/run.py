@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     from assets.weights import WEIGHT_CHECKS, final_weights
     from devnet.bootstrap import write_bootstrap
     from devnet.chain import DevnetChainState
-    from devnet.roles import planted_roles
     from devnet.world import World
     from orchestration.definitions import ASSETS, PROFILE, PROFILE_PATH
     from assets.partitions import EPOCHS, epoch_key
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
         say(f"epoch {key}: revealed, scored, weighed and submitted")
     last = store.weights(epochs[-1])
-    roles = planted_roles(world)
+    roles = store.planted_roles()  # written by the install above
     print(f"\nweights of epoch {epoch_key(epochs[-1])} (set on the devnet chain at block "
           f"{store.submissions(epochs[-1])[-1].block}):")
     multipliers = last.meta.get("multipliers") or [None] * len(last.uids)

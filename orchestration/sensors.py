@@ -48,9 +48,11 @@ def block_sensor(context: dg.SensorEvaluationContext, chain: ChainResource, sett
     collected = context.instance.get_materialized_partitions(PAYLOADS)
     notes = []
     for k in (epoch_key(epoch - 1), key):
-        if k not in known or k in collected or runs_for(context.instance, collect_job.name, k, ACTIVE):
+        if k not in known or k in collected:
             continue
         runs = runs_for(context.instance, collect_job.name, k)  # newest first
+        if any(r.status in ACTIVE for r in runs):
+            continue
         if k != key and (not runs or runs[0].tags.get(AFTER_CLOSE)):
             continue  # never collected live, or restarted once after its close already: the reconcile's
         if len(runs) >= MAX_COLLECT_ATTEMPTS:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 
+from resources.storage import safe_name
+
 
 class ChartStore(dg.ConfigurableResource):
     base_dir: str  # the artifacts directory (the IO manager's)
 
     def path(self, key: dg.AssetKey, partition: str) -> Path:
-        return Path(self.base_dir, "charts", *key.path, re.sub(r"[^0-9A-Za-z._-]", "__", partition) + ".png")
+        return Path(self.base_dir, "charts", *key.path, safe_name(partition) + ".png")
 
     def show(self, key: dg.AssetKey, partition: str, draw: Callable[[], bytes]) -> dict[str, dg.MetadataValue]:
         """Draw the chart, write it and return the metadata that shows it: the image inline and its file.

@@ -18,9 +18,9 @@ import dagster as dg
 
 from profiles import Profile
 from protocol import payload as pl
+from resources.charts import ChartStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
-from resources.charts import ChartStore
 from resources.storage import EpochArtifactIOManager
 
 DEVNET = "devnet"
@@ -91,7 +91,7 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
         "ledger": LedgerResource(url=url),
         "settings": SettingsResource(profile_path=profile_path),
         "io_manager": EpochArtifactIOManager(base_dir=str(home / "artifacts")),
-        "charts": ChartStore(base_dir=str(home / "artifacts")),
+        "charts": ChartStore(base_dir=str(home / "artifacts")),  # beside the artifacts it illustrates
     }
 
     if profile.chain.network == DEVNET:

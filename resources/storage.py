@@ -21,7 +21,8 @@ ARRAYS = {"panel": Panel, "almanac": AlmanacMatrices}  # kinds of per-challenge 
 UNPARTITIONED = "latest"
 
 
-def _safe(key: str) -> str:
+def safe_name(key: str) -> str:
+    """A partition key or challenge name as a file name (what is not [0-9A-Za-z._-] becomes "__")."""
     return re.sub(r"[^0-9A-Za-z._-]", "__", key)
 
 
@@ -29,7 +30,7 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
     base_dir: str
 
     def _path(self, key: dg.AssetKey, partition: str) -> Path:
-        return Path(self.base_dir, *key.path, _safe(partition))
+        return Path(self.base_dir, *key.path, safe_name(partition))
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
@@ -40,7 +41,7 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
         if obj and len(kinds) == len(obj):
             path.mkdir(parents=True, exist_ok=True)
             for name, value in obj.items():
-                value.save(path / f"{_safe(name)}.npz", name)
+                value.save(path / f"{safe_name(name)}.npz", name)
             (path / "index.json").write_text(json.dumps(kinds, sort_keys=True))
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
                 kinds = dict.fromkeys(kinds, "panel")
             if only is not None:
                 kinds = {only: kinds[only]} if only in kinds else {}
-            return {name: ARRAYS[kind].load(path / f"{_safe(name)}.npz", name) for name, kind in kinds.items()}
+            return {name: ARRAYS[kind].load(path / f"{safe_name(name)}.npz", name) for name, kind in kinds.items()}
         return json.loads(path.with_suffix(".json").read_text())
 
     def load_input(self, context: dg.InputContext) -> Any:

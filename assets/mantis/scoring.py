@@ -78,4 +78,3 @@ def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settin
         **charts.show(SALIENCE, context.partition_key, lambda: salience_png(challenge.name, int(keys["epoch"]), result)),
     })
     return result
-
