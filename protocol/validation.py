@@ -2,6 +2,10 @@
 
 Numbers are finite ints or floats, never booleans. A challenge whose value is malformed stays
 absent for that payload, with a reason; the other challenges of the same payload still count.
+
+Two value rules: `signed` (every number in [-1, 1], else the key is refused) and `lbfgs` (17
+numbers of any size: five bucket probabilities clipped to [1e-6, 1 − 1e-6] and renormalised, then
+twelve barrier probabilities clipped alike; an all-zero vector stays zero, as the reference keeps it).
 """
 
 from __future__ import annotations
@@ -16,11 +20,16 @@ NUMBER_CHARS = 32
 PLAINTEXT_SLACK = 1024  # braces, the hotkey (≤ 128 characters) and whitespace of any serialiser
 
 
+LBFGS_BUCKETS = 5  # the first five numbers of an lbfgs vector: the z-bucket probabilities
+PROB_FLOOR = 1e-6
+
+
 @dataclass(frozen=True)
 class ChallengeFormat:
     name: str
     ticker: str
     dim: int
+    rule: str = "signed"  # signed | lbfgs
 
     def max_json_chars(self) -> int:
         """The longest `"key": [v, …],` a well-formed value of this challenge needs."""
@@ -57,6 +66,27 @@ def vector_problem(value: Any, dim: int) -> str | None:
     return None
 
 
+def _clip(x: int | float) -> float:
+    """A probability clipped to [PROB_FLOOR, 1 − PROB_FLOOR]; compared before float(), so an int of
+    any size clips instead of overflowing."""
+    return float(min(max(x, PROB_FLOOR), 1 - PROB_FLOOR))
+
+
+def lbfgs_vector(value: Any, dim: int) -> tuple[list[float] | None, str | None]:
+    """(the stored vector, None) for a well-formed lbfgs value, or (None, why not) (§9)."""
+    if not isinstance(value, list):
+        return None, f"not a list but {type(value).__name__}"
+    if len(value) != dim:
+        return None, f"{len(value)} values, expected {dim}"
+    if not all(_number(x) for x in value):
+        return None, "not all finite numbers"
+    if all(x == 0 for x in value):
+        return [0.0] * dim, None
+    p = [_clip(x) for x in value[:LBFGS_BUCKETS]]
+    total = math.fsum(p)
+    return [v / total for v in p] + [_clip(x) for x in value[LBFGS_BUCKETS:]], None
+
+
 def challenge_values(
     values: Mapping[str, Any], formats: Sequence[ChallengeFormat]
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
@@ -70,9 +100,13 @@ def challenge_values(
         key = fmt.ticker if fmt.ticker in values else fmt.name if fmt.name in values else None
         if key is None:
             continue
-        problem = vector_problem(values[key], fmt.dim)
+        if fmt.rule == "lbfgs":
+            vector, problem = lbfgs_vector(values[key], fmt.dim)
+        else:
+            problem = vector_problem(values[key], fmt.dim)
+            vector = None if problem else [float(x) for x in values[key]]
         if problem:
             problems[fmt.name] = problem
         else:
-            vectors[fmt.name] = [float(x) for x in values[key]]
+            vectors[fmt.name] = vector
     return vectors, problems

@@ -243,6 +243,14 @@ def check_vector(vector, dim: int) -> None:
     assert all(type(x) is float and math.isfinite(x) and -1 <= x <= 1 for x in vector), vector
 
 
+def check_lbfgs_vector(vector, dim: int) -> None:
+    """Zeros, or probabilities strictly inside (0, 1) whose first five sum to 1."""
+    assert isinstance(vector, list) and len(vector) == dim and all(type(x) is float for x in vector)
+    if any(vector):
+        assert all(1e-6 * (1 - 1e-9) <= x <= 1 - 1e-6 + 1e-15 for x in vector), vector
+        assert math.isclose(math.fsum(vector[:5]), 1.0, rel_tol=1e-12), vector
+
+
 def has_raw(v) -> bool:
     """Whether a generated value holds verbatim text anywhere (then no simple oracle applies)."""
     if isinstance(v, (Raw, Pairs)):
@@ -473,8 +481,9 @@ def test_mutated_timelock_ciphertexts_are_refused(field, data, form):
 # --- 4. validation of the values alone (cheap: many inputs) -----------------------------------
 
 # Other challenges next to the profile's (distinct names and tickers, as a profile has them).
-EXTRA_FORMATS = st.dictionaries(st.sampled_from(["A", "B", "C"]), st.integers(0, 4), max_size=3).map(
-    lambda dims: [ChallengeFormat(name, name + "T", dim) for name, dim in dims.items()])
+EXTRA_FORMATS = st.dictionaries(st.sampled_from(["A", "B", "C"]),
+                                st.tuples(st.integers(0, 6), st.sampled_from(["signed", "lbfgs"])), max_size=3).map(
+    lambda dims: [ChallengeFormat(name, name + "T", dim, rule) for name, (dim, rule) in dims.items()])
 
 
 @settings(FUZZ, max_examples=2500)
@@ -487,7 +496,11 @@ def test_challenge_values_never_raise(values, extra):
     vectors, problems = measured("challenge_values", challenge_values, values, formats)
     assert not set(vectors) & set(problems)
     for name, vector in vectors.items():
-        check_vector(vector, next(f.dim for f in formats if f.name == name))
+        fmt = next(f for f in formats if f.name == name)
+        if fmt.rule == "lbfgs":
+            check_lbfgs_vector(vector, fmt.dim)
+        else:
+            check_vector(vector, fmt.dim)
     for name, problem in problems.items():
         assert isinstance(problem, str) and problem
     OUTCOMES["values:vector" if vectors else "values:problem" if problems else "values:absent"] += 1
