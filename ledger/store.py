@@ -485,6 +485,21 @@ class Ledger:
         with self._write() as conn:
             return self._insert_new(conn, t.samples, [row], ["sidx"]) == 1
 
+    def record_samples_taken(self, samples: Sequence[tuple[int, int, float]], *, source: str) -> set[int]:
+        """Record many taken samples ((sidx, block, taken_at), a bootstrap's days) in one statement;
+        returns the sidx that were new."""
+        _check_source(source)
+        rows = []
+        for sidx, block, taken_at in samples:
+            _check_int64("sidx", sidx)
+            rows.append({"sidx": int(sidx), "block": int(block), "taken_at": float(taken_at), "source": source,
+                         "status": "taken", "reason": ""})
+        if not rows:
+            return set()
+        stmt = self._insert(t.samples).on_conflict_do_nothing(index_elements=["sidx"]).returning(t.samples.c.sidx)
+        with self._write() as conn:
+            return {int(r[0]) for chunk in _chunks(rows) for r in conn.execute(stmt, list(chunk)).all()}
+
     def samples(self, lo: int, hi: int) -> list[Sample]:
         """Samples with sidx in [lo, hi), ascending."""
         s = t.samples.c
@@ -658,17 +673,25 @@ class Ledger:
         `values` (H, D) holds row i for `hotkeys[i]`, `present` (H,) bool says which rows are
         vectors (the others are ignored, whatever they hold). Present values must be finite and
         within float16 range. True if (challenge, sidx) was new; an existing row is left alone."""
+        return self.store_embeddings_many(challenge, [sidx], hotkeys, np.asarray(values)[None],
+                                          np.asarray(present)[None], source=source) == 1
+
+    def store_embeddings_many(self, challenge: str, sidxs: Sequence[int], hotkeys: Sequence[str], values: np.ndarray,
+                              present: np.ndarray, *, source: str = "live") -> int:
+        """`store_embeddings` for many samples of one challenge in one statement (a bootstrap's days):
+        `values` (N, H, D) and `present` (N, H) for sidxs (N,). Returns how many samples were new."""
         _check_source(source)
-        _check_int64("sidx", sidx)
+        for sidx in sidxs:
+            _check_int64("sidx", sidx)
         hotkeys = list(hotkeys)
         values = np.asarray(values)
         present = np.asarray(present)
-        if values.ndim != 2 or values.shape[1] < 1:
-            raise ValueError(f"values must be (H, D) with D >= 1, got shape {values.shape}")
-        if present.dtype != np.bool_ or present.shape != (values.shape[0],):
-            raise ValueError(f"present must be bool of shape ({values.shape[0]},)")
-        if len(hotkeys) != values.shape[0]:
-            raise ValueError(f"{len(hotkeys)} hotkeys for {values.shape[0]} rows")
+        if values.ndim != 3 or values.shape[2] < 1 or values.shape[0] != len(sidxs):
+            raise ValueError(f"values must be (N, H, D) with D >= 1 for {len(sidxs)} samples, got shape {values.shape}")
+        if present.dtype != np.bool_ or present.shape != values.shape[:2]:
+            raise ValueError(f"present must be bool of shape {values.shape[:2]}")
+        if len(hotkeys) != values.shape[1]:
+            raise ValueError(f"{len(hotkeys)} hotkeys for {values.shape[1]} rows")
         if len(set(hotkeys)) != len(hotkeys):
             raise ValueError("hotkeys must be distinct")
         if values.dtype.kind in "biu":
@@ -679,17 +702,19 @@ class Ledger:
             ids_of = self._hotkey_ids(conn, hotkeys)
             ids = np.array([ids_of[h] for h in hotkeys], dtype=np.int64)
             order = np.argsort(ids, kind="stable")
-            ids, pres = ids[order], present[order]
-            # Round straight from the given dtype (numpy rounds to nearest, ties to even).
-            with np.errstate(over="ignore", invalid="ignore"):
-                vectors = values[order][pres].astype("<f2")
-            bad = ~np.isfinite(vectors).all(axis=1)
-            if bad.any():
-                names = [hotkeys[i] for i in order[pres][bad]][:5]
-                raise ValueError(f"{challenge} sidx {sidx}: non-finite or beyond float16 range for {names}")
-            blob = pack_embedding_blob(ids, pres, vectors)
-            row = {"challenge": challenge, "sidx": int(sidx), "source": source, "data": blob}
-            return self._insert_new(conn, t.embeddings, [row], ["challenge", "sidx"]) == 1
+            ids = ids[order]
+            rows = []
+            for sidx, vals, pres in zip(sidxs, values[:, order], present[:, order]):
+                # Round straight from the given dtype (numpy rounds to nearest, ties to even).
+                with np.errstate(over="ignore", invalid="ignore"):
+                    vectors = vals[pres].astype("<f2")
+                bad = ~np.isfinite(vectors).all(axis=1)
+                if bad.any():
+                    names = [hotkeys[i] for i in order[pres][bad]][:5]
+                    raise ValueError(f"{challenge} sidx {sidx}: non-finite or beyond float16 range for {names}")
+                rows.append({"challenge": challenge, "sidx": int(sidx), "source": source,
+                             "data": pack_embedding_blob(ids, pres, vectors)})
+            return self._insert_new(conn, t.embeddings, rows, ["challenge", "sidx"])
 
     def embeddings(self, challenge: str, lo: int, hi: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
         """(sidx (T,) int64 ascending, hotkeys (sorted union over the rows), values (T, H, D)
@@ -730,13 +755,18 @@ class Ledger:
     def store_prices(self, sidx: int, prices: Mapping[str, float], *, source: str = "live") -> int:
         """Store the price snapshot of sample `sidx`, one row per key (NaN stored as NULL);
         returns how many keys were new."""
+        return self.store_prices_many({sidx: prices}, source=source)
+
+    def store_prices_many(self, snapshots: Mapping[int, Mapping[str, float]], *, source: str = "live") -> int:
+        """`store_prices` for many samples ({sidx: {key: price}}) in one statement."""
         _check_source(source)
-        _check_int64("sidx", sidx)
         rows = []
-        for key, value in prices.items():
-            v = float(value)
-            rows.append({"key": str(key), "sidx": int(sidx), "value": None if math.isnan(v) else v,
-                         "source": source})
+        for sidx, prices in snapshots.items():
+            _check_int64("sidx", sidx)
+            for key, value in prices.items():
+                v = float(value)
+                rows.append({"key": str(key), "sidx": int(sidx), "value": None if math.isnan(v) else v,
+                             "source": source})
         with self._write() as conn:
             return self._insert_new(conn, t.prices, rows, ["key", "sidx"])
 

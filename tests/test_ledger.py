@@ -418,6 +418,32 @@ def test_embeddings_idempotent_and_canonical(ledger):
     assert bytes(blobs["X"]) == bytes(blobs["Y"])
 
 
+def test_many_samples_in_one_statement_store_what_one_at_a_time_stores(ledger, tmp_path):
+    """The bootstrap's batch writes (samples, a challenge's values, prices) equal the per-sample ones."""
+    rng = np.random.default_rng(3)
+    vals = rng.uniform(-1, 1, size=(4, 3, 2))
+    pres = rng.random((4, 3)) < 0.7
+    sidxs = [20, 21, 23, 24]
+    other = Ledger(f"sqlite:///{tmp_path / 'one.db'}")
+    for i, sidx in enumerate(sidxs):
+        other.record_sample(sidx, 5 * sidx, float(sidx), source="bootstrap")
+        other.store_embeddings("X", sidx, HK[:3], vals[i], pres[i], source="bootstrap")
+        other.store_prices(sidx, {"ETH": float(sidx), "BTC": math.nan}, source="bootstrap")
+    ledger.record_sample(21, 105, 21.0, source="bootstrap")
+    assert ledger.record_samples_taken([(s, 5 * s, float(s)) for s in sidxs], source="bootstrap") == {20, 23, 24}
+    assert ledger.store_embeddings("X", 21, HK[:3], vals[1], pres[1], source="bootstrap")
+    assert ledger.store_embeddings_many("X", sidxs, HK[:3], vals, pres, source="bootstrap") == 3  # 21 was there
+    assert ledger.store_prices_many({s: {"ETH": float(s), "BTC": math.nan} for s in sidxs}, source="bootstrap") == 8
+    assert ledger.samples(0, 100) == other.samples(0, 100)
+    for a, b in zip(ledger.embeddings("X", 0, 100), other.embeddings("X", 0, 100)):
+        np.testing.assert_array_equal(a, b)
+    for key in ("ETH", "BTC"):
+        np.testing.assert_array_equal(ledger.prices(key, 0, 100)[1], other.prices(key, 0, 100)[1])
+    with pytest.raises(ValueError, match="non-finite"):  # one bad sample: nothing of the batch is stored
+        ledger.store_embeddings_many("Z", [1, 2], HK[:1], np.array([[[0.5]], [[np.inf]]]), np.ones((2, 1), bool))
+    assert ledger.embeddings("Z", 0, 10)[0].size == 0
+
+
 def test_embeddings_refuse_bad_input_and_store_nothing(ledger):
     two = np.ones(2, bool)
     with pytest.raises(ValueError, match="non-finite"):
