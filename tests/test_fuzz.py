@@ -244,10 +244,12 @@ def check_vector(vector, dim: int) -> None:
 
 
 def check_lbfgs_vector(vector, dim: int) -> None:
-    """Zeros, or probabilities strictly inside (0, 1) whose first five sum to 1."""
+    """Zeros, or bucket probabilities (the first five) in (0, 1] summing to 1, and barrier
+    probabilities within [1e-6, 1 − 1e-6]."""
     assert isinstance(vector, list) and len(vector) == dim and all(type(x) is float for x in vector)
     if any(vector):
-        assert all(1e-6 * (1 - 1e-9) <= x <= 1 - 1e-6 + 1e-15 for x in vector), vector
+        assert all(0 < x <= 1 for x in vector[:5]), vector
+        assert all(1e-6 <= x <= 1 - 1e-6 for x in vector[5:]), vector
         assert math.isclose(math.fsum(vector[:5]), 1.0, rel_tol=1e-12), vector
 
 
