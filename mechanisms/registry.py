@@ -8,6 +8,8 @@ from typing import Any, Callable, Mapping
 
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.mantis.binary import BinaryParams, binary_salience
+from mechanisms.mantis.hitfirst import HitfirstParams, hitfirst_salience
+from mechanisms.mantis.lbfgs import LbfgsParams, lbfgs_salience
 from mechanisms.mantis.panel import Panel
 
 
@@ -30,6 +32,7 @@ class Mechanism:
     reserved: Mapping[str, str]
     scorer: Callable[..., dict[str, float]] | None = None  # MANTIS: salience of a panel
     horizon_param: str = ""  # MANTIS: the params field holding the label horizon in samples
+    value_rule: str = "signed"  # MANTIS: how a submitted vector is checked (protocol/validation.py)
 
     def check_overrides(self, overrides: Mapping[str, Any]) -> None:
         """Unknown names are errors, and so are the reserved ones (the horizon, the mode, …)."""
@@ -52,9 +55,11 @@ class Mechanism:
         return self.scorer(panel.embeddings, panel.sidx(sample_every), panel.price, panel.hotkeys, mode, params)
 
 
+HORIZON = {"ahead": "the challenge's mantis.horizon_blocks"}
 MECHANISMS: dict[str, Mechanism] = {
-    "binary": Mechanism("binary", BinaryParams, "mantis", {"ahead": "the challenge's mantis.horizon_blocks"},
-                        binary_salience, "ahead"),
+    "binary": Mechanism("binary", BinaryParams, "mantis", HORIZON, binary_salience, "ahead"),
+    "hitfirst": Mechanism("hitfirst", HitfirstParams, "mantis", HORIZON, hitfirst_salience, "ahead"),
+    "lbfgs": Mechanism("lbfgs", LbfgsParams, "mantis", HORIZON, lbfgs_salience, "ahead", value_rule="lbfgs"),
     "almanac": Mechanism("almanac", AlmanacParams, "almanac",
                          {"mode": "the challenge's mode", "variant": "the challenge's almanac.variant",
                           "burn_uid": "weights.burn_uid"}),

@@ -48,6 +48,12 @@ class Mantis(Strict):
     ticker: str = Field(min_length=1)  # the plaintext key miners submit under
     dim: int = Field(gt=0)
     horizon_blocks: int = Field(gt=0)
+    price_key: str | None = Field(None, min_length=1)  # the price snapshot's key for labels; None: the ticker
+
+    @property
+    def price(self) -> str:
+        """The price snapshot key the challenge's labels read."""
+        return self.price_key or self.ticker
 
 
 class Almanac(Strict):
@@ -234,10 +240,13 @@ class Profile(Strict):
                 raise ValueError(f"challenge {c.name}: {exc}") from None
         if not self.mantis_challenges:
             return self
-        need = max(c.mantis.horizon_blocks for c in self.mantis_challenges) + self.protocol.maturity_blocks
-        if self.protocol.round_deadline_blocks < need:
-            raise ValueError(f"protocol.round_deadline_blocks must be at least the longest horizon plus "
-                             f"maturity_blocks ({need}), or no lock long enough to count could be opened in time")
+        horizon_locked = [c for c in self.mantis_challenges if self.uses_horizon_lock(c)]
+        if horizon_locked:  # the reference rule needs no long lock: its rounds matter only until maturity
+            need = max(c.mantis.horizon_blocks for c in horizon_locked) + self.protocol.maturity_blocks
+            if self.protocol.round_deadline_blocks < need:
+                raise ValueError(f"protocol.round_deadline_blocks must be at least the longest horizon plus "
+                                 f"maturity_blocks ({need}) of the challenges under the horizon lock rule, or no "
+                                 f"lock long enough to count could be opened in time")
         latest = self.latest_lock_blocks()
         if self.protocol.round_deadline_blocks < latest:
             raise ValueError(f"protocol.round_deadline_blocks must be at least the latest lock a payload may "
@@ -276,7 +285,8 @@ class Profile(Strict):
         raise KeyError(f"no challenge {name!r} in profile {self.name!r}; it has {', '.join(c.name for c in self.challenges)}")
 
     def challenge_formats(self) -> list[ChallengeFormat]:
-        return [ChallengeFormat(c.name, c.mantis.ticker, c.mantis.dim) for c in self.mantis_challenges]
+        return [ChallengeFormat(c.name, c.mantis.ticker, c.mantis.dim, MECHANISMS[c.mechanism].value_rule)
+                for c in self.mantis_challenges]
 
     def payload_limits(self) -> Limits:
         """The body and plaintext a real payload of the profile's challenges needs, at most: larger

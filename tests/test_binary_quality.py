@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from devnet.mantis.quality import clone_source, quality
 from devnet.mantis.signals import SignalSpec, generate
 from mechanisms.mantis.binary import binary_salience
 from mechanisms.mantis.panel import Panel
 
 pytestmark = pytest.mark.slow
 SEEDS = (0, 1, 2)
-WORTHLESS = ("noise", "constant", "copycat")
 
 
 def score(panel: Panel, mode: str = "fixed", price: np.ndarray | None = None) -> np.ndarray:
@@ -24,24 +24,14 @@ def score(panel: Panel, mode: str = "fixed", price: np.ndarray | None = None) ->
     return np.array([s.get(h, 0.0) for h in panel.hotkeys])
 
 
-def clone_source(panel: Panel) -> int:
-    return panel.hotkeys.index(panel.sources[panel.roles.index("clone")])
-
-
 def quality_report(panel: Panel, sal: np.ndarray, sal_without_clones: np.ndarray, sal_shuffled: np.ndarray) -> dict:
     roles = np.array(panel.roles)
     source = clone_source(panel)
     honest = (roles == "informative") & (np.arange(len(roles)) != source)  # the source's salience is its group's
-    top = np.argsort(-sal, kind="stable")[: int(np.ceil(len(sal) / 4))]
-    group = sal[roles == "clone"].sum() + sal[source]
     kept = [panel.hotkeys.index(h) for h in panel.without(set(np.array(panel.hotkeys)[roles == "clone"])).hotkeys]
     honest_kept = honest[kept]
     a, b = sal[kept][honest_kept], sal_without_clones[honest_kept]
-    return {
-        "spearman": spearmanr(panel.skill[honest], sal[honest]).statistic,
-        "worthless_share": sal[np.isin(roles, WORTHLESS)].sum(),
-        "worthless_in_top_quartile": int(np.isin(roles[top], WORTHLESS).sum()),
-        "clone_group_over_twin": group / sal[roles == "twin"].sum(),
+    return quality(panel, sal) | {
         "honest_change_l1": np.abs(a - b).sum() / a.sum(),
         "honest_change_max": np.max(np.abs(a - b)[a >= 1 / len(sal)] / a[a >= 1 / len(sal)]),
         "shuffled_spearman": 0.0 if not sal_shuffled.any() else spearmanr(panel.skill[honest], sal_shuffled[honest]).statistic,

@@ -128,3 +128,45 @@ def test_spec_validation():
         SignalSpec(roles=RoleMix(informative=7))
     with pytest.raises(ValueError):
         SignalSpec(auc_range=(0.6, 0.55))
+
+
+@pytest.mark.parametrize("kind, dim, horizon", [("hitfirst", 3, 100), ("lbfgs", 17, 60)])
+def test_probability_kinds_share_the_population_and_carry_their_skill(kind, dim, horizon):
+    from dataclasses import replace
+
+    from devnet.mantis.signals import _price_path, truth
+
+    base = replace(SPEC, path_horizon=100, gap_rate=0.0)  # a world: one path for its longest horizon
+    binary, spec = generate(base), replace(base, kind=kind, dim=dim, horizon=horizon)
+    other = generate(spec)
+    # One seed, one population: the same hotkeys, roles, informative skills, rows and price path.
+    assert other.hotkeys == binary.hotkeys and other.roles == binary.roles
+    assert np.array_equal(other.block, binary.block) and np.array_equal(other.price, binary.price)
+    roles = np.array(other.roles)
+    assert np.array_equal(other.skill[roles != "young"], binary.skill[roles != "young"], equal_nan=True)
+    X = other.embeddings
+    assert X.shape[2] == dim and np.nanmin(X) > 0 and np.nanmax(X) <= 1
+    if kind == "lbfgs":
+        assert np.allclose(np.nansum(X[:, :, :5], axis=2)[~np.isnan(X[:, :, 0])], 1, atol=3e-3)
+    # Each probability's AUC on its own outcome is the planted skill (the generator's own truth).
+    T = round(spec.days * spec.samples_per_day)
+    outcome = truth(kind, _price_path(spec, np.random.default_rng(spec.seed), T), T, horizon, spec.vol_per_sample)
+    col = int(np.argmin(np.abs((outcome > 0).mean(axis=0) - 0.5)))  # the most balanced event: the tightest AUC
+    errors = []
+    for j in np.flatnonzero(roles == "informative"):
+        f, y = X[:, j, col], outcome[:, col] > 0
+        m = ~np.isnan(f)
+        errors.append(roc_auc_score(y[m], f[m]) - other.skill[j])
+    assert np.max(np.abs(errors)) < 0.04, errors
+    skills = other.skill[roles == "informative"]
+    assert spearmanr(skills, skills + np.array(errors)).statistic > 0.95  # graded as planted
+    for j in np.flatnonzero(roles == "noise"):
+        assert abs(roc_auc_score(outcome[:, col] > 0, X[:, j, col]) - 0.5) < 0.04
+
+
+def test_a_price_key_of_its_own_gets_its_own_path():
+    from dataclasses import replace
+
+    eth, btc = generate(SPEC), generate(replace(SPEC, price_key="BTC"))
+    assert eth.hotkeys == btc.hotkeys and eth.roles == btc.roles
+    assert not np.allclose(eth.price, btc.price)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import math
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 from bittensor_core import Keypair
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from mechanisms.mantis.panel import Panel
 from profiles import Challenge, Profile
+from protocol.validation import LBFGS_BUCKETS, PROB_FLOOR
 
+DEFAULT_PRICE_KEY = "ETH"
+KINDS = {"binary": None, "hitfirst": 3, "lbfgs": 17}  # what a panel's values mean → their dimension (binary: any)
 ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young", "malformed", "hostile")
 
 
@@ -60,6 +64,11 @@ class RoleMix:
 @dataclass(frozen=True)
 class SignalSpec:
     seed: int = 0
+    kind: str = "binary"  # KINDS: what the values predict
+    price_key: str = "ETH"  # the price path's key: challenges reading one key share one path
+    # Price samples drawn past the panel's end (None: the horizon). Specs with the same seed and
+    # path_horizon share miners, roles, skills and, per price key, the path: a world sets its longest.
+    path_horizon: int | None = None
     days: float = 14.0
     samples_per_day: int = 1440
     sample_every: int = 5  # blocks per sample
@@ -81,6 +90,8 @@ class SignalSpec:
     def __post_init__(self) -> None:
         if self.roles.informative < 8:
             raise ValueError("at least 8 informative miners are needed for 8 distinct skills")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown signal kind {self.kind!r}; known: {', '.join(KINDS)}")
         lo, hi = self.auc_range
         if not 0.5 < lo < hi < 1:
             raise ValueError("auc_range must lie in (0.5, 1)")
@@ -132,17 +143,22 @@ def _roles(spec: SignalSpec) -> list[str]:
 
 
 def spec_for(profile: Profile, challenge: Challenge, *, seed: int | None = None, miners: int | None = None,
-             days: float | None = None) -> SignalSpec:
+             days: float | None = None, copy_lag: int | None = None) -> SignalSpec:
     """The generator's settings for one challenge of a profile.
 
     The copycat's lag is the lock rule's minimum lock in samples: under the horizon rule a
     prediction is readable only once its horizon has passed; under the reference rule a minute later.
+    A world whose miners lock one payload for every challenge passes its own (the longest).
     """
+    if challenge.mechanism not in KINDS:
+        raise ValueError(f"{challenge.name}: the devnet plants no {challenge.mechanism} values")
     chain, dev = profile.chain, profile.devnet
     roles = RoleMix(**dev.roles.model_dump())
     sample_seconds = chain.sample_every * chain.block_time
     return SignalSpec(
         seed=dev.seed if seed is None else seed,
+        kind=challenge.mechanism,
+        price_key=challenge.mantis.price,
         days=dev.bootstrap_days if days is None else days,
         samples_per_day=round(86_400 / sample_seconds),
         sample_every=chain.sample_every,
@@ -150,20 +166,108 @@ def spec_for(profile: Profile, challenge: Challenge, *, seed: int | None = None,
         horizon=profile.horizon_samples(challenge),
         auc_range=dev.auc_range,
         roles=roles if miners is None else roles.scaled(miners),
-        copy_lag=max(1, math.ceil(profile.lock_seconds(challenge) / sample_seconds)),
+        copy_lag=copy_lag or max(1, math.ceil(profile.lock_seconds(challenge) / sample_seconds)),
     )
 
 
-def generate(spec: SignalSpec = SignalSpec()) -> Panel:
-    """One challenge's panel: samples × miners × dim (NaN = not submitted), the price path, the roles."""
-    rng = np.random.default_rng(spec.seed)
-    T, D, h = round(spec.days * spec.samples_per_day), spec.dim, spec.horizon
-    H = spec.roles.total - spec.roles.hostile  # hostile miners come after everyone, outside the draws
+def _price_path(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarray:
+    """Log prices of T + the path's horizon samples. The returns are always drawn from `rng` (so every
+    spec of a seed consumes it alike); a price key other than the default gets its own stream."""
+    n = T + (spec.path_horizon or spec.horizon)
+    returns = rng.normal(0.0, spec.vol_per_sample, n)
+    if spec.price_key != DEFAULT_PRICE_KEY:
+        returns = np.random.default_rng([spec.seed, zlib.crc32(spec.price_key.encode())]).normal(0.0, spec.vol_per_sample, n)
+    return np.log(spec.price_start) + np.concatenate([[0.0], np.cumsum(returns)])
 
-    returns = rng.normal(0.0, spec.vol_per_sample, T + h)
-    log_price = np.log(spec.price_start) + np.concatenate([[0.0], np.cumsum(returns)])
+
+def _standardised(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    std = a.std(axis=0)
+    return (a - a.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
+def truth(kind: str, log_price: np.ndarray, T: int, h: int, vol: float) -> np.ndarray:
+    """(T, K) standardised outcomes an informative miner sees a noisy view of, one column per value
+    its vector carries information about.
+
+    binary: the future return over h samples, in units of its std. hitfirst: which barrier at ±σ (σ = the h-sample return's
+    std) the path reaches first, one-hot over (up, down, neither). lbfgs: the return's z-bucket
+    (≤ −2, (−2, −1), [−1, 1], (1, 2), ≥ 2), one-hot, then the twelve barrier events the q columns
+    price: an up move from the previous sample of ≥ 0.5, 1, 2 σ (columns 5–10: twice, for buckets 0
+    and 1), a down move of as much (columns 11–16: for buckets 3 and 4)."""
+    sigma = vol * math.sqrt(h)
     future = log_price[h : h + T] - log_price[:T]
-    z = future / (spec.vol_per_sample * math.sqrt(h))  # standardised future return per sample
+    if kind == "binary":
+        return (future / sigma)[:, None]  # ≈ standard normal
+    path = np.lib.stride_tricks.sliding_window_view(log_price[: T + h], h + 1)[:T]  # [t, t + h]
+    if kind == "hitfirst":
+        seg = path[:, 1:] - path[:, :1]
+        up, dn = seg >= sigma, seg <= -sigma
+        i_up = np.where(up.any(axis=1), up.argmax(axis=1), h)
+        i_dn = np.where(dn.any(axis=1), dn.argmax(axis=1), h)
+        label = np.where(i_up < i_dn, 0, np.where(i_dn < i_up, 1, 2))
+        return _standardised(np.eye(3)[label])
+    if kind == "lbfgs":
+        z = future / sigma
+        bucket = np.digitize(z, [-2.0, -1.0, 1.0 + 1e-12, 2.0])  # [−1, 1] closed, as the labels are
+        base = np.concatenate([[log_price[0]], log_price[: T - 1]])  # the previous sample's price
+        up = path.max(axis=1) - base
+        dn = path.min(axis=1) - base
+        hits_up = [up >= m * sigma for m in (0.5, 1.0, 2.0)]
+        hits_dn = [dn <= -m * sigma for m in (0.5, 1.0, 2.0)]
+        events = np.stack(hits_up + hits_up + hits_dn + hits_dn, axis=1)
+        return _standardised(np.concatenate([np.eye(5)[bucket], events], axis=1))
+    raise ValueError(f"unknown signal kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def _orthogonal_noise(rng: np.random.Generator, outcome: np.ndarray) -> np.ndarray:
+    """Standard normal noise with each column's sample correlation to its outcome column removed and
+    its sample std set to 1: a miner's realised skill is then its planted skill, not a draw around
+    it, so two miners planted alike (a clone's source and its twin) are alike in the sample too."""
+    noise = rng.normal(size=outcome.shape)
+    noise -= outcome * (noise * outcome).sum(axis=0) / np.maximum((outcome * outcome).sum(axis=0), 1e-12)
+    return (noise - noise.mean(axis=0)) / np.maximum(noise.std(axis=0), 1e-12)
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def as_submitted(kind: str, values: np.ndarray) -> np.ndarray:
+    """Values as the validator stores them (protocol/validation.py): lbfgs bucket probabilities
+    clipped and renormalised and barrier probabilities clipped; every kind within [-1, 1]."""
+    if kind != "lbfgs":
+        return np.clip(values, -1, 1)
+    values = np.clip(values, PROB_FLOOR, 1 - PROB_FLOOR)
+    values[..., :LBFGS_BUCKETS] /= values[..., :LBFGS_BUCKETS].sum(axis=-1, keepdims=True)
+    return values
+
+
+def _worthless(kind: str, rng: np.random.Generator, shape: tuple[int, ...], D: int) -> np.ndarray:
+    """Well-formed values that carry no information: uniform features, or random probabilities."""
+    if kind == "binary":
+        return rng.uniform(-1, 1, size=shape + (D,))
+    if kind == "hitfirst":
+        return rng.dirichlet(np.ones(3), size=shape)
+    return np.concatenate([rng.dirichlet(np.ones(5), size=shape), rng.uniform(0, 1, size=shape + (12,))], axis=-1)
+
+
+def generate(spec: SignalSpec = SignalSpec()) -> Panel:
+    """One challenge's panel: samples × miners × dim (NaN = not submitted), the price path, the roles.
+
+    Specs with the same seed and path_horizon get the same miners, roles and informative skills and,
+    per price key, the same price path, whatever their kind, so a world's challenges share one
+    planted population. (Young miners' skills and the validator's missed rows are drawn per panel.)
+    Binary panels keep the generator's original draws."""
+    rng = np.random.default_rng(spec.seed)
+    T, D, h, kind = round(spec.days * spec.samples_per_day), spec.dim, spec.horizon, spec.kind
+    if KINDS[kind] not in (None, D):
+        raise ValueError(f"{kind} values have {KINDS[kind]} dimensions, not {D}")
+    H = spec.roles.total - spec.roles.hostile  # hostile miners come after everyone, outside the draws
+    log_price = _price_path(spec, rng, T)
+    outcome = truth(kind, log_price, T, h, spec.vol_per_sample)
+    gaps = np.maximum(outcome.max(axis=0) - outcome.min(axis=0), 1e-9)  # an event's two standardised values
 
     roles = [r for r in _roles(spec) if r != "hostile"]
     order = rng.permutation(H)  # hotkey index ↔ role is random, so sorting reveals nothing
@@ -176,9 +280,20 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     miners: list[PlantedMiner | None] = [None] * spec.roles.total
 
     def informative(skill: float) -> np.ndarray:
-        rho = rho_for_auc(float(skill))
-        values = spec.scale * rng.normal(size=(T, D))
-        values[:, 0] = spec.scale * (rho * z + math.sqrt(1 - rho * rho) * rng.normal(size=T))
+        """A noisy view of the outcome whose AUC on it is the planted skill (binary: feature 0 on the
+        direction; otherwise each column's view on its event, with noise orthogonal to it in the
+        sample, so the realised skill is the planted one); probabilities are a softmax of the views
+        (buckets, hit-first classes) or their normal CDF (barrier events)."""
+        if kind == "binary":
+            rho = rho_for_auc(float(skill))
+            values = spec.scale * rng.normal(size=(T, D))
+            values[:, 0] = spec.scale * (rho * outcome[:, 0] + math.sqrt(1 - rho * rho) * rng.normal(size=T))
+        else:  # a shift of an event's rows by a·gap against unit noise has AUC Φ(a·gap/√2)
+            view = math.sqrt(2) * ndtri(float(skill)) / gaps * outcome + _orthogonal_noise(rng, outcome)
+            if kind == "hitfirst":
+                values = _softmax(view)
+            else:
+                values = np.concatenate([_softmax(view[:, :LBFGS_BUCKETS]), ndtr(view[:, LBFGS_BUCKETS:])], axis=1)
         values[rng.random(T) < spec.missing_rate] = np.nan
         return values
 
@@ -194,16 +309,16 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
         X[:, col] = informative(miners[original].skill)
         miners[col] = PlantedMiner(hotkeys[col], "twin", miners[original].skill, 0, hotkeys[original])
     for col in slots["clone"]:
-        X[:, col] = X[:, original] + rng.uniform(-2e-4, 2e-4, size=(T, D))
+        X[:, col] = as_submitted(kind, X[:, original] + rng.uniform(-2e-4, 2e-4, size=(T, D)))
         miners[col] = PlantedMiner(hotkeys[col], "clone", miners[original].skill, 0, hotkeys[original])
     for col in slots["copycat"]:
         X[spec.copy_lag :, col] = X[: T - spec.copy_lag, best]
         miners[col] = PlantedMiner(hotkeys[col], "copycat", math.nan, spec.copy_lag, hotkeys[best])
     for col in slots["noise"]:
-        X[:, col] = rng.uniform(-1, 1, size=(T, D))
+        X[:, col] = _worthless(kind, rng, (T,), D)
         miners[col] = PlantedMiner(hotkeys[col], "noise", math.nan, 0)
     for col in slots["constant"]:
-        X[:, col] = rng.uniform(-1, 1, size=D)
+        X[:, col] = _worthless(kind, rng, (), D)
         miners[col] = PlantedMiner(hotkeys[col], "constant", math.nan, 0)
     for role in ("silent", "malformed", "hostile"):
         for col in slots[role]:
@@ -214,8 +329,8 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
         X[start:, col] = informative(skill)[start:]
         miners[col] = PlantedMiner(hotkeys[col], "young", skill, start)
 
-    # What the ledger stores: float16 values within [-1, 1], read back as float32.
-    X = np.clip(X, -1, 1).astype(np.float16).astype(np.float32)
+    # What the ledger stores: validated values as float16, read back as float32.
+    X = as_submitted(kind, X).astype(np.float16).astype(np.float32)
     kept = rng.random(T) >= spec.gap_rate
     sidx = spec.first_block // spec.sample_every + np.arange(T)
     return Panel(
