@@ -24,18 +24,17 @@ def write_bootstrap(world: World, ledger) -> int:
 
 
 def _write_range(world: World, ledger, sidxs: range) -> int:
-    panel, challenge = world.panel, world.challenge
-    new = 0
-    for sidx in sidxs:
-        row = world.row(sidx)
-        if row is None:
-            continue
-        block = sidx * world.sample_every
-        if not ledger.record_sample(sidx, block, world.time_of(block), source=SOURCE):
-            continue
-        values = panel.embeddings[row]
-        present = ~np.isnan(values).any(axis=1)
-        ledger.store_embeddings(challenge.name, sidx, panel.hotkeys, np.nan_to_num(values), present, source=SOURCE)
-        ledger.store_prices(sidx, {challenge.mantis.ticker: float(panel.price[row])}, source=SOURCE)
-        new += 1
-    return new
+    """One statement per table for a range of samples: the samples not stored yet, their values
+    per challenge and their prices."""
+    rows = {sidx: row for sidx in sidxs if (row := world.row(sidx)) is not None}
+    new = sorted(ledger.record_samples_taken(
+        [(sidx, sidx * world.sample_every, world.time_of(sidx * world.sample_every)) for sidx in rows], source=SOURCE))
+    if not new:
+        return 0
+    at = [rows[sidx] for sidx in new]
+    for name, panel in world.panels.items():
+        values = panel.embeddings[at]
+        present = ~np.isnan(values).any(axis=2)
+        ledger.store_embeddings_many(name, new, panel.hotkeys, np.nan_to_num(values), present, source=SOURCE)
+    ledger.store_prices_many({sidx: world.prices(rows[sidx]) for sidx in new}, source=SOURCE)
+    return len(new)

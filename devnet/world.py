@@ -51,14 +51,38 @@ class World:
 
     @property
     def challenge(self) -> Challenge:
-        """The planted MANTIS challenge (the profile's first)."""
+        """The profile's first MANTIS challenge: its panel gives the world's rows and miners."""
         return self.profile.mantis_challenges[0]
 
     @cached_property
+    def panels(self) -> dict[str, Panel]:
+        """Every MANTIS challenge's planted panel. One seed: the same miners with the same roles and
+        skills answer every challenge, and challenges reading one price key share its path."""
+        dev, challenges = self.profile.devnet, self.profile.mantis_challenges
+        longest = max(self.profile.horizon_samples(c) for c in challenges)
+        out = {}
+        for c in challenges:
+            spec = spec_for(self.profile, c, days=dev.bootstrap_days + dev.live_days, copy_lag=self.copy_lag)
+            out[c.name] = generate(replace(spec, first_block=FIRST_BLOCK, gap_rate=0.0, path_horizon=longest))
+        return out
+
+    @property
     def panel(self) -> Panel:
-        dev = self.profile.devnet
-        spec = spec_for(self.profile, self.challenge, days=dev.bootstrap_days + dev.live_days)
-        return generate(replace(spec, first_block=FIRST_BLOCK, gap_rate=0.0))
+        return self.panels[self.challenge.name]
+
+    def lock_seconds(self) -> float:
+        """How long honest miners lock their one payload a sample: the longest lock any challenge
+        needs under the lock rule, plus one sample, so every value they send counts."""
+        return max(self.profile.lock_seconds(c) for c in self.profile.mantis_challenges) + self.sample_every * self.block_time
+
+    @property
+    def copy_lag(self) -> int:
+        """Samples before a copycat can read a payload: when the honest miners' round is published."""
+        return math.ceil(self.lock_seconds() / (self.sample_every * self.block_time))
+
+    def prices(self, row: int) -> dict[str, float]:
+        """The price snapshot of a panel row: one price per key the challenges read."""
+        return {c.mantis.price: float(self.panels[c.name].price[row]) for c in self.profile.mantis_challenges}
 
     @property
     def seed(self) -> int:

@@ -18,8 +18,7 @@ class DevnetPriceFeed(PriceFeed):
         row = world.row(block // world.sample_every)
         if row is None:
             raise PriceFeedError(f"block {block} is outside the devnet world")
-        price = float(world.panel.price[row])
-        return PriceSnapshot(now, {world.challenge.mantis.ticker: price if math.isfinite(price) else math.nan})
+        return PriceSnapshot(now, {k: p if math.isfinite(p) else math.nan for k, p in world.prices(row).items()})
 
     def tao_usd(self, now: float) -> float:
         return devnet_state(self.profile_path, self.ledger_url).world.profile.devnet.market.tao_usd

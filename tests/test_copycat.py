@@ -37,8 +37,10 @@ SHORT_LOCK = 30.0  # the reference miner's default lock, seconds
 
 
 def profile_with(lock_rule: str, **devnet) -> Profile:
+    """The devnet profile with its BINARY challenge alone (its miners then lock for its horizon)."""
     base = profiles.load(profiles.DEFAULT)
     return base.model_copy(update={
+        "challenges": base.challenges[:1],
         "protocol": base.protocol.model_copy(update={"lock_rule": lock_rule}),
         "devnet": base.devnet.model_copy(update=devnet),
     })

@@ -56,7 +56,7 @@ RULES = SampleRules.of(BEACON.chain, PROFILE, T)
 FIRST = RULES.window.first  # the earliest round a payload may name (the shortest lock that counts)
 NEWEST = RULES.window.last  # the latest round a payload may name (the longest lock + the margin)
 UNSIGNED = NEWEST - 1  # a round inside the window that drand never published in this test
-LIMITS = PROFILE.payload_limits()  # derived from the challenges: ~6.3 KB body, ~1.1 KB plaintext
+LIMITS = PROFILE.payload_limits()  # derived from the challenges: ~8 KB body, ~1.9 KB plaintext
 # The product's store caps at LIMITS.body. This one caps at twice that, so a body between the two
 # meets the screening size limit (`schema`) and one past CAP the store's streaming cap (`fetch-error`).
 CAP = 2 * LIMITS.body
@@ -198,10 +198,11 @@ def corpus() -> dict[str, Case]:
     body("padded-small", dumps(payload(hk("padded-small"), (0.25, -0.5)).to_json() | {"padding": "0" * 256}),
          None, values=(0.25, -0.5))
     # a valid encryption of a plaintext wider than any challenge needs: C.ct is refused unopened
-    wide = ",".join(["0"] * 1000)
+    # (each about 1.4 times the largest plaintext the profile's challenges need, so under the body limit)
+    wide = ",".join(["0"] * (LIMITS.plaintext * 7 // 10))
     body("breadth-bomb", dumps(payload(hk("breadth-bomb"), plaintext=plaintext(
         "breadth-bomb", "[0.1,0.1]", f'"wide":[{wide}],'))), "schema", "C.ct holds more than")
-    wide = ",".join(f'"k{i}":0' for i in range(200))
+    wide = ",".join(f'"k{i:05d}":0' for i in range(LIMITS.plaintext // 7))
     body("breadth-bomb-object", dumps(payload(hk("breadth-bomb-object"), plaintext=plaintext(
         "breadth-bomb-object", "[0.1,0.1]", f'"wide":{{{wide}}},'))), "schema", "C.ct holds more than")
     # the round window: [FIRST, NEWEST] counts; past it `round`, before it `lock`, all at download

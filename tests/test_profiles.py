@@ -51,7 +51,7 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("informative: 24", "informative: 3", "devnet.roles.informative"),
         ("  burn_share: 0.35", "  burn_share: 1.5", "weights.burn_share"),
         ("  payload_hosts: [.r2.dev,", "  payload_hosts: [evil.example/x,", "payload_hosts"),
-        ("  round_deadline_blocks: 1200", "  round_deadline_blocks: 599", "longest horizon plus maturity_blocks (600)"),
+        ("  round_deadline_blocks: 1200", "  round_deadline_blocks: 799", "longest horizon plus maturity_blocks (800)"),
         ("    mantis:  ", "    other:  ", "challenges.0.other"),
         ("      ticker: ETH\n", "", "challenges.0.mantis.ticker"),
     ],
@@ -121,7 +121,7 @@ def test_a_challenge_carries_exactly_its_familys_settings():
     with pytest.raises(ValueError, match="needs its mantis settings"):
         Challenge(name="X", mechanism="binary", weight=1.0)
     c = Challenge(name="X", mechanism="binary", weight=1.0, mantis={"ticker": "X", "dim": 2, "horizon_blocks": 300})
-    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:1]
+    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:3]
     with pytest.raises(ValueError, match="almanac family; mantis settings do not apply"):
         Challenge(name="A", mechanism="almanac", weight=1.0, almanac={}, mantis={"ticker": "X", "dim": 2,
                                                                              "horizon_blocks": 300})
@@ -135,3 +135,60 @@ def test_the_devnet_trader_roles_are_the_generators():
     assert TRADER_ROLES == tuple(f.name for f in dataclasses.fields(TraderMix))
     with pytest.raises(ValueError, match="unknown trader roles: genius"):
         profiles.schema.Market(miners={"genius": 3})
+
+
+def test_the_live_mantis_profile_has_every_implemented_challenge_in_reference_order():
+    live = profiles.load("mantis.yaml")
+    assert (live.chain.network, live.chain.netuid, live.name) == ("finney", 123, "mantis")
+    assert (live.weights.burn_uid, live.weights.burn_share) == (0, 0.35)
+    assert live.protocol.owner_pk == "fbfe185ded7a4e6865effceb23cbac32894170587674e751ac237a06f72b3067"
+    assert (live.sources.payloads, live.sources.prices, live.sources.drand) == ("http", "http", "http")
+    # mantis.md §8: name, ticker, price key, dim, horizon, mechanism, weight; the order is the reference's.
+    assert [(c.name, c.mantis.ticker, c.mantis.price, c.mantis.dim, c.mantis.horizon_blocks, c.mechanism, c.weight)
+            for c in live.challenges] == [
+        ("ETH-1H-BINARY", "ETH", "ETH", 2, 300, "binary", 1.0),
+        ("ETH-HITFIRST-100M", "ETHHITFIRST", "ETH", 3, 500, "hitfirst", 1.25),
+        ("ETH-LBFGS", "ETHLBFGS", "ETH", 17, 300, "lbfgs", 3.5),
+        ("BTC-LBFGS-6H", "BTCLBFGS", "BTC", 17, 1800, "lbfgs", 2.875),
+        ("CADUSD-1H-BINARY", "CADUSD", "CADUSD", 2, 300, "binary", 0.5),
+        ("NZDUSD-1H-BINARY", "NZDUSD", "NZDUSD", 2, 300, "binary", 0.5),
+        ("CHFUSD-1H-BINARY", "CHFUSD", "CHFUSD", 2, 300, "binary", 1.0),
+        ("XAGUSD-1H-BINARY", "XAGUSD", "XAGUSD", 2, 300, "binary", 1.0),
+    ]
+    # Compat everywhere, under the reference's lock rule: a 30 s lock counts, rounds wait the maturity.
+    assert {c.mode for c in live.challenges} == {"compat"} and live.protocol.lock_rule == "reference"
+    assert live.earliest_lock_seconds() is None and live.latest_lock_blocks() == live.protocol.maturity_blocks == 300
+    assert [f.rule for f in live.challenge_formats()] == ["signed", "signed", "lbfgs", "lbfgs"] + ["signed"] * 4
+
+
+def test_fixed_mode_rules_apply_only_to_fixed_challenges(tmp_path):
+    """A BTC-LBFGS horizon (1800 blocks) needs a longer round deadline only under the horizon lock rule."""
+    text = (profiles.DIRECTORY / "mantis.yaml").read_text()
+    assert profiles.load(write(tmp_path, text)).protocol.round_deadline_blocks == 1200  # compat: fine
+    btc = "    mode: compat\n    mantis: {ticker: BTCLBFGS"
+    assert btc in text
+    fixed = text.replace("lock_rule: reference", "lock_rule: horizon").replace(btc, btc.replace("compat", "fixed"))
+    with pytest.raises(ProfileError, match=r"longest horizon plus maturity_blocks \(2100\)"):
+        profiles.load(write(tmp_path, fixed))
+
+
+def test_the_live_mantis_profile_definitions_load(tmp_path):
+    """The real CLI loads the platform's Definitions under mantis.yaml: assets, partitions, jobs."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "INCENTIVE_LEDGER_URL"}
+    env |= {profiles.ENV: str(profiles.DIRECTORY / "mantis.yaml"), "DAGSTER_HOME": str(tmp_path),
+            "INCENTIVE_HOME": str(tmp_path / "home")}
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    done = subprocess.run([dagster, "definitions", "validate", "-m", "orchestration.definitions"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    probe = ("from orchestration.definitions import defs; from assets.partitions import EPOCH_X_MANTIS; "
+             "print(sorted(defs.resolve_asset_graph().get_all_asset_keys()).__len__()); "
+             "print(','.join(EPOCH_X_MANTIS.get_partitions_def_for_dimension('challenge').get_partition_keys()))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    count, challenges = out.stdout.split()
+    assert int(count) >= 8 and challenges.split(",") == [c.name for c in profiles.load("mantis.yaml").challenges]

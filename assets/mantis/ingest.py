@@ -103,7 +103,7 @@ def collect_epoch(
             snapshot = prices.snapshot(now).prices
         except PriceFeedError as exc:
             context.log.warning(f"sample {sidx}: no prices ({exc})")
-            snapshot = {c.mantis.ticker: float("nan") for c in profile.mantis_challenges}
+            snapshot = {c.mantis.price: float("nan") for c in profile.mantis_challenges}
         rules = SampleRules.of(beacon, profile, now)
         rows = [screened_row(r, sidx, now, rules) for r in results.values()]
         with store.transaction():
@@ -131,7 +131,7 @@ def collect_epoch(
             "max_round": max((max(r) for r in rounds), default=0),
         },
     )
-    yield dg.MaterializeResult(asset_key=PRICES, metadata={"samples": len(samples), "tickers": ", ".join(c.mantis.ticker for c in profile.mantis_challenges)})
+    yield dg.MaterializeResult(asset_key=PRICES, metadata={"samples": len(samples), "price_keys": ", ".join(dict.fromkeys(c.mantis.price for c in profile.mantis_challenges))})
     yield dg.MaterializeResult(
         asset_key=METAGRAPH,
         metadata={"block": metagraph.block, "neurons": len(metagraph.neurons),

@@ -30,7 +30,7 @@ def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str
     every = blocks.every
     hi = blocks.sidx_range.stop
     lo = hi - HISTORY_DAYS * round(86_400 / (every * profile.chain.block_time))
-    price_sidx, price = store.prices(challenge.mantis.ticker, lo, hi)
+    price_sidx, price = store.prices(challenge.mantis.price, lo, hi)
     emb_sidx, emb_hotkeys, values = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1)
     keep = [j for j, h in enumerate(emb_hotkeys) if h in hotkeys]
     X = np.full((len(price_sidx), len(keep), challenge.mantis.dim), np.nan, dtype=np.float32)

@@ -46,7 +46,7 @@ HOSTILITIES = {
     "padded": "fetch-error",  # a valid payload padded with a megabyte: past the size a payload needs
     "breadth-bomb": "schema",  # a valid encryption of a plaintext far wider than any challenge needs
     "late-lock": None,  # locks to the latest round the window allows: legal, and nobody waits longer
-    "ancient-round": "lock",  # names an old round, a different one every sample
+    "ancient-round": "lock",  # names an old round, a different one every five samples
 }
 _HOSTILE_KINDS = tuple(HOSTILITIES)
 _POOL_MIN_JOBS = 24
@@ -151,8 +151,7 @@ class Miners:
     def lock_seconds(self) -> float:
         """The rule's minimum lock plus one sample, so values count under it (rounds are then
         rounded up to a grid of ROUND_GRID rounds, as a miner may: a longer lock is always valid)."""
-        world = self.world
-        return world.profile.lock_seconds(world.challenge) + world.sample_every * world.block_time
+        return self.world.lock_seconds()
 
     def jobs(self, sidx: int, now: float) -> tuple[list[Job], list[str]]:
         """Payload jobs of a sample, and the hotkeys that publish nothing (their files are removed)."""
@@ -163,30 +162,39 @@ class Miners:
         chain = world.beacon.chain
         earliest = chain.round_at(now + self.lock_seconds())
         round_ = -(-earliest // ROUND_GRID) * ROUND_GRID  # lock a little longer, on a shared grid
-        odd_rounds = {"late-round": chain.round_at(now + world.profile.round_deadline_seconds() + 60),
-                      "early-round": chain.current_round(now)}
+        # Odd rounds sit on the grid too, so each costs one pairing table per grid step, not per sample.
+        late = chain.round_at(now + world.profile.round_deadline_seconds() + 60)
+        odd_rounds = {"late-round": -(-late // ROUND_GRID) * ROUND_GRID,
+                      "early-round": chain.current_round(now) // ROUND_GRID * ROUND_GRID}
         latest = chain.current_round(now + world.profile.latest_lock_seconds())
-        hostile_rounds = {"late-lock": latest // ROUND_GRID * ROUND_GRID, "ancient-round": 1 + sidx % 100_000}
-        values = world.panel.embeddings[row]
-        ticker = world.challenge.mantis.ticker
+        hostile_rounds = {"late-lock": latest // ROUND_GRID * ROUND_GRID, "ancient-round": 1 + ROUND_GRID * (sidx // 5 % 1000)}
+        challenges = world.profile.mantis_challenges
+        values = {c.mantis.ticker: world.panels[c.name].embeddings[row] for c in challenges}
         jobs, silent = [], []
         for i, miner in enumerate(world.miners):
             if miner.role == "hostile":
                 kind = hostility(world, miner.hotkey)
-                value = 10**400 if kind == "huge-int" else 0.5 * math.sin(sidx + i)  # late-lock: a worthless signal
-                plaintext = pl.plaintext_bytes({ticker: [value] * world.challenge.mantis.dim}, miner.hotkey)
+                if kind == "huge-int":  # integers no float holds, for the first challenge (one kept under the size limit)
+                    answer = {challenges[0].mantis.ticker: [10**400] * challenges[0].mantis.dim}
+                else:  # late-lock and the rest: a worthless signal
+                    answer = {c.mantis.ticker: [0.5 * math.sin(sidx + i)] * c.mantis.dim for c in challenges}
+                plaintext = pl.plaintext_bytes(answer, miner.hotkey)
                 jobs.append(Job(miner.hotkey, hostile_rounds.get(kind, round_), plaintext, chain.public_key,
                                 self.owner_pk, f"hostile:{kind}"))
             elif miner.role == "malformed":
                 kind = _KINDS[(sidx + i) % len(_KINDS)]
                 other = world.miners[(i + 1) % len(world.miners)].hotkey
-                plaintext = pl.plaintext_bytes({ticker: [0.0] * world.challenge.mantis.dim}, miner.hotkey)
+                plaintext = pl.plaintext_bytes({c.mantis.ticker: [0.0] * c.mantis.dim for c in challenges}, miner.hotkey)
                 jobs.append(Job(miner.hotkey, odd_rounds.get(kind, round_), plaintext, chain.public_key, self.owner_pk,
                                 kind, other))
-            elif np.isnan(values[i]).any():
-                silent.append(miner.hotkey)  # not submitting this sample (silent, young before start, a miss)
             else:
-                plaintext = pl.plaintext_bytes({ticker: [float(v) for v in values[i]]}, miner.hotkey)
+                # Each challenge's values where the miner submits them this sample; nothing at all
+                # (silent, young before its start, a miss everywhere) removes its file.
+                answer = {t: [float(x) for x in v[i]] for t, v in values.items() if not np.isnan(v[i]).any()}
+                if not answer:
+                    silent.append(miner.hotkey)
+                    continue
+                plaintext = pl.plaintext_bytes(answer, miner.hotkey)
                 jobs.append(Job(miner.hotkey, round_, plaintext, chain.public_key, self.owner_pk))
         return jobs, silent
 

