@@ -1,38 +1,60 @@
-"""BINARY salience at production scale: 256 miners × 30 days of minute samples, one core."""
+"""MANTIS salience at production scale (256 miners × 30 days of minute samples, one core), and its
+quality on the devnet's planted panels (three seeds, both modes).
+
+Production scale uses the reference's windows (mantis.md §8: the live profile's challenges), so the
+LBFGS warm-up the devnet scales down runs here at full length. Quality is `devnet/mantis/quality.py`.
+"""
 
 from __future__ import annotations
 
 import resource
 import time
 import tracemalloc
+from dataclasses import replace
 from typing import Any
 
+import profiles
 from benchmarks.common import machine, pin_to_one_core
-from devnet.mantis.signals import RoleMix, SignalSpec, generate
-from mechanisms.mantis.binary import BinaryParams, binary_salience
+from devnet.mantis.quality import as_array, quality
+from devnet.mantis.signals import RoleMix, generate, spec_for
+from mechanisms.registry import MECHANISMS
+
+LIVE = "mantis.yaml"
+# benchmark name → the live profile's challenge it scores at production scale
+SCALE_CHALLENGES = {"binary": "ETH-1H-BINARY", "hitfirst": "ETH-HITFIRST-100M", "lbfgs": "ETH-LBFGS",
+                    "lbfgs-6h": "BTC-LBFGS-6H"}
+SEEDS = (0, 1, 2)
 
 
-def run(scale: float = 1.0) -> dict[str, Any]:
+def _score(profile: profiles.Profile, challenge, panel, mode: str) -> dict[str, float]:
+    return MECHANISMS[challenge.mechanism].score(panel, mode, challenge.params, sample_every=profile.chain.sample_every,
+                                                 horizon_blocks=challenge.mantis.horizon_blocks)
+
+
+def at_scale(name: str, scale: float = 1.0) -> dict[str, Any]:
+    """One challenge of the live profile on a 256-miner, 30-day planted panel: time, memory, quality."""
     pin_to_one_core()
+    profile = profiles.load(LIVE)
+    challenge = profile.challenge(SCALE_CHALLENGES[name])
     miners, days = max(16, round(256 * scale)), max(12.0, 30 * scale)
     t0 = time.perf_counter()
-    spec = SignalSpec(seed=11, days=days, roles=RoleMix().scaled(miners))
-    panel = generate(spec)
-    params = BinaryParams(ahead=spec.horizon)  # label with the horizon the panel was planted for
+    spec = spec_for(profile, challenge, seed=11, days=days)
+    panel = generate(replace(spec, roles=RoleMix().scaled(miners), copy_lag=profile.horizon_samples(challenge)))
     generate_s = time.perf_counter() - t0
     out = {}
     for mode in ("fixed", "compat"):
         tracemalloc.start()
         t0 = time.perf_counter()
-        salience = binary_salience(panel.embeddings, panel.sidx(spec.sample_every), panel.price, panel.hotkeys, mode,
-                                   params)
+        salience = _score(profile, challenge, panel, mode)
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         out[mode] = {"seconds": round(seconds, 1), "peak_traced_mib": round(peak / 2**20, 1),
-                     "miners_with_salience": sum(v > 0 for v in salience.values())}
+                     "miners_with_salience": sum(v > 0 for v in salience.values()),
+                     **({k: round(v, 4) for k, v in quality(panel, as_array(panel, salience)).items()} if salience else {})}
     return {
-        "benchmark": "binary",
+        "benchmark": name,
+        "challenge": challenge.name,
         "machine": machine(),
         "cores_used": 1,
         "miners": miners,
@@ -43,3 +65,21 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "score": out,
         "process_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def devnet_quality(scale: float = 1.0) -> dict[str, Any]:
+    """Each devnet challenge on its own planted panels (the devnet profile's windows and population,
+    14 days), seeds 0–2, fixed and compat: the figures the closing notes and docs quote."""
+    profile = profiles.load()
+    out: dict[str, Any] = {"benchmark": "quality", "machine": machine(), "seeds": list(SEEDS)}
+    for challenge in profile.mantis_challenges:
+        rows = {}
+        for mode in ("fixed", "compat"):
+            for seed in SEEDS:
+                panel = generate(spec_for(profile, challenge, seed=seed))
+                t0 = time.perf_counter()
+                salience = _score(profile, challenge, panel, mode)
+                rows[f"{mode}/{seed}"] = {"seconds": round(time.perf_counter() - t0, 1)} | {
+                    k: round(v, 4) for k, v in quality(panel, as_array(panel, salience)).items()}
+        out[challenge.name] = rows
+    return out
