@@ -132,3 +132,19 @@ def test_score_with_other_key_prefix(tmp_path, capsys):
 def test_score_usage_errors(argv, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("incentive: ")
+
+
+@pytest.mark.parametrize("challenge, dim", [("ETH-HITFIRST-100M", 3), ("ETHLBFGS", 17)])
+def test_panel_generate_then_score_the_probability_challenges(tmp_path, capsys, challenge, dim):
+    out = tmp_path / "panel.npz"
+    assert main(["panel", "generate", "--challenge", challenge, "--out", str(out), "--seed", "4",
+                 "--miners", "16", "--days", "12"]) == 0  # HITFIRST: 7 200 rows of σ before 7 200 labels
+    assert f"× {dim} (seed 4" in capsys.readouterr().err
+    name = "ETH-LBFGS" if challenge == "ETHLBFGS" else challenge
+    panel = Panel.load(out, name)
+    assert panel.embeddings.shape[1:] == (16, dim) and panel.roles.count("informative") >= 8
+    assert main(["score", "--panel", str(out), "--challenge", challenge, "--json"]) == 0
+    salience = json.loads(capsys.readouterr().out)
+    assert set(salience) == set(panel.hotkeys) and abs(sum(salience.values()) - 1) < 1e-9
+    best = max(salience, key=salience.get)
+    assert panel.roles[panel.hotkeys.index(best)] in ("informative", "twin", "clone")

@@ -123,13 +123,16 @@ def test_vesting_scales_the_aggregated_scores_by_its_factors_only(platform):
     assert set(by["holder"]) == {1.5} and max(by["seller_all"]) < min(by["holder"])
 
 
-def test_quality_holds_through_the_pipeline(platform):
+@pytest.mark.parametrize("challenge", [c.name for c in profiles.load().mantis_challenges])
+def test_quality_holds_through_the_pipeline(platform, challenge):
     world, key = platform.world, f"{platform.epochs[-1]:08d}"
-    salience = artifact(platform, "mantis", "salience", f"{world.challenge.name}__{key}")
+    salience = artifact(platform, "mantis", "salience", f"{challenge}__{key}")
     roles = {m.hotkey: m for m in world.miners}
+    panel = world.panels[challenge]
+    skill = dict(zip(panel.hotkeys, panel.skill))  # the challenge's own planted skill
     source = next(m.source for m in world.miners if m.role == "clone")
     honest = [h for h, m in roles.items() if m.role == "informative" and h != source]
-    rho = spearmanr([roles[h].skill for h in honest], [salience.get(h, 0) for h in honest]).statistic
+    rho = spearmanr([skill[h] for h in honest], [salience.get(h, 0) for h in honest]).statistic
     assert rho >= 0.8
     assert sum(v for h, v in salience.items() if roles[h].role in WORTHLESS) <= 0.05
     top = sorted(salience, key=lambda h: -salience[h])[: len(salience) // 4]
@@ -137,8 +140,12 @@ def test_quality_holds_through_the_pipeline(platform):
     group = salience.get(source, 0) + sum(v for h, v in salience.items() if roles[h].role == "clone")
     twin = sum(v for h, v in salience.items() if roles[h].role == "twin")
     assert group <= 1.1 * twin
-    # The young-uid rule, exactly: a young miner's new weight is young_weight·(1 − burn_share)
-    # whatever its score, then blended with its previous weight (EMA) and renormalised.
+
+
+def test_young_miners_get_the_young_weight_whatever_they_score(platform):
+    """The young-uid rule, exactly: a young miner's new weight is young_weight·(1 − burn_share)
+    whatever its score, then blended with its previous weight (EMA) and renormalised."""
+    roles = {m.hotkey: m for m in platform.world.miners}
     rules = platform.world.profile.weights
     alpha, fresh = platform.world.profile.ema_alpha, rules.young_weight * (1 - rules.burn_share)
     for epoch in platform.epochs:
@@ -188,11 +195,16 @@ def test_rerun_of_an_epoch_from_the_ledger_reproduces_its_u16(platform):
     epoch = platform.epochs[0]
     key = f"{epoch:08d}"
     stored = platform.ledger.weights(epoch)
-    challenge = platform.world.challenge.name
+    challenges = [c.name for c in platform.world.profile.mantis_challenges]
+    before = {c: artifact(platform, "mantis", "salience", f"{c}__{key}") for c in challenges}
+    assert all(before.values())  # every MANTIS challenge paid someone
     dagster = str(BIN / "dagster")
     module = ["-m", "orchestration.definitions"]
     run_cli(platform, dagster, "asset", "materialize", *module, "--select", "embeddings,panels", "--partition", key)
-    run_cli(platform, dagster, "asset", "materialize", *module, "--select", "mantis/salience", "--partition", f"{challenge}|{key}")
+    for challenge in challenges:  # each mechanism end to end: the same ledger gives the same salience
+        run_cli(platform, dagster, "asset", "materialize", *module, "--select", "mantis/salience",
+                "--partition", f"{challenge}|{key}")
+        assert artifact(platform, "mantis", "salience", f"{challenge}__{key}") == before[challenge], challenge
     run_cli(platform, dagster, "asset", "materialize", *module, "--select", "final_weights", "--partition", key)
     rerun = artifact(platform, "final_weights", key)
     assert rerun["u16"] == list(stored.u16) and rerun["uids"] == list(stored.uids)
@@ -210,11 +222,12 @@ def test_operator_commands(platform, tmp_path):
     traders = {r["hotkey"]: r for r in roles if r["role"].startswith("trader:")}
     assert {r["role"] for r in traders.values()} == {f"trader:{role}" for _, _, role in platform.world.traders}
     assert all(r["skill"] == platform.world.market.edge_of[h] for h, r in traders.items())
-    out = tmp_path / "epoch.npz"
-    name = platform.world.challenge.name
-    run_cli(platform, incentive, "panel", "export", "--challenge", name, "--epoch", str(epoch), "--out", str(out))
-    scored = json.loads(run_cli(platform, incentive, "score", "--panel", str(out), "--challenge", name, "--json").stdout)
-    assert scored == artifact(platform, "mantis", "salience", f"{name}__{epoch:08d}")
+    for challenge in platform.world.profile.mantis_challenges:  # an epoch's panel scores offline as it did
+        out, name = tmp_path / f"{challenge.mechanism}.npz", challenge.name
+        run_cli(platform, incentive, "panel", "export", "--challenge", name, "--epoch", str(epoch), "--out", str(out))
+        scored = json.loads(run_cli(platform, incentive, "score", "--panel", str(out), "--challenge", name,
+                                    "--json").stdout)
+        assert scored == artifact(platform, "mantis", "salience", f"{name}__{epoch:08d}"), name
 
 
 def almanac_score(platform, epoch: int, records: list | None = None):

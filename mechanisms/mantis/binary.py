@@ -22,18 +22,16 @@ skill (and standardisation would then blow up).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.clones import clone_post_pass
+from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
 
 
@@ -254,18 +252,9 @@ def binary_salience(
 
     Columns are put in sorted-hotkey order first, so the result does not depend on panel order.
     """
-    if mode not in ("compat", "fixed"):
-        raise ValueError(f"mode must be 'compat' or 'fixed', not {mode!r}")
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 3 or X.shape[1] != len(hotkeys) or len(sidx) != len(X) or len(prices) != len(X):
-        raise ValueError("panel shapes disagree: X (T, H, D), sidx (T,), prices (T,), hotkeys (H,)")
-    cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
-    hotkeys = [hotkeys[c] for c in cols]
-    # One thread for every BLAS/OpenMP call, the clone pass included: threaded reductions round
-    # differently from run to run and machine to machine, and validators must agree to the bit (§14).
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return _salience(X[:, cols], sidx, prices, hotkeys, mode, params)
+    X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode)
+    with single_threaded():  # the clone pass included
+        return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
 
 
 def _salience(

@@ -64,16 +64,14 @@ Determinism (§14): columns in sorted-hotkey order, one BLAS thread, fixed block
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass
+from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.series import EPS, forward_log_returns, forward_rows, rolling_std, safe_logit, trailing_std
 
@@ -405,27 +403,11 @@ def hitfirst_salience(
 
     Columns are put in sorted-hotkey order first, so the result does not depend on panel order.
     """
-    _check_mode(mode)
-    X = np.asarray(X, dtype=np.float32)
-    sidx = np.asarray(sidx)
-    if (
-        X.ndim != 3 or X.shape[2] != 3 or X.shape[1] != len(hotkeys) or sidx.shape != (len(X),)
-        or np.shape(prices) != (len(X),)
-    ):
-        raise ValueError("panel shapes disagree: X (T, H, 3), sidx (T,), prices (T,), hotkeys (H,)")
-    if sidx.dtype.kind not in "iu":
-        raise ValueError("sidx must be integers")
-    if len(set(hotkeys)) != len(hotkeys):
-        raise ValueError("hotkeys must be unique")
-    cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
-    hotkeys = [hotkeys[c] for c in cols]
+    X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode, dim=3)
     if not hotkeys:
         return {}
-    # One thread for every BLAS/OpenMP call, the clone pass included: threaded reductions round
-    # differently from run to run and machine to machine, and validators must agree to the bit (§14).
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return _salience(X[:, cols], sidx.astype(np.int64), np.asarray(prices, dtype=np.float64), hotkeys, mode, params)
+    with single_threaded():  # the clone pass included
+        return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
 
 
 def _salience(

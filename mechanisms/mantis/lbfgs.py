@@ -87,17 +87,15 @@ identical panels give identical salience on every validator (§14).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Hashable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
+from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.series import EPS, forward_rows, rolling_std, safe_logit, trailing_std
 
@@ -844,26 +842,9 @@ def lbfgs_salience(
     """Salience per hotkey (sums to 1; every hotkey a key, 0.0 when unpaid), or {} when nothing can
     be learned from the panel. Columns are taken in sorted-hotkey order, so the result does not
     depend on panel order."""
-    if mode not in ("compat", "fixed"):
-        raise ValueError(f"mode must be 'compat' or 'fixed', not {mode!r}")
-    X = np.asarray(X)
-    if X.dtype != np.float32:
-        X = X.astype(np.float32)
-    sidx = np.asarray(sidx)
-    prices = np.asarray(prices, dtype=np.float64)
-    hotkeys = [str(h) for h in hotkeys]
-    if (X.ndim != 3 or X.shape[2] != DIM or X.shape[1] != len(hotkeys) or sidx.shape != (len(X),)
-            or prices.shape != (len(X),)):
-        raise ValueError("panel shapes disagree: X (T, H, 17), sidx (T,), prices (T,), hotkeys (H,)")
-    if sidx.dtype.kind not in "iu":
-        raise ValueError("sidx must be integers")
-    if len(set(hotkeys)) != len(hotkeys):
-        raise ValueError("hotkeys must be unique")
-    cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
-    # One thread for every BLAS call: threaded reductions round differently from run to run (§14).
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        scores = _salience(X, sidx.astype(np.int64), prices, cols, mode, params)
+    X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode, dim=DIM)
+    with single_threaded():
+        scores = _salience(X, sidx, prices, cols, mode, params)
     if scores is None:
         return {}
     return {hotkeys[c]: float(s) for c, s in zip(cols, scores)}
