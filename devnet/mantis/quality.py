@@ -6,8 +6,9 @@ Tests assert them, the benchmarks record them and the docs quote them, so all re
   clone group's source left out (its salience is its group's);
 * `worthless_share`: the salience of the miners worth nothing (noise, constant, copycat);
 * `worthless_in_top_quartile`: how many of them rank in the top quarter;
-* `clone_group_over_twin`: what the clones and their source earn together, over the twin's salience
-  (an independent miner planted with the source's skill): clones must gain nothing by copying.
+* `clone_group_over_twin`: what the clones and their source earn together, over a twin's salience
+  (an independent miner planted with the source's skill; the mean when there are several): clones
+  must gain nothing by copying.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def quality(panel: Panel, salience: np.ndarray) -> dict[str, float]:
     source = clone_source(panel)
     honest = (roles == "informative") & (np.arange(len(roles)) != source)
     top = np.argsort(-salience, kind="stable")[: math.ceil(len(salience) / 4)]
-    twin = salience[roles == "twin"].sum()
+    twin = salience[roles == "twin"].mean()  # larger mixes plant several twins: one twin's pay
     group = salience[roles == "clone"].sum() + salience[source]
     return {
         "spearman": float(spearmanr(panel.skill[honest], salience[honest]).statistic) if salience[honest].any() else 0.0,
