@@ -392,12 +392,35 @@ def test_fixed_counts_a_genuine_all_zero_vector():
         assert max(s, key=s.get) == "m0"
 
 
-def test_clones_collapse_onto_one_hotkey():
+def test_clones_collapse_onto_one_hotkey_or_share_one_score():
     X, sidx, prices, hotkeys = synthetic(H=4, seed=8)
+    alone = hitfirst_salience(X[:, :3], sidx, prices, hotkeys[:3], "fixed", SMALL)
     X[:, 3] = X[:, 0]  # m3 copies m0 exactly
-    for mode in ("compat", "fixed"):
-        s = hitfirst_salience(X, sidx, prices, hotkeys, mode, SMALL)
-        assert s["m3"] == 0.0 and s["m0"] > 0.5  # §12.1: the smallest hotkey holds the group's total
+    s = hitfirst_salience(X, sidx, prices, hotkeys, "compat", SMALL)
+    assert s["m3"] == 0.0 and s["m0"] > 0.5  # §12.1: the smallest hotkey holds the group's total
+    s = hitfirst_salience(X, sidx, prices, hotkeys, "fixed", SMALL)
+    # H3: the group is scored once, as m0 alone, and its score is shared
+    assert s["m3"] == s["m0"] == pytest.approx(alone["m0"] / 2)
+    assert {h: s[h] for h in ("m1", "m2")} == pytest.approx({h: alone[h] for h in ("m1", "m2")})
+
+
+def test_near_copies_and_split_models_gain_nothing():
+    """H3: 20 near-copies (noise above the exact-clone tolerance, |corr| ≥ 0.92) are one group; a
+    miner that submits on a quarter of the rows is paid about a quarter as much (√f on the |coef|
+    of a standardised column that holds √f of a full miner's information)."""
+    X, sidx, prices, hotkeys = synthetic(H=4, seed=8)
+    alone = hitfirst_salience(X, sidx, prices, hotkeys, "fixed", SMALL)
+    rng = np.random.default_rng(0)
+    copies = X[:, :1] + rng.normal(0, 2e-3, size=(len(X), 20, 3)).astype(np.float32)
+    names = [f"n{i:02d}" for i in range(20)]
+    s = hitfirst_salience(np.concatenate([X, np.clip(copies, 0, 1)], axis=1), sidx, prices, hotkeys + names,
+                          "fixed", SMALL)
+    group = s["m0"] + sum(s[n] for n in names)
+    assert group <= 1.1 * alone["m0"]
+    sparse = X.copy()
+    sparse[rng.random(len(X)) < 0.75, 0] = np.nan  # m0 submits on about a quarter of the rows
+    s = hitfirst_salience(sparse, sidx, prices, hotkeys, "fixed", SMALL)
+    assert s["m0"] / (1 - s["m0"]) <= 0.5 * alone["m0"] / (1 - alone["m0"])
 
 
 @pytest.mark.slow

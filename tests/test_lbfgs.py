@@ -391,7 +391,7 @@ def test_probability_edge_pools_each_buckets_auc_by_its_evidence():
     P(bucket 3) = .1 .2 | .3 .4 .5 ⇒ AUC 1 for both present buckets, edge 0.5. Miner 1 is reversed
     on bucket 2 (AUC 0) and perfect on bucket 3 (AUC 1): w_2 = w_3 = 2·3/6 = 1 ⇒ edge
     (−0.5 + 0.5)/2 = 0. Miner 2 is absent on its one wrong row (row 4), so only rows 0–3 count:
-    perfect on both ⇒ 0.5."""
+    perfect on both ⇒ 0.5, shown on 4 of the 5 rows (S6) ⇒ 0.5 · 4/5 = 0.4."""
     p2 = np.array([0.6, 0.5, 0.4, 0.3, 0.2])
     p3 = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     raw = np.zeros((5, 3, 5), dtype=np.float32)
@@ -404,4 +404,4 @@ def test_probability_edge_pools_each_buckets_auc_by_its_evidence():
     present[4, 2] = False
     d = lbfgs._Data("fixed", np.arange(5), np.ones(5), present, raw, raw, np.arange(5), np.arange(3))
     edge = lbfgs.probability_edge(d, np.arange(5), np.array([2, 2, 3, 3, 3]), LbfgsParams())
-    assert edge.tolist() == pytest.approx([0.5, 0.0, 0.5])
+    assert edge.tolist() == pytest.approx([0.5, 0.0, 0.4])

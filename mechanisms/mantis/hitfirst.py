@@ -33,7 +33,7 @@ Modes:
       - F6: the history is capped by sample index (the last history_days·rows_per_day samples).
       - F7: presence is the explicit mask (no NaN); a genuine all-zero vector is a submission
         (its features are logit(1/3)).
-    and two fixes of our own:
+    and three fixes of our own:
       - H1, standardised features: in each fit an absent row takes the miner's mean over its
         present training rows (no information, where compat's 0 is the claim "probability 1/2"),
         and every column is scaled to unit std over the training rows; a feature that does not
@@ -54,6 +54,14 @@ Modes:
         τ is large and its |coef| is kept whole. The evidence is the miner's own forecast, not
         its marginal value given the others, so k exact clones share the original's |coef|
         (L2 splits it evenly) and keep its evidence share: cloning neither gains nor loses.
+      - H3, copies and splits gain nothing: exact clones and soft cohorts (§12.1's finders on the
+        newest scan_rows rows) are reduced to their first hotkey before the fits and the group's
+        score is shared equally among its members (compat collapses and equalises after the fit,
+        where near-copies that miss the exact-clone tolerance inflate the L2 fit's Σ|coef|: 30 of
+        them took four times the original's pay). A miner's importance is also scaled by √f, f the
+        share of the newest fit's training rows it submitted on: H1 leaves a column present on a
+        fraction f about √f of a full miner's |coef|, so without it a model split over k hotkeys
+        on disjoint rows earned √k times as much.
     A miner is paid only for what the newest fit learned from its training rows, so one that
     joined during the last block earns nothing yet (the platform's young-uid rule covers it).
 
@@ -70,7 +78,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass
+from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass, find_clusters, find_correlated_cohorts
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.series import EPS, forward_log_returns, forward_rows, rolling_std, safe_logit, trailing_std
@@ -343,13 +351,14 @@ def walk_forward_importance(
     y = np.asarray(y, dtype=np.int64)
     H = F.shape[1]
     evidence, variance = np.zeros(H), np.zeros(H)
-    newest = None
+    newest, newest_end = None, 0
     for train_end, lo, hi in walk_forward_folds(sidx, params.ahead, params.wf_blocks):
         train = np.arange(train_end)
         if np.unique(y[train]).size < 2:
             continue
         mean, scale = _standardise(F, present, train)
         newest = _model(params).fit(_design(F, present, train, mean, scale), y[train]).coef_.ravel()
+        newest_end = train_end
         judged = y[lo:hi]
         if np.unique(judged).size < 2:
             continue
@@ -364,7 +373,10 @@ def walk_forward_importance(
             variance += sums * sums
     if newest is None:
         return None
-    return np.abs(newest) * evidence_share(evidence, variance)
+    # H1 pays a miner present on a fraction f of the rows about √f of a full one: √f more makes
+    # submitting on few rows, or splitting one model over hotkeys, gain nothing (H3)
+    shown = np.sqrt(present[:newest_end].mean(axis=0))
+    return np.abs(newest) * evidence_share(evidence, variance) * shown
 
 
 # -- the salience -------------------------------------------------------------------------------
@@ -410,10 +422,38 @@ def hitfirst_salience(
         return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
 
 
+def copy_groups(X: np.ndarray, hotkeys: list[str], mode: Mode) -> np.ndarray:
+    """(H,) each miner's group root (the index of its group's first hotkey; hotkeys sorted): exact
+    clones and soft cohorts of §12.1 on X's rows, joined (H3)."""
+    root = np.arange(len(hotkeys))
+    index = {h: j for j, h in enumerate(hotkeys)}
+    for group in find_clusters(X, hotkeys, mode=mode) + find_correlated_cohorts(X, hotkeys, mode=mode):
+        members = sorted({int(root[index[h]]) for h in group})
+        for j in range(len(root)):
+            if root[j] in members:
+                root[j] = members[0]
+    return root
+
+
 def _salience(
     X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], mode: Mode, p: HitfirstParams
 ) -> dict[str, float]:
     """hitfirst_salience on a checked panel in hotkey order; its caller holds the thread limit."""
+    rows = training_rows(sidx, prices, mode, p)
+    if mode == "fixed" and len(rows):  # H3: each copy group is scored once and shares its score
+        root = copy_groups(X[rows[-p.scan_rows :]], hotkeys, mode)
+        reps = np.flatnonzero(root == np.arange(len(hotkeys)))
+        if len(reps) < len(hotkeys):
+            scored = _group_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], mode, p)
+            size = np.bincount(root, minlength=len(hotkeys))
+            return {h: scored[hotkeys[root[j]]] / size[root[j]] for j, h in enumerate(hotkeys)} if scored else {}
+    return _group_salience(X, sidx, prices, hotkeys, mode, p)
+
+
+def _group_salience(
+    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], mode: Mode, p: HitfirstParams
+) -> dict[str, float]:
+    """The salience of a panel whose columns are distinct miners (fixed) or all of them (compat)."""
     rows = training_rows(sidx, prices, mode, p)
     if len(rows) < max(p.min_rows, 1):
         return {}
@@ -446,5 +486,7 @@ def _salience(
     if not np.isfinite(total) or total <= 0:
         return {}
     salience = {hk: float(v) for hk, v in zip(hotkeys, importance / total)}
+    if mode == "fixed":
+        return salience  # copy groups were reduced before the fit (H3)
     # the post-pass reads the newest scan_rows rows only: hand it just those (no copy of the rest)
     return clone_post_pass(salience, X[rows[-p.scan_rows :]], hotkeys, mode=mode, scan_rows=p.scan_rows)

@@ -79,6 +79,12 @@ Modes:
     the uniqueness penalty).
   - S5 (meta-weights from |coef|): the reference weighs a miner by Σ_c |coef_c|², which doubles the
     relative noise of each coefficient; fixed uses Σ_c |coef_c|, as the other meta-models here do.
+  - S6 (edges count by the rows they were shown on): an AUC measured on the few rows a miner chose
+    to submit on is a ±0.5 lottery, and a model split over hotkeys that never submit on the same
+    rows escapes both the cohorts and the overlap penalty. A miner's edge on a segment (classifier
+    and q-path) is multiplied by the fraction of the segment's rows it submitted on, and the q-path
+    applies the classifier's activity rule (present on more than `active_frac` of the training
+    rows) before a miner enters its fits: sparse noise and split models gain nothing.
 
 Everything runs single-threaded in sorted-hotkey column order with stable sorts and fixed seeds, so
 identical panels give identical salience on every validator (§14).
@@ -619,9 +625,9 @@ def classifier_path(d: _Data, bins: Bins, p: LbfgsParams) -> dict[int, float]:
 
 
 def probability_edge(d: _Data, rows: np.ndarray, y: np.ndarray, p: LbfgsParams) -> np.ndarray:
-    """(R,) each miner's macro one-vs-rest AUC − 0.5 of its bucket probabilities on `rows` (S4):
-    the mean over the buckets present in y of how well P(bucket c) ranks the rows of bucket c,
-    over the rows the miner submitted."""
+    """(R,) each miner's one-vs-rest AUC − 0.5 of its bucket probabilities on `rows` (S4), pooled
+    over the buckets present in y by inverse variance: how well P(bucket c) ranks the rows of bucket
+    c, over the rows the miner submitted, times the fraction of `rows` it submitted on (S6)."""
     bp = bucket_probabilities(d.raw[rows], p.prob_floor)
     present = d.present[rows]
     edge, weight = np.zeros(bp.shape[1]), 0.0
@@ -632,6 +638,7 @@ def probability_edge(d: _Data, rows: np.ndarray, y: np.ndarray, p: LbfgsParams) 
             w = n1 * n0 / (len(y) + 1)  # 1/Var of the AUC under no skill (÷ 12): S3's pooling
             edge += w * (auc_columns(bp[:, :, c], (y == c).astype(np.int64), present) - 0.5)
             weight += w
+    edge *= present.mean(axis=0)  # an edge shown on a fraction f of the rows counts f times (S6)
     return edge / weight if weight > 0 else edge
 
 
@@ -795,6 +802,7 @@ def _q_walk_forward(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:
         train_all = rows_all[max(0, vs - p.train_window) : vs]
         train_all = train_all[d.sidx[train_all] + p.ahead < start_sidx]  # as F1
         val_all = rows_all[vs:ve]
+        active = d.present[train_all].mean(axis=0) > p.active_frac  # the classifier's activity rule (S6)
         seg = np.zeros(d.raw.shape[1])
         n_models = 0
         seg_w = 0.0
@@ -809,11 +817,14 @@ def _q_walk_forward(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:
                 hit_v = _hit(c, m, val, sig, up, dn)
                 if np.unique(hit_t).size < 2 or np.unique(hit_v).size < 2:
                     continue
-                coefs = _bootstrap(_q_features(d, train, start + j), hit_t, w, p.q_C, p.q_max_iter,
+                Z = _q_features(d, train, start + j)
+                Z[:, ~active] = 0.0  # a miner seen on a few rows cannot own a model's largest |coef|
+                coefs = _bootstrap(Z, hit_t, w, p.q_C, p.q_max_iter,
                                    p.seed + p.cls_seed_stride * (si + 1) + p.q_seed_stride * c + j, d.mode, p)
                 if coefs is None or not coefs.max() > 0:
                     continue
-                edge = auc_columns(_q_features(d, val, start + j), hit_v, d.present[val]) - 0.5
+                shown = d.present[val].mean(axis=0) * active  # S6: edges count by the rows they were shown on
+                edge = (auc_columns(_q_features(d, val, start + j), hit_v, d.present[val]) - 0.5) * shown
                 n1 = float(hit_v.sum())
                 n0 = len(hit_v) - n1
                 prec = 12.0 * n1 * n0 / (n1 + n0 + 1.0)  # S3: 1 / Var(AUC) under the null
