@@ -449,3 +449,12 @@ def test_planted_roles_on_generated_panels():
                 assert sal[np.isin(roles, ("noise", "constant", "copycat"))].sum() <= 0.02, seed
                 group = sal[roles == "clone"].sum() + sal[source]
                 assert group <= 1.1 * sal[roles == "twin"].sum(), seed
+
+
+def test_salience_values_are_python_floats():
+    """What the platform stores as JSON and sums: plain floats, whether or not copy groups were shared."""
+    X, sidx, prices, hotkeys = synthetic(H=4, seed=8)
+    X[:, 3] = X[:, 0]
+    for mode in ("compat", "fixed"):
+        s = hitfirst_salience(X, sidx, prices, hotkeys, mode, SMALL)
+        assert s and all(type(v) is float for v in s.values())

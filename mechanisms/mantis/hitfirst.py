@@ -446,7 +446,7 @@ def _salience(
         if len(reps) < len(hotkeys):
             scored = _group_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], mode, p)
             size = np.bincount(root, minlength=len(hotkeys))
-            return {h: scored[hotkeys[root[j]]] / size[root[j]] for j, h in enumerate(hotkeys)} if scored else {}
+            return {h: scored[hotkeys[root[j]]] / int(size[root[j]]) for j, h in enumerate(hotkeys)} if scored else {}
     return _group_salience(X, sidx, prices, hotkeys, mode, p)
 
 
