@@ -301,3 +301,20 @@ def test_almanac_export_scores_to_the_epochs_tokens(platform, tmp_path):
     salience = artifact(platform, "almanac", "salience", f"{name.name}__{epoch:08d}")
     hotkey = hotkeys_by_uid(platform, epoch)
     assert {("__burn__" if int(u) == 0 else hotkey[int(u)]): w for u, w in scored["weights"].items()} == salience
+
+
+def test_the_reveal_opens_the_same_in_a_pool_as_in_one_process(platform):
+    """An epoch's samples (hostile payloads included) open to the same vectors and rejections in a
+    two-process pool as one by one here."""
+    from assets.epochs import EpochBlocks
+    from assets.mantis.reveal import opened_samples
+
+    profile, store = platform.world.profile, platform.ledger
+    blocks = EpochBlocks.of(platform.epochs[0], profile)
+    samples = [s for s in store.samples(blocks.sidx_range.start, blocks.sidx_range.stop) if s.status == "taken"]
+    signatures = store.signatures(set().union(*store.payload_rounds(blocks.sidx_range.start, blocks.sidx_range.stop).values()))
+    opened = {n: [(s.sidx, dict(v), sorted(map(repr, r)))
+                  for s, v, r in opened_samples(store, samples, signatures, profile, platform.world.beacon.chain, workers=n)]
+              for n in (1, 2)}
+    assert len(opened[1]) == len(samples) and opened[1] == opened[2]
+    assert any(rejections for _, _, rejections in opened[2])  # the hostile miners' refusals came back too

@@ -5,8 +5,12 @@ garbage never fails the run or touches another miner's values.
 """
 
 
+import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import dagster as dg
@@ -97,6 +101,9 @@ def _guarded_reveal(row, signatures, rules, formats) -> _Revealed | Rejection:
         return Rejection(row.sidx, row.hotkey, pl.UNEXPECTED, f"opening raised {type(exc).__name__}: {str(exc)[:200]}")
 
 
+REVEAL_WORKERS = os.cpu_count() or 1  # processes that open an epoch's samples
+
+
 def _open_sample(rows, signatures, profile, taken_at, rules: SampleRules, reveal_time):
     """(vectors {challenge: {hotkey: vector}}, rejections) of one sample's fetched payloads.
 
@@ -149,22 +156,53 @@ def _open_sample(rows, signatures, profile, taken_at, rules: SampleRules, reveal
     return vectors, rejections
 
 
-def reveal_sample(store, sample, signatures, profile, beacon):
-    """Open one taken sample's payloads and store its vectors per challenge; reads only this
-    sample's bodies, so an epoch's reveal holds one sample at a time. Returns (rows, vectors,
-    rejections); the caller records the rejections for the whole epoch at once."""
-    rows = store.raw_payloads(sample.sidx, sample.sidx + 1)
-    if not rows:
-        return rows, {}, []
-    rules = SampleRules.of(beacon, profile, sample.taken_at)
-    vectors, rejections = _open_sample(rows, signatures, profile, sample.taken_at, rules, beacon.reveal_time)
+def _open_job(job: tuple) -> tuple[dict, list]:
+    """`_open_sample` of one sample's (rows, signatures, profile, taken_at, rules, reveal_time), in a worker."""
+    return _open_sample(*job)
+
+
+def opened_samples(store, samples, signatures, profile, beacon, workers: int = REVEAL_WORKERS) -> Iterator[tuple]:
+    """(sample, vectors, rejections) of each taken sample, in order. Each sample's bodies are read
+    when it is opened, and with `workers` > 1 the opening (decryption, parsing, validation) runs in
+    a process pool at most two samples a worker ahead, so an epoch's reveal holds a few samples at a
+    time. A pool that breaks (a worker killed) leaves the remaining samples to this process."""
+    def job(sample) -> tuple | None:
+        rows = store.raw_payloads(sample.sidx, sample.sidx + 1)
+        if not rows:
+            return None
+        return rows, signatures, profile, sample.taken_at, SampleRules.of(beacon, profile, sample.taken_at), beacon.reveal_time
+
+    def here(sample, work) -> tuple:
+        return (sample, *(_open_job(work) if work is not None else ({}, [])))
+
+    if workers < 2 or len(samples) < 2 * workers:
+        for sample in samples:
+            yield here(sample, job(sample))
+        return
+    pending: deque = deque()
+    done = 0
+    try:
+        with ProcessPoolExecutor(workers) as pool:
+            for sample in samples:
+                work = job(sample)
+                pending.append((sample, work, None if work is None else pool.submit(_open_job, work)))
+                while len(pending) > 2 * workers or (pending and sample is samples[-1]):
+                    first, work, future = pending.popleft()
+                    yield (first, *future.result()) if future is not None else (first, {}, [])
+                    done += 1
+    except BrokenProcessPool:
+        for sample in samples[done:]:
+            yield here(sample, job(sample))
+
+
+def store_vectors(store, sample, vectors, profile) -> None:
+    """One sample's opened vectors into the ledger, per challenge."""
     for c in profile.challenges:
         got = vectors.get(c.name, {})
         if got:
             hotkeys = sorted(got)
             store.store_embeddings(c.name, sample.sidx, hotkeys, np.array([got[h] for h in hotkeys]),
                                    np.ones(len(hotkeys), dtype=bool))
-    return rows, vectors, rejections
 
 
 def awaited_round(rounds_by_sample: dict[float, set[int]], published, now: float, profile) -> tuple[int, float] | None:
@@ -218,8 +256,8 @@ def embeddings(context: dg.AssetExecutionContext, drand: DrandResource, chain: C
     valid: Counter[str] = Counter()
     all_rejections = []
     with store.replacing_reveal(lo, hi, (c.name for c in profile.challenges)):
-        for sample in samples:
-            _, vectors, rejections = reveal_sample(store, sample, signatures, profile, beacon)
+        for sample, vectors, rejections in opened_samples(store, samples, signatures, profile, beacon):
+            store_vectors(store, sample, vectors, profile)
             all_rejections += rejections
             valid.update({name: len(got) for name, got in vectors.items()})
         store.record_rejections(all_rejections)

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import secrets
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +136,13 @@ class Miners:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._ahead: tuple[int, float, tuple] | None = None  # (sidx, now, _bodies(...)) started early
         self.owner_pk = bytes.fromhex(world.profile.protocol.owner_pk)
 
     def close(self) -> None:
+        self._ahead = None
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> "Miners":
@@ -198,15 +201,28 @@ class Miners:
                 jobs.append(Job(miner.hotkey, round_, plaintext, chain.public_key, self.owner_pk))
         return jobs, silent
 
-    def publish(self, sidx: int, now: float) -> dict[str, Job]:
-        """Write (atomically) every miner's payload for sample `sidx` taken at world time `now`."""
+    def _bodies(self, sidx: int, now: float) -> tuple[list[Job], list[str], Iterator[bytes] | list[bytes]]:
+        """A sample's jobs, silent hotkeys and bodies: built in the worker pool (an iterator over
+        results still being built) when there are enough jobs, else here."""
         jobs, silent = self.jobs(sidx, now)
         if self.workers > 1 and len(jobs) >= _POOL_MIN_JOBS:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers)
-            bodies = list(self._pool.map(build, jobs, chunksize=max(1, len(jobs) // (4 * self.workers))))
-        else:
-            bodies = [build(job) for job in jobs]
+            return jobs, silent, self._pool.map(build, jobs, chunksize=max(1, len(jobs) // (4 * self.workers)))
+        return jobs, silent, [build(job) for job in jobs]
+
+    def publish(self, sidx: int, now: float) -> dict[str, Job]:
+        """Write (atomically) every miner's payload for sample `sidx` taken at world time `now`.
+
+        The next sample's bodies are started in the pool before this one's are written, so the
+        miners encrypt while the validator reads this sample (its time is the world's, known now)."""
+        ahead, self._ahead = self._ahead, None
+        jobs, silent, bodies = ahead[2] if ahead is not None and ahead[:2] == (sidx, now) else self._bodies(sidx, now)
+        bodies = list(bodies)
+        following = sidx + 1
+        if self._pool is not None and self.world.row(following) is not None:
+            later = self.world.time_of(following * self.world.sample_every)
+            self._ahead = (following, later, self._bodies(following, later))
         for job, body in zip(jobs, bodies):
             tmp = self.directory / f".{job.hotkey}.tmp"
             tmp.write_bytes(body)
