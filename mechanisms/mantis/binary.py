@@ -33,6 +33,7 @@ from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.clones import clone_post_pass
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
+from mechanisms.mantis.series import capped_history, forward_rows
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,8 @@ def build_dataset(
     Xz = np.where(np.isnan(X), np.float32(0), X).astype(np.float32)
     present = presence(X, mode)
 
-    pos = np.searchsorted(sidx, sidx + params.ahead)
-    pos_c = np.minimum(pos, len(sidx) - 1)
-    has_future = (pos < len(sidx)) & (sidx[pos_c] == sidx + params.ahead)
-    p_fut = np.where(has_future, prices[pos_c], np.nan)
+    ahead = forward_rows(sidx, params.ahead, "fixed")  # the exact sample, in both modes (§11.1)
+    p_fut = np.where(ahead >= 0, prices[ahead], np.nan)
     with np.errstate(invalid="ignore"):
         keep = (
             (_unchanged_streak(prices) <= params.max_unchanged)
@@ -119,11 +118,7 @@ def build_dataset(
             & (p_fut > 0)
             & present.any(axis=1)
         )
-    rows = np.flatnonzero(keep)
-    if mode == "fixed":
-        rows = rows[sidx[rows] > sidx[rows].max(initial=0) - params.history]
-    else:
-        rows = rows[-params.history :]
+    rows = capped_history(np.flatnonzero(keep), sidx, mode, params.history, params.history)
     if len(rows) < params.min_rows:
         return None
     y = (p_fut[rows] > prices[rows]).astype(np.int8)

@@ -81,7 +81,9 @@ from sklearn.linear_model import LogisticRegression
 from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass, find_clusters, find_correlated_cohorts
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.series import EPS, forward_log_returns, forward_rows, rolling_std, safe_logit, trailing_std
+from mechanisms.mantis.series import (
+    EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit, trailing_std,
+)
 
 _BLOCK_ROWS = 4096  # row block of the feature pass: bounded temporaries
 
@@ -143,8 +145,7 @@ def sigma_series(log_price: np.ndarray, sidx: np.ndarray, ahead: int, window: in
             out[window - 1 : T - ahead] = rolling_std(r, window)
         return out
     r = forward_log_returns(log_price, sidx, ahead, "fixed")
-    ended = np.searchsorted(sidx, sidx - ahead, side="right") - 1  # newest row i with sidx_i + ahead ≤ sidx_t
-    return trailing_std(r, ended, window)
+    return trailing_std(r, causal_ends(sidx, ahead, "fixed"), window)
 
 
 def first_hit_labels(
@@ -392,15 +393,10 @@ def training_rows(
     _check_mode(mode)
     sidx = np.asarray(sidx, dtype=np.int64)
     prices = np.asarray(prices, dtype=np.float64)
-    order = np.argsort(sidx, kind="stable")
-    if np.any(np.diff(sidx[order]) == 0):
+    if np.any(np.diff(np.sort(sidx)) == 0):
         raise ValueError("sidx must not repeat")
-    with np.errstate(invalid="ignore"):
-        rows = order[np.isfinite(prices[order]) & (prices[order] > 0)]
-    if mode == "fixed":
-        newest = sidx[rows].max(initial=0)
-        return rows[sidx[rows] > newest - params.history_days * params.rows_per_day]
-    return rows[max(0, len(rows) - params.history_rows) :]
+    return capped_history(priced_rows(sidx, prices), sidx, mode, params.history_days * params.rows_per_day,
+                          params.history_rows)
 
 
 def hitfirst_salience(

@@ -103,7 +103,10 @@ from sklearn.linear_model import LogisticRegression
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.series import EPS, forward_rows, rolling_std, safe_logit, trailing_std
+from mechanisms.mantis.series import (
+    EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit,
+    trailing_std,
+)
 
 N_CLASSES = 5  # z-buckets
 DIM = 17  # 5 bucket probabilities + 4 buckets × 3 barrier probabilities
@@ -199,16 +202,6 @@ class Bins(NamedTuple):
     sigma: np.ndarray  # (T,) causal σ of that return (NaN where undefined)
 
 
-def causal_ends(sidx: np.ndarray, ahead: int, mode: Mode) -> np.ndarray:
-    """(T,) for each row, the last row whose `ahead`-return had ended by it (−1 if none).
-
-    compat: row t − ahead (a row offset, F5); fixed: the last row with sidx ≤ sidx_t − ahead."""
-    sidx = np.asarray(sidx, dtype=np.int64)
-    if mode == "compat":
-        return np.arange(len(sidx), dtype=np.int64) - ahead
-    return np.searchsorted(sidx, sidx - ahead, side="right").astype(np.int64) - 1
-
-
 def bucketize(z: np.ndarray, inner: float = 1.0, outer: float = 2.0) -> np.ndarray:
     """z → 0 (z ≤ −outer), 1 (−outer < z < −inner), 2 (|z| ≤ inner), 3 (inner < z < outer), 4 (z ≥ outer);
     −1 where z is not finite."""
@@ -228,11 +221,7 @@ def make_bins(prices: np.ndarray, sidx: np.ndarray, ahead: int, window: int, mod
     """Bucket labels (§11.2): `r_t = ln(p_{t+h} + ε) − ln(p_t + ε)`, σ_t = std (ddof 1) of the
     `window` h-returns ending at row t − h (compat: a row offset; fixed: the returns whose partner
     sample lies at or before sidx_t), `z = r/σ` bucketed; valid where r and σ are finite and σ > 0."""
-    lnp = np.log(np.asarray(prices, dtype=np.float64) + EPS)
-    fwd = forward_rows(sidx, ahead, mode)
-    r = np.full(len(lnp), np.nan)
-    ok = fwd >= 0
-    r[ok] = lnp[fwd[ok]] - lnp[ok]
+    r = forward_log_returns(np.log(np.asarray(prices, dtype=np.float64) + EPS), sidx, ahead, mode)
     sigma = trailing_std(r, causal_ends(sidx, ahead, mode), window)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(np.isfinite(sigma) & (sigma > 0), r / sigma, np.nan)
@@ -864,13 +853,7 @@ def lbfgs_salience(
 def _salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, cols: np.ndarray, mode: Mode,
               p: LbfgsParams) -> np.ndarray | None:
     """Scores (H,) in sorted-hotkey column order, or None; the caller holds the thread limit."""
-    order = np.argsort(sidx, kind="stable")
-    with np.errstate(invalid="ignore"):
-        rows = order[np.isfinite(prices[order]) & (prices[order] > 0)]
-    if mode == "fixed":
-        rows = rows[sidx[rows] > sidx[rows].max(initial=0) - p.history_samples]  # F6: by sample range
-    else:
-        rows = rows[-p.history_rows :]
+    rows = capped_history(priced_rows(sidx, prices), sidx, mode, p.history_samples, p.history_rows)
     if len(rows) < p.min_rows or len(cols) == 0:
         return None
     present = _present(X, rows, cols, mode)

@@ -15,6 +15,23 @@ from mechanisms.mantis.panel import Mode
 EPS = 1e-12
 
 
+def priced_rows(sidx: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """Row indices in sample order whose price is finite and > 0 (the reference's builders drop
+    the rest; a missing price is NaN in the ledger, 0.0 in the reference)."""
+    order = np.argsort(sidx, kind="stable")
+    with np.errstate(invalid="ignore"):
+        return order[np.isfinite(prices[order]) & (prices[order] > 0)]
+
+
+def capped_history(rows: np.ndarray, sidx: np.ndarray, mode: Mode, samples: int, rows_cap: int) -> np.ndarray:
+    """The training history of `rows` (in sample order), F6: fixed keeps the rows within `samples`
+    sample indices of the newest (gaps count as time); compat keeps the last `rows_cap` rows, as
+    the reference applies its cap to rows."""
+    if mode == "fixed":
+        return rows[sidx[rows] > sidx[rows].max(initial=0) - samples]
+    return rows[max(0, len(rows) - rows_cap) :]
+
+
 def forward_rows(sidx: np.ndarray, ahead: int, mode: Mode) -> np.ndarray:
     """(T,) index of the row `ahead` later, or -1 where there is none.
 
@@ -29,6 +46,16 @@ def forward_rows(sidx: np.ndarray, ahead: int, mode: Mode) -> np.ndarray:
     pos = np.searchsorted(sidx, sidx + ahead)
     hit = (pos < T) & (sidx[np.minimum(pos, T - 1)] == sidx + ahead)
     return np.where(hit, pos, -1).astype(np.int64)
+
+
+def causal_ends(sidx: np.ndarray, ahead: int, mode: Mode) -> np.ndarray:
+    """(T,) for each row, the last row whose `ahead`-return had ended by it (−1 if none): where a
+    causal σ's window ends (F4). compat: row t − ahead (a row offset, F5); fixed: the last row with
+    sidx ≤ sidx_t − ahead."""
+    sidx = np.asarray(sidx, dtype=np.int64)
+    if mode == "compat":
+        return np.arange(len(sidx), dtype=np.int64) - ahead
+    return np.searchsorted(sidx, sidx - ahead, side="right").astype(np.int64) - 1
 
 
 def forward_log_returns(log_price: np.ndarray, sidx: np.ndarray, ahead: int, mode: Mode) -> np.ndarray:
