@@ -159,6 +159,8 @@ class Roles(Strict):
     clone: int = Field(3, ge=0)
     twin: int = Field(1, ge=0)
     copycat: int = Field(3, ge=0)
+    persistent: int = Field(6, ge=0)  # AR(1) noise unrelated to prices (devnet/mantis/signals.py RoleMix)
+    stale: int = Field(3, ge=0)  # a worthless value held 2–8 hours, then another
     young: int = Field(6, ge=0)
     malformed: int = Field(0, ge=0)
     hostile: int = Field(0, ge=0)  # one per attack on the validator itself (devnet/mantis/miners.py HOSTILITIES)

@@ -1,4 +1,4 @@
-"""BINARY on planted panels (48 miners, 14 days, three seeds): the salience recovers the truth.
+"""BINARY on planted panels (57 miners, 14 days, three seeds): the salience recovers the truth.
 
 The figures asserted here are the ones the mechanism is judged by; `quality_report` computes them so
 the closing note and docs/performance.md quote the same numbers the tests check.

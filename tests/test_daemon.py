@@ -43,6 +43,7 @@ FAST_REPLACEMENTS = (
     ("young: 6, malformed: 2, hostile: 7}", "young: 2, malformed: 2, hostile: 0}"),
     ("informative: 24, noise: 6, constant: 3, silent: 2, clone: 3, twin: 1, copycat: 3",
      "informative: 12, noise: 2, constant: 1, silent: 1, clone: 2, twin: 1, copycat: 1"),
+    ("persistent: 6, stale: 3,", "persistent: 0, stale: 0,"),  # their scoring: tests/test_platform.py
     # At tempo 20 the devnet's 150 days of stake history are 54 000 epochs, which the first vesting run
     # would book before any weights (tests/test_vesting_platform.py covers that catch-up): here vesting
     # starts at the first epoch scored.
@@ -58,7 +59,7 @@ def binary_only(text: str) -> str:
     start, end = text.index("  - name: ETH-HITFIRST-100M\n"), text.index("  - name: ALMANAC\n")
     return text[:start] + text[end:]
 FAST_ROLES = {"informative": 12, "noise": 2, "constant": 1, "silent": 1, "clone": 2, "twin": 1, "copycat": 1,
-              "young": 2, "malformed": 2, "hostile": 0}
+              "persistent": 0, "stale": 0, "young": 2, "malformed": 2, "hostile": 0}
 
 
 def fast_profile() -> str:
@@ -74,7 +75,7 @@ def test_daemon_carries_epochs_to_a_submission_through_a_killed_collection(tmp_p
     # of world time, 15 min here), as the reference itself waits; tests/test_platform.py has them.
     profile_path = tmp_path / "fast.yaml"
     profile_path.write_text(fast_profile())
-    profile = profiles.load(profile_path)  # all eight replacements took effect, as the loaded profile says
+    profile = profiles.load(profile_path)  # all nine replacements took effect, as the loaded profile says
     assert (profile.chain.tempo, profile.protocol.lock_rule) == (20, "reference")
     assert [c.name for c in profile.challenges] == ["ETH-1H-BINARY", "ALMANAC"]
     assert (profile.devnet.bootstrap_days, profile.devnet.live_days) == (12, 1)

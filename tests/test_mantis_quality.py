@@ -1,8 +1,8 @@
 """HITFIRST and LBFGS on the devnet's planted panels (its profile's windows and population, 14 days,
 three seeds), fixed mode: the salience recovers the planted truth (`devnet/mantis/quality.py`).
 
-Targets: Spearman over informative miners ≥ 0.9, worthless miners (noise, constant, copycat) ≤ 2 %
-of the salience, the clone group ≤ 1.1 × the independent twin of the same skill. Compat mode and the
+Targets: Spearman over informative miners ≥ 0.9, worthless miners (noise, constant, copycat, persistent,
+stale) ≤ 2 % of the salience, the clone group ≤ 1.1 × the independent twin of the same skill. Compat mode and the
 reference windows at production scale are measured by `make bench` (benchmarks/mantis_scoring.py).
 """
 

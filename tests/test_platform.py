@@ -28,7 +28,7 @@ from mechanisms.weights import within_limit
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WORTHLESS = ("noise", "constant", "copycat", "malformed", "silent", "hostile")
+WORTHLESS = ("noise", "constant", "copycat", "persistent", "stale", "malformed", "silent", "hostile")
 
 
 def run_cli(platform, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:

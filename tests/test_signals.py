@@ -1,5 +1,8 @@
 """The planted-panel generator: roles, calibrated skills, copies and determinism."""
 
+import hashlib
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from bittensor_core import ss58_decode
@@ -7,7 +10,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 import profiles
-from devnet.mantis.signals import ROLES, RoleMix, SignalSpec, generate, rho_for_auc, spec_for
+from devnet.mantis.signals import ADVERSARIAL, ROLES, RoleMix, SignalSpec, generate, rho_for_auc, spec_for
 
 SPEC = SignalSpec(seed=3, days=6)
 
@@ -15,6 +18,12 @@ SPEC = SignalSpec(seed=3, days=6)
 @pytest.fixture(scope="module")
 def panel():
     return generate(SPEC)
+
+
+@pytest.fixture(scope="module")
+def long_panel():
+    """14 days without the validator's missed rows: a row is a sample."""
+    return generate(replace(SPEC, days=14, gap_rate=0.0))
 
 
 def labels(panel, horizon=60):
@@ -33,8 +42,8 @@ def test_rho_for_auc_is_monotone_and_anchored():
 
 def test_roles_and_shapes(panel):
     T = round(SPEC.days * SPEC.samples_per_day)
-    assert len(panel.hotkeys) == SPEC.roles.total == 48
-    assert panel.embeddings.shape[1:] == (48, 2) and T * 0.99 < len(panel.block) <= T
+    assert len(panel.hotkeys) == SPEC.roles.total == 57
+    assert panel.embeddings.shape[1:] == (57, 2) and T * 0.99 < len(panel.block) <= T
     assert {r: panel.roles.count(r) for r in ROLES} == {r: getattr(SPEC.roles, r) for r in ROLES}
     assert np.all(np.diff(panel.block) > 0) and np.all(panel.block % 5 == 0)
     for hotkey in panel.hotkeys:
@@ -108,7 +117,7 @@ def test_same_seed_same_panel_other_seed_other_panel(panel):
     assert other.hotkeys != panel.hotkeys and not np.array_equal(other.price, panel.price)
 
 
-@pytest.mark.parametrize("total", [16, 48, 256])
+@pytest.mark.parametrize("total", [10, 12, 16, 48, 256])
 def test_role_mix_scales(total):
     mix = RoleMix().scaled(total)
     assert mix.total == total and mix.informative >= 8
@@ -162,6 +171,14 @@ def test_probability_kinds_share_the_population_and_carry_their_skill(kind, dim,
     assert spearmanr(skills, skills + np.array(errors)).statistic > 0.95  # graded as planted
     for j in np.flatnonzero(roles == "noise"):
         assert abs(roc_auc_score(outcome[:, col] > 0, X[:, j, col]) - 0.5) < 0.04
+    for j in np.flatnonzero(roles == "persistent"):  # smooth probabilities that know nothing
+        assert all(lag1(X[:, j, d]) > 0.7 for d in range(dim))
+    for j in np.flatnonzero(roles == "stale"):  # one probability vector for hours
+        assert (X[1:, j] != X[:-1, j]).any(axis=1).mean() <= 0.01
+    # A stale miner holds its values for the same hours in every challenge (one stream per miner).
+    for j in np.flatnonzero(roles == "stale"):
+        changed = lambda v: np.flatnonzero((v[1:] != v[:-1]).any(axis=1))  # noqa: E731
+        assert np.array_equal(changed(X[:, j]), changed(binary.embeddings[:, j]))
 
 
 def test_a_price_key_of_its_own_gets_its_own_path():
@@ -170,3 +187,82 @@ def test_a_price_key_of_its_own_gets_its_own_path():
     eth, btc = generate(SPEC), generate(replace(SPEC, price_key="BTC"))
     assert eth.hotkeys == btc.hotkeys and eth.roles == btc.roles
     assert not np.allclose(eth.price, btc.price)
+
+
+def lag1(x: np.ndarray) -> float:
+    a, b = x[:-1], x[1:]
+    both = ~np.isnan(a) & ~np.isnan(b)
+    return float(np.corrcoef(a[both], b[both])[0, 1])
+
+
+def test_the_adversarial_roles_leave_every_other_miner_as_it_was(panel):
+    # Without them (and with iid noise) the panel is the generator's before they existed, bit for bit.
+    mix = RoleMix(persistent=0, stale=0)
+    before = {replace(SPEC, roles=mix): "32442e7a81ce249d62e72df8d9a625942e990d978d45541fd6cc094e8e997373",
+              SignalSpec(seed=3, days=2, kind="lbfgs", dim=17, roles=mix):
+              "185ff1a8dba1b9236f1521e0f56796b80e3b94105ff301e23964dfee34458689"}
+    for spec, digest in before.items():
+        assert hashlib.sha256(generate(spec).embeddings.tobytes()).hexdigest() == digest, spec.kind
+    # With them, the other miners' roles, values and skills are the same, in the same column order.
+    without = generate(replace(SPEC, roles=mix))
+    others = [j for j, r in enumerate(panel.roles) if r not in ADVERSARIAL]
+    assert [panel.roles[j] for j in others] == list(without.roles)
+    assert np.array_equal(panel.embeddings[:, others], without.embeddings, equal_nan=True)
+    assert np.array_equal(panel.skill[others], without.skill, equal_nan=True)
+    hostile = generate(replace(SPEC, days=1, roles=RoleMix(hostile=3)))
+    assert hostile.roles[-3:] == ("hostile",) * 3  # still the last hotkeys
+
+
+def test_persistent_miners_wander_but_know_nothing(long_panel):
+    roles, X = np.array(long_panel.roles), long_panel.embeddings
+    h = SPEC.horizon
+    log_price = np.log(long_panel.price)
+    future = log_price[h:] - log_price[:-h]  # the coming horizon's return, row by row
+    corr = []
+    for j in np.flatnonzero(roles == "persistent"):
+        assert 0.005 < np.isnan(X[:, j, 0]).mean() < 0.02  # missing at the honest rate
+        for d in range(X.shape[2]):
+            assert 0.75 <= lag1(X[:, j, d]) <= 0.98, (j, d)
+            x = X[:-h, j, d]
+            m = ~np.isnan(x)
+            corr.append(np.corrcoef(x[m], future[m])[0, 1])
+    # A 0.97-persistent series against an hour's overlapping returns has ~35× fewer independent rows
+    # than samples: one coordinate's correlation spreads ±0.04 around 0, so the mean size is the test.
+    assert len(corr) == 2 * SPEC.roles.persistent
+    assert np.mean(np.abs(corr)) < 0.05 and np.max(np.abs(corr)) < 0.12 and abs(np.mean(corr)) < 0.03, corr
+
+
+def test_stale_miners_hold_each_value_for_hours(long_panel):
+    roles, X = np.array(long_panel.roles), long_panel.embeddings
+    per_hour = SPEC.samples_per_day // 24
+    for j in np.flatnonzero(roles == "stale"):
+        assert not np.isnan(X[:, j]).any()
+        changes = np.flatnonzero((X[1:, j] != X[:-1, j]).any(axis=1)) + 1
+        assert 0 < len(changes) <= len(X) / 100
+        holds = np.diff(np.concatenate([[0], changes]))  # every hold but the last, cut by the panel's end
+        assert holds.min() >= 2 * per_hour and holds.max() <= 8 * per_hour, holds
+        assert len(np.unique(X[:, j], axis=0)) == len(changes) + 1  # a new value each time
+
+
+def test_ar1_noise_for_informative_miners_keeps_their_skill():
+    ar = generate(replace(SPEC, days=14, noise_phi=(0.9, 0.9)))
+    ok, y = labels(ar)
+    roles = np.array(ar.roles)
+    errors = []
+    for j in np.flatnonzero(roles == "informative"):
+        assert lag1(ar.embeddings[:, j, 1]) == pytest.approx(0.9, abs=0.02)  # pure noise feature
+        f = ar.embeddings[ok, j, 0]
+        m = ~np.isnan(f)
+        errors.append(roc_auc_score(y[m], f[m]) - ar.skill[j])
+    # Autocorrelated noise leaves the expected AUC alone but spreads its sample value more than iid.
+    assert abs(np.mean(errors)) < 0.02 and np.max(np.abs(errors)) < 0.05, errors
+    skills = ar.skill[roles == "informative"]
+    assert spearmanr(skills, skills + np.array(errors)).statistic > 0.8
+    for j in np.flatnonzero(roles == "noise"):  # the worthless roles are untouched
+        assert abs(lag1(ar.embeddings[:, j, 0])) < 0.05
+    spec = SignalSpec(seed=3, days=3, kind="lbfgs", dim=17, noise_phi=(0.85, 0.95), gap_rate=0.0)
+    lbfgs, iid = generate(spec), generate(replace(spec, noise_phi=None))
+    for j in np.flatnonzero(np.array(lbfgs.roles) == "informative"):
+        assert 0.8 < lag1(lbfgs.embeddings[:, j, 8]) < 0.97 and abs(lag1(iid.embeddings[:, j, 8])) < 0.1
+    with pytest.raises(ValueError):
+        SignalSpec(noise_phi=(0.9, 1.0))

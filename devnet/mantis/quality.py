@@ -4,7 +4,10 @@ Tests assert them, the benchmarks record them and the docs quote them, so all re
 
 * `spearman`: rank correlation of planted skill and salience over the informative miners, the
   clone group's source left out (its salience is its group's);
-* `worthless_share`: the salience of the miners worth nothing (noise, constant, copycat);
+* `worthless_share`: the salience of the miners worth nothing (WORTHLESS: noise, constant, copycat,
+  persistent, stale): iid noise, one value for ever, a lagged copy of the best miner, AR(1) noise
+  per coordinate that wanders like a real view of prices but is unrelated to them (φ ∈ [0.8, 0.97]),
+  and a worthless value held 2–8 hours before the next (devnet/mantis/signals.py);
 * `worthless_in_top_quartile`: how many of them rank in the top quarter;
 * `clone_group_over_twin`: what the clones and their source earn together, over a twin's salience
   (an independent miner planted with the source's skill; the mean when there are several): clones
@@ -21,7 +24,7 @@ from scipy.stats import spearmanr
 
 from mechanisms.mantis.panel import Panel
 
-WORTHLESS = ("noise", "constant", "copycat")
+WORTHLESS = ("noise", "constant", "copycat", "persistent", "stale")
 
 
 def as_array(panel: Panel, salience: Mapping[str, float]) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 The truth is known by construction: an informative miner's first feature is a noisy view of the
 standardised future return, tuned so that its own AUC on the label equals its planted skill; every
-other role is built to be worth nothing (noise, constants, silence, stale copies) or exactly as much
-as a miner it copies. A scorer is right when its salience recovers that truth.
+other role is built to be worth nothing (noise, constants, silence, stale copies, slowly wandering
+noise, values held for hours) or exactly as much as a miner it copies. A scorer is right when its
+salience recovers that truth.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 from bittensor_core import Keypair
+from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
 from mechanisms.mantis.panel import Panel
@@ -24,7 +26,14 @@ from protocol.validation import LBFGS_BUCKETS, PROB_FLOOR
 
 DEFAULT_PRICE_KEY = "ETH"
 KINDS = {"binary": None, "hitfirst": 3, "lbfgs": 17}  # what a panel's values mean → their dimension (binary: any)
-ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "young", "malformed", "hostile")
+ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "persistent", "stale", "young",
+         "malformed", "hostile")
+# Worthless roles whose values look alive (they wander, or change now and then) and come from streams of
+# their own, with columns placed from another: every other miner's values, and the order of the other
+# roles' columns, are those of the same mix without them.
+ADVERSARIAL = ("persistent", "stale")
+PERSISTENT_PHI = (0.8, 0.97)  # a persistent miner's AR(1) coefficients, per coordinate
+STALE_HOURS = (2.0, 8.0)  # how long a stale miner holds one value
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,9 @@ class RoleMix:
     clone: int = 3
     twin: int = 1
     copycat: int = 3
+    # AR(1) noise per coordinate, φ ~ U[0.8, 0.97] (unrelated to prices, but smooth like a real view of them)
+    persistent: int = 6
+    stale: int = 3  # one worthless value held 2–8 hours, then another
     young: int = 6
     malformed: int = 0  # devnet miners that publish broken payloads (no values in a panel)
     # devnet miners that attack the validator itself (oversized, deeply nested, late-locked, …;
@@ -50,14 +62,19 @@ class RoleMix:
         return sum(getattr(self, r) for r in ROLES)
 
     def scaled(self, total: int) -> "RoleMix":
-        """The same proportions for `total` miners (largest remainders; at least 8 informative)."""
+        """The same proportions for `total` miners (largest remainders; at least 8 informative, taken
+        from the noise miners first, then the other worthless roles)."""
         shares = {r: getattr(self, r) * total / self.total for r in ROLES}
         counts = {r: int(shares[r]) for r in ROLES}
         for r in sorted(ROLES, key=lambda r: counts[r] - shares[r])[: total - sum(counts.values())]:
             counts[r] += 1
         short = max(0, 8 - counts["informative"])
         counts["informative"] += short
-        counts["noise"] = max(0, counts["noise"] - short)
+        donors = ("noise", *ADVERSARIAL, "constant", "young", "silent", "copycat", "clone", "twin", "malformed", "hostile")
+        for r in donors:  # the informative miners needed come from noise first
+            take = min(short, counts[r])
+            counts[r] -= take
+            short -= take
         return RoleMix(**counts)
 
 
@@ -86,6 +103,9 @@ class SignalSpec:
     missing_rate: float = 0.01  # an honest miner misses this share of samples
     gap_rate: float = 0.002  # samples the validator itself missed (whole rows absent)
     scale: float = 0.35  # feature scale inside [-1, 1]
+    # The informative (twin, young) miners' noise: None iid; else AR(1) with unit stationary variance and
+    # φ drawn per miner uniformly from this range (None leaves every panel as it was).
+    noise_phi: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.roles.informative < 8:
@@ -95,6 +115,8 @@ class SignalSpec:
         lo, hi = self.auc_range
         if not 0.5 < lo < hi < 1:
             raise ValueError("auc_range must lie in (0.5, 1)")
+        if self.noise_phi is not None and not 0 <= self.noise_phi[0] <= self.noise_phi[1] < 1:
+            raise ValueError("noise_phi must be two AR(1) coefficients with 0 <= low <= high < 1")
 
 
 @dataclass(frozen=True)
@@ -220,11 +242,21 @@ def truth(kind: str, log_price: np.ndarray, T: int, h: int, vol: float) -> np.nd
     raise ValueError(f"unknown signal kind {kind!r}; known: {', '.join(KINDS)}")
 
 
-def _orthogonal_noise(rng: np.random.Generator, outcome: np.ndarray) -> np.ndarray:
-    """Standard normal noise with each column's sample correlation to its outcome column removed and
-    its sample std set to 1: a miner's realised skill is then its planted skill, not a draw around
-    it, so two miners planted alike (a clone's source and its twin) are alike in the sample too."""
-    noise = rng.normal(size=outcome.shape)
+def ar1(rng: np.random.Generator, phi: np.ndarray, T: int) -> np.ndarray:
+    """(T, len(phi)) AR(1) series x_t = φ x_{t−1} + ε_t, one per coefficient, each started from its
+    stationary distribution and scaled to unit stationary variance (φ = 0: standard normal noise)."""
+    phi = np.asarray(phi, dtype=np.float64)
+    e = rng.normal(size=(T, len(phi)))
+    e[1:] *= np.sqrt(1 - phi * phi)  # x_0 = e_0 ~ N(0, 1): the stationary law
+    return np.stack([lfilter([1.0], [1.0, -p], e[:, k]) for k, p in enumerate(phi)], axis=1)
+
+
+def _orthogonal_noise(rng: np.random.Generator, outcome: np.ndarray, phi: float | None = None) -> np.ndarray:
+    """Standard normal noise (AR(1) with coefficient `phi` when given) with each column's sample
+    correlation to its outcome column removed and its sample std set to 1: a miner's realised skill is
+    then its planted skill, not a draw around it, so two miners planted alike (a clone's source and its
+    twin) are alike in the sample too."""
+    noise = rng.normal(size=outcome.shape) if phi is None else ar1(rng, np.full(outcome.shape[1], phi), len(outcome))
     noise -= outcome * (noise * outcome).sum(axis=0) / np.maximum((outcome * outcome).sum(axis=0), 1e-12)
     return (noise - noise.mean(axis=0)) / np.maximum(noise.std(axis=0), 1e-12)
 
@@ -253,13 +285,45 @@ def _worthless(kind: str, rng: np.random.Generator, shape: tuple[int, ...], D: i
     return np.concatenate([rng.dirichlet(np.ones(5), size=shape), rng.uniform(0, 1, size=shape + (12,))], axis=-1)
 
 
+def _persistent(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarray:
+    """Values unrelated to prices that wander like a real view of them: an AR(1) series per coordinate
+    (φ ~ U[0.8, 0.97] each, unit stationary variance) mapped as `_worthless` maps its draws: binary
+    the scaled series; hitfirst a softmax of three; lbfgs a softmax of five (the buckets) and the
+    normal CDF of twelve (the barrier events). Missing at the honest rate."""
+    n = {"binary": spec.dim, "hitfirst": 3, "lbfgs": LBFGS_BUCKETS + 12}[spec.kind]
+    x = ar1(rng, rng.uniform(*PERSISTENT_PHI, size=n), T)
+    if spec.kind == "binary":
+        values = spec.scale * x
+    elif spec.kind == "hitfirst":
+        values = _softmax(x)
+    else:
+        values = np.concatenate([_softmax(x[:, :LBFGS_BUCKETS]), ndtr(x[:, LBFGS_BUCKETS:])], axis=1)
+    values[rng.random(T) < spec.missing_rate] = np.nan
+    return values
+
+
+def _stale(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarray:
+    """A worthless value (drawn as `_worthless` draws one) held unchanged for 2–8 hours (uniform; at least
+    a sample), then another, for the whole panel. The holds are drawn first, so a miner's holds are the
+    same in every challenge of a seed."""
+    per_hour = spec.samples_per_day / 24
+    starts, t = [], 0
+    while t < T:
+        starts.append(t)
+        t += max(1, round(per_hour * rng.uniform(*STALE_HOURS)))
+    held = np.diff(np.append(starts, T))
+    return np.repeat(_worthless(spec.kind, rng, (len(starts),), spec.dim), held, axis=0)
+
+
 def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     """One challenge's panel: samples × miners × dim (NaN = not submitted), the price path, the roles.
 
     Specs with the same seed and path_horizon get the same miners, roles and informative skills and,
     per price key, the same price path, whatever their kind, so a world's challenges share one
     planted population. (Young miners' skills and the validator's missed rows are drawn per panel.)
-    Binary panels keep the generator's original draws."""
+    Binary panels keep the generator's original draws. The ADVERSARIAL roles draw from streams of their
+    own (their columns from one, each miner's values from another), so the other roles' values and the
+    order of their columns are those of the same mix without them."""
     rng = np.random.default_rng(spec.seed)
     T, D, h, kind = round(spec.days * spec.samples_per_day), spec.dim, spec.horizon, spec.kind
     if KINDS[kind] not in (None, D):
@@ -269,8 +333,12 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     outcome = truth(kind, log_price, T, h, spec.vol_per_sample)
     gaps = np.maximum(outcome.max(axis=0) - outcome.min(axis=0), 1e-9)  # an event's two standardised values
 
-    roles = [r for r in _roles(spec) if r != "hostile"]
-    order = rng.permutation(H)  # hotkey index ↔ role is random, so sorting reveals nothing
+    roles = [r for r in _roles(spec) if r not in ("hostile",) + ADVERSARIAL]
+    order = rng.permutation(len(roles))  # hotkey index ↔ role is random, so sorting reveals nothing
+    adversarial = [r for r in _roles(spec) if r in ADVERSARIAL]
+    side = np.random.default_rng([spec.seed, zlib.crc32(b"adversarial-columns")])
+    taken = side.choice(H, len(adversarial), replace=False)  # their columns, in random order
+    order = np.setdiff1d(np.arange(H), taken)[order]  # the others keep their order in the columns left
     hotkeys = [hotkey_for(spec.seed, i) for i in range(spec.roles.total)]
     lo, hi = spec.auc_range
     skills = np.linspace(lo, hi, spec.roles.informative)
@@ -284,12 +352,18 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
         direction; otherwise each column's view on its event, with noise orthogonal to it in the
         sample, so the realised skill is the planted one); probabilities are a softmax of the views
         (buckets, hit-first classes) or their normal CDF (barrier events)."""
+        phi = None if spec.noise_phi is None else float(rng.uniform(*spec.noise_phi))  # one φ a miner
         if kind == "binary":
             rho = rho_for_auc(float(skill))
-            values = spec.scale * rng.normal(size=(T, D))
-            values[:, 0] = spec.scale * (rho * outcome[:, 0] + math.sqrt(1 - rho * rho) * rng.normal(size=T))
+            if phi is None:
+                values = spec.scale * rng.normal(size=(T, D))
+                values[:, 0] = spec.scale * (rho * outcome[:, 0] + math.sqrt(1 - rho * rho) * rng.normal(size=T))
+            else:
+                noise = ar1(rng, np.full(D, phi), T)
+                values = spec.scale * noise
+                values[:, 0] = spec.scale * (rho * outcome[:, 0] + math.sqrt(1 - rho * rho) * noise[:, 0])
         else:  # a shift of an event's rows by a·gap against unit noise has AUC Φ(a·gap/√2)
-            view = math.sqrt(2) * ndtri(float(skill)) / gaps * outcome + _orthogonal_noise(rng, outcome)
+            view = math.sqrt(2) * ndtri(float(skill)) / gaps * outcome + _orthogonal_noise(rng, outcome, phi)
             if kind == "hitfirst":
                 values = _softmax(view)
             else:
@@ -298,6 +372,7 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
         return values
 
     slots = {r: [int(order[i]) for i, role in enumerate(roles) if role == r] for r in ROLES}
+    slots |= {r: [int(taken[i]) for i, role in enumerate(adversarial) if role == r] for r in ADVERSARIAL}
     slots["hostile"] = list(range(H, spec.roles.total))
     for k, col in enumerate(slots["informative"]):
         X[:, col] = informative(skills[k])
@@ -320,6 +395,10 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     for col in slots["constant"]:
         X[:, col] = _worthless(kind, rng, (), D)
         miners[col] = PlantedMiner(hotkeys[col], "constant", math.nan, 0)
+    for role, draw in (("persistent", _persistent), ("stale", _stale)):
+        for col in slots[role]:  # a stream per miner: the same in every challenge of the seed
+            X[:, col] = draw(spec, np.random.default_rng([spec.seed, zlib.crc32(role.encode()), col]), T)
+            miners[col] = PlantedMiner(hotkeys[col], role, math.nan, 0)
     for role in ("silent", "malformed", "hostile"):
         for col in slots[role]:
             miners[col] = PlantedMiner(hotkeys[col], role, math.nan, T)
