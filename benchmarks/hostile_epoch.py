@@ -5,7 +5,7 @@ loopback payload server (`fetch.loopback_server`) → `HttpPayloadStore.fetch_al
 `resources/settings.py` gives it → `screened_row` → `Ledger.record_sample` / `record_payloads` in one
 transaction per sample, on a SQLite file. Then the rounds' signatures are verified and stored (the
 `drand_signatures` asset) and the epoch is revealed as `assets/mantis/reveal.py` `embeddings` does it, one
-sample's bodies at a time (`assets.mantis.reveal.reveal_sample`, as the embeddings asset runs it), and
+sample's bodies at a time (`assets.mantis.reveal.opened_samples`, as the embeddings asset runs it), and
 the rejections recorded once at the end, all in one `Ledger.replacing_reveal` transaction.
 
 Run once with every miner honest and once with HOSTILE_SHARE of them hostile, each hostile miner
@@ -31,7 +31,7 @@ from typing import Any
 
 
 from assets.mantis.ingest import CollectConfig, screened_row
-from assets.mantis.reveal import reveal_sample
+from assets.mantis.reveal import opened_samples, store_vectors
 from benchmarks import fetch
 from benchmarks.common import machine
 from devnet.mantis.miners import ROUND_GRID
@@ -142,7 +142,9 @@ def run_epoch(plan: list[dict[str, Any]], served: Path, port: int, db: Path, hos
         for s in ledger.samples(lo, hi):
             p, sample = by_sidx[s.sidx]
             ctx = p["ctx"]
-            rows, vectors, rejections = reveal_sample(ledger, s, signatures, ctx.profile, ctx.beacon.chain)
+            rows = ledger.raw_payloads(s.sidx, s.sidx + 1)
+            _, vectors, rejections = next(opened_samples(ledger, [s], signatures, ctx.profile, ctx.beacon.chain, workers=1))
+            store_vectors(ledger, s, vectors, ctx.profile)
             fetch.check(ctx, sample, rows, vectors, rejections)
             all_rejections += rejections
             valid.update({name: len(got) for name, got in vectors.items()})

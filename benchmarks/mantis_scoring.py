@@ -17,6 +17,7 @@ import profiles
 from benchmarks.common import machine, pin_to_one_core
 from devnet.mantis.quality import as_array, quality
 from devnet.mantis.signals import RoleMix, generate, spec_for
+from mechanisms.mantis.fitcache import MemoryFitCache
 from mechanisms.registry import MECHANISMS
 
 LIVE = "mantis.yaml"
@@ -24,11 +25,12 @@ LIVE = "mantis.yaml"
 SCALE_CHALLENGES = {"binary": "ETH-1H-BINARY", "hitfirst": "ETH-HITFIRST-100M", "lbfgs": "ETH-LBFGS",
                     "lbfgs-6h": "BTC-LBFGS-6H"}
 SEEDS = (0, 1, 2)
+EPOCH_SAMPLES = 72  # what one epoch adds (360 blocks, a sample every 5)
 
 
-def _score(profile: profiles.Profile, challenge, panel, mode: str) -> dict[str, float]:
+def _score(profile: profiles.Profile, challenge, panel, mode: str, cache: MemoryFitCache | None = None) -> dict[str, float]:
     return MECHANISMS[challenge.mechanism].score(panel, mode, challenge.params, sample_every=profile.chain.sample_every,
-                                                 horizon_blocks=challenge.mantis.horizon_blocks)
+                                                 horizon_blocks=challenge.mantis.horizon_blocks, cache=cache)
 
 
 def at_scale(name: str, scale: float = 1.0) -> dict[str, Any]:
@@ -42,16 +44,27 @@ def at_scale(name: str, scale: float = 1.0) -> dict[str, Any]:
     panel = generate(replace(spec, roles=RoleMix().scaled(miners), copy_lag=profile.horizon_samples(challenge)))
     generate_s = time.perf_counter() - t0
     out = {}
+    cached = MECHANISMS[challenge.mechanism].cached
     for mode in ("fixed", "compat"):
+        cache = MemoryFitCache() if cached and mode == "fixed" else None
+        # from scratch on the panel but its newest epoch, then that epoch incrementally (fits kept)
+        previous = panel.head(len(panel.block) - EPOCH_SAMPLES) if cache is not None else panel
         tracemalloc.start()
         t0 = time.perf_counter()
-        salience = _score(profile, challenge, panel, mode)
+        salience = _score(profile, challenge, previous, mode, cache)
         seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         out[mode] = {"seconds": round(seconds, 1), "peak_traced_mib": round(peak / 2**20, 1),
                      "miners_with_salience": sum(v > 0 for v in salience.values()),
-                     **({k: round(v, 4) for k, v in quality(panel, as_array(panel, salience)).items()} if salience else {})}
+                     **({k: round(v, 4) for k, v in quality(previous, as_array(previous, salience)).items()} if salience else {})}
+        if cache is not None:
+            misses = cache.misses
+            t0 = time.perf_counter()
+            incremental = _score(profile, challenge, panel, mode, cache)
+            out[mode]["incremental_epoch"] = {"seconds": round(time.perf_counter() - t0, 2),
+                                              "fits_reused": cache.hits, "fits_new": cache.misses - misses,
+                                              "equals_from_scratch": incremental == _score(profile, challenge, panel, mode)}
     return {
         "benchmark": name,
         "challenge": challenge.name,

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.mantis.binary import BinaryParams, binary_salience
+from mechanisms.mantis.fitcache import FitCache
 from mechanisms.mantis.hitfirst import HitfirstParams, hitfirst_salience
 from mechanisms.mantis.lbfgs import LbfgsParams, lbfgs_salience
 from mechanisms.mantis.panel import Panel
@@ -33,6 +34,7 @@ class Mechanism:
     scorer: Callable[..., dict[str, float]] | None = None  # MANTIS: salience of a panel
     horizon_param: str = ""  # MANTIS: the params field holding the label horizon in samples
     value_rule: str = "signed"  # MANTIS: how a submitted vector is checked (protocol/validation.py)
+    cached: bool = False  # MANTIS: the scorer keeps its fixed-mode fits in a FitCache (`cache=`)
 
     def check_overrides(self, overrides: Mapping[str, Any]) -> None:
         """Unknown names are errors, and so are the reserved ones (the horizon, the mode, …)."""
@@ -48,16 +50,24 @@ class Mechanism:
         self.check_overrides(overrides)
         return self.params_type(**overrides, **reserved)
 
-    def score(self, panel: Panel, mode: str, overrides: Mapping[str, Any], *, sample_every: int,
-              horizon_blocks: int) -> dict[str, float]:
-        """Salience of a panel under a challenge's settings (mode, params, horizon_blocks) and the chain's."""
+    def lookback(self, overrides: Mapping[str, Any], mode: str, *, sample_every: int, horizon_blocks: int) -> int | None:
+        """Samples of history the scorer reads before the newest, where its parameters say (None: the
+        family's default window)."""
         params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
-        return self.scorer(panel.embeddings, panel.sidx(sample_every), panel.price, panel.hotkeys, mode, params)
+        return params.lookback(mode) if hasattr(params, "lookback") else None
+
+    def score(self, panel: Panel, mode: str, overrides: Mapping[str, Any], *, sample_every: int,
+              horizon_blocks: int, cache: FitCache | None = None) -> dict[str, float]:
+        """Salience of a panel under a challenge's settings (mode, params, horizon_blocks) and the chain's;
+        a scorer that keeps fits looks them up in `cache` (the result is the same with or without one)."""
+        params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
+        extra = {"cache": cache} if self.cached and cache is not None else {}
+        return self.scorer(panel.embeddings, panel.sidx(sample_every), panel.price, panel.hotkeys, mode, params, **extra)
 
 
 HORIZON = {"ahead": "the challenge's mantis.horizon_blocks"}
 MECHANISMS: dict[str, Mechanism] = {
-    "binary": Mechanism("binary", BinaryParams, "mantis", HORIZON, binary_salience, "ahead"),
+    "binary": Mechanism("binary", BinaryParams, "mantis", HORIZON, binary_salience, "ahead", cached=True),
     "hitfirst": Mechanism("hitfirst", HitfirstParams, "mantis", HORIZON, hitfirst_salience, "ahead"),
     "lbfgs": Mechanism("lbfgs", LbfgsParams, "mantis", HORIZON, lbfgs_salience, "ahead", value_rule="lbfgs"),
     "almanac": Mechanism("almanac", AlmanacParams, "almanac",

@@ -19,6 +19,7 @@ import dagster as dg
 from profiles import Profile
 from protocol import payload as pl
 from resources.charts import ChartStore
+from resources.fits import FitStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 from resources.storage import EpochArtifactIOManager
@@ -92,6 +93,7 @@ def build_resources(profile: Profile, *, profile_path: str = "", home: Path | No
         "settings": SettingsResource(profile_path=profile_path),
         "io_manager": EpochArtifactIOManager(base_dir=str(home / "artifacts")),
         "charts": ChartStore(base_dir=str(home / "artifacts")),  # beside the artifacts it illustrates
+        "fits": FitStore(base_dir=str(home / "artifacts")),
     }
 
     if profile.chain.network == DEVNET:

@@ -160,7 +160,8 @@ def test_salience_of_hopeless_panel_is_empty():
 
 # Small enough to score in a fraction of a second, large enough that two miners beat chance.
 SMALL = BinaryParams(ahead=2, min_rows=100, rows_per_day=100, sel_start=300, refit=100, fit_rows=400,
-                     min_base_train=20, min_scored_rows=20, min_windows=3, oos_segment=300, replicates=4, block=20)
+                     min_base_train=20, min_scored_rows=20, min_windows=3, oos_segment=300, replicates=4, block=20,
+                     min_fit_span=200, sig_min_shift=100)
 
 
 def informative(T: int = 1500, H: int = 4, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from mechanisms.mantis.panel import Panel, presence
 from mechanisms.registry import MECHANISMS
 from assets.partitions import BY_EPOCH, EPOCH_X_MANTIS, EPOCHS, epoch_of
 from resources.charts import ChartStore
+from resources.fits import FitStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
 
@@ -26,10 +27,14 @@ SALIENCE = dg.AssetKey(["mantis", "salience"])
 
 
 def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str]) -> Panel:
-    """One challenge's panel from the ledger: prices to the epoch's end, values to the cutoff."""
+    """One challenge's panel from the ledger by sample range: the samples its scorer reads (the
+    history, and for fixed BINARY the training range of its oldest window), prices to the epoch's
+    end, values to the cutoff."""
     every = blocks.every
     hi = blocks.sidx_range.stop
-    lo = hi - HISTORY_DAYS * round(86_400 / (every * profile.chain.block_time))
+    lookback = MECHANISMS[challenge.mechanism].lookback(challenge.params, challenge.mode, sample_every=every,
+                                                        horizon_blocks=challenge.mantis.horizon_blocks)
+    lo = hi - (lookback or HISTORY_DAYS * round(86_400 / (every * profile.chain.block_time)))
     price_sidx, price = store.prices(challenge.mantis.price, lo, hi)
     emb_sidx, emb_hotkeys, values = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1)
     keep = [j for j, h in enumerate(emb_hotkeys) if h in hotkeys]
@@ -63,17 +68,20 @@ def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: 
           ins={"panels": dg.AssetIn(partition_mapping=BY_EPOCH)}, automation_condition=EAGER,
           description="One salience vector over hotkeys per MANTIS challenge and epoch (sums to 1, or empty).")
 def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settings: SettingsResource,
-             charts: ChartStore) -> dict[str, float]:
+             charts: ChartStore, fits: FitStore) -> dict[str, float]:
     profile = settings.profile()
     keys = context.partition_key.keys_by_dimension
     challenge = profile.challenge(keys["challenge"])
     mechanism = MECHANISMS[challenge.mechanism]
+    cache = fits.cache(challenge.name) if mechanism.cached and challenge.mode == "fixed" else None
     result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params,
-                             sample_every=profile.chain.sample_every, horizon_blocks=challenge.mantis.horizon_blocks)
+                             sample_every=profile.chain.sample_every, horizon_blocks=challenge.mantis.horizon_blocks,
+                             cache=cache)
     top = sorted(result.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     context.add_output_metadata({
         "mechanism": f"{challenge.mechanism} ({challenge.mode})",
         "miners_with_salience": sum(v > 0 for v in result.values()),
+        **({"fits_reused": cache.hits, "fits_new": cache.misses} if cache is not None else {}),
         "top": dg.MetadataValue.md("| hotkey | salience |\n|---|---|\n" + "\n".join(f"| {h} | {v:.4f} |" for h, v in top if v > 0)),
         **charts.show(SALIENCE, context.partition_key, lambda: salience_png(challenge.name, int(keys["epoch"]), result)),
     })

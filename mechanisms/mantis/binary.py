@@ -21,6 +21,7 @@ skill (and standardisation would then blow up).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -32,8 +33,11 @@ from sklearn.metrics import roc_auc_score
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.clones import clone_post_pass
 from mechanisms.mantis.entry import checked_panel, single_threaded
+from mechanisms.mantis.fitcache import FitCache, MemoryFitCache, fit_key
+from mechanisms.mantis.logistic import QuadraticElasticNet, ridge_step
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.series import capped_history, forward_rows
+from mechanisms.mantis.significance import holm, ranks, shift_test
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,17 @@ class BinaryParams:
     replicates: int = 10
     block: int = 120
     seed: int = 42
+    # fixed mode only (S3–S5 below)
+    min_fit_span: int = 4_320  # a window is fitted once its training range spans this many samples
+    sig_alpha: float = 0.05  # S4: family-wise error over the miners tested (Holm)
+    sig_min_shift: int = 1_440  # S4: the smallest circular shift of the null, in rows
+
+    def lookback(self, mode: Mode) -> int:
+        """Samples before the newest a panel needs: the history, and in fixed mode the training
+        range of the oldest window scoring in it (S3) and the price streak before that."""
+        if mode == "compat":
+            return self.history
+        return self.history + self.refit + self.fit_rows + self.max_unchanged + 1
 
 
 @dataclass(frozen=True)
@@ -226,12 +241,16 @@ def meta_coefficients(d: BinaryData, oos: np.ndarray, p: BinaryParams) -> np.nda
         mean, std = np.nanmean(oos[rows], axis=0), np.nanstd(oos[rows], axis=0)
         oos = (oos - mean) / np.where(std > 0, std, 1.0) / math.sqrt(oos.shape[1])
     Z, y, w = np.nan_to_num(oos[rows]), d.y[rows], d.weights[rows]
+    if d.mode == "fixed":  # S5: the elastic net's quadratic expansion, exact (mechanisms/mantis/logistic.py)
+        model = lambda rs, max_iter: QuadraticElasticNet(p.meta_C, p.meta_l1_ratio)  # noqa: E731
+    else:
+        model = lambda rs, max_iter: _meta_model(rs, p, max_iter)  # noqa: E731
     coefs = block_bootstrap_coefs(
-        Z, y, w, lambda rs: _meta_model(rs, p, p.meta_max_iter),
+        Z, y, w, lambda rs: model(rs, p.meta_max_iter),
         replicates=p.replicates, block=p.block, seed=p.seed, use_all_replicates=d.mode == "fixed",
     )
     if coefs is None and np.unique(y).size == 2:
-        coefs = np.abs(_meta_model(p.seed, p, p.meta_fallback_iter).fit(Z, y, sample_weight=w).coef_.ravel())
+        coefs = np.abs(model(p.seed, p.meta_fallback_iter).fit(Z, y, sample_weight=w).coef_.ravel())
     return coefs
 
 
@@ -242,14 +261,21 @@ def binary_salience(
     hotkeys: Sequence[str],
     mode: Mode = "fixed",
     params: BinaryParams = BinaryParams(),
+    cache: FitCache | None = None,
 ) -> dict[str, float]:
     """Salience per hotkey (sums to 1), or {} when nothing can be learned from the panel.
 
-    Columns are put in sorted-hotkey order first, so the result does not depend on panel order.
+    Columns are taken in sorted-hotkey order, so the result does not depend on panel order. Fixed
+    mode looks its base models up in `cache` (S5) and stores the ones it fits; compat ignores it.
     """
     X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode)
     with single_threaded():  # the clone pass included
-        return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
+        if mode == "compat":
+            return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
+        if np.any(np.diff(sidx) <= 0):  # fixed reads rows as views: time order first
+            order = np.argsort(sidx, kind="stable")
+            X, sidx, prices = X[order], sidx[order], prices[order]
+        return fixed_salience(X, sidx, prices, hotkeys, cols, params, cache)
 
 
 def _salience(
@@ -271,3 +297,225 @@ def _salience(
         salience[hotkeys[j]] = float(c)
     absent = np.where(d.present[:, :, None], d.X, np.nan)
     return clone_post_pass(salience, absent, hotkeys, mode=mode)
+
+
+# -- fixed mode: anchored walk-forward (S3), significance (S4), kept fits (S5) --------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """One walk-forward window, as ranges of panel rows (in sample order): its model is fitted on
+    rows [fit_lo, fit_hi) and scores rows [score_lo, score_hi); `start` is its first sample index."""
+
+    start: int
+    fit_lo: int
+    fit_hi: int
+    score_lo: int
+    score_hi: int
+
+
+def labels(sidx: np.ndarray, prices: np.ndarray, params: BinaryParams) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, y) per panel row (sample order): whether the row has a label under §11.1's builder
+    filters (an unchanged price for more than `max_unchanged` rows, a price ≤ 0, no price exactly
+    `ahead` samples on), and its direction label (0 where it has none)."""
+    ahead = forward_rows(sidx, params.ahead, "fixed")
+    p_fut = np.where(ahead >= 0, prices[np.maximum(ahead, 0)], np.nan)
+    with np.errstate(invalid="ignore"):
+        kept = (_unchanged_streak(prices) <= params.max_unchanged) & (prices > 0) & (p_fut > 0)
+        return kept, (kept & (p_fut > prices)).astype(np.int8)
+
+
+def windows(sidx: np.ndarray, kept: np.ndarray, params: BinaryParams) -> list[Window]:
+    """S3: windows on the absolute grid of sample indices k·refit, so a window's rows (and its fit)
+    are the same in every epoch that sees it. A window is fitted on the samples
+    [start − fit_rows, start − ahead) (an embargo of one horizon) once they span `min_fit_span`
+    samples of labelled rows, and scores its own samples that lie in the history (F6). A panel
+    younger than its first such grid point starts with a shorter window at the first whole day (a
+    multiple of rows_per_day) that can be fitted, which stays put while the panel grows."""
+    labelled = sidx[kept]
+    if not len(labelled):
+        return []
+    first, last = int(labelled[0]), int(labelled[-1])
+    history_from = last - params.history + 1
+    ready = first + params.ahead + params.min_fit_span  # the first start with enough training samples
+    starts = list(range(-(-ready // params.refit) * params.refit, last + 1, params.refit))
+    day = -(-ready // params.rows_per_day) * params.rows_per_day
+    if day <= last and (not starts or day < starts[0]):
+        starts.insert(0, day)  # a young panel: a first window from the first whole day that can be fitted
+    out = []
+    for start, end in zip(starts, starts[1:] + [starts[-1] + params.refit] if starts else []):
+        if end <= history_from:
+            continue
+        lo, hi, a, b = np.searchsorted(sidx, [start - params.fit_rows, start - params.ahead, max(start, history_from),
+                                              min(end, last + 1)])
+        out.append(Window(start, int(lo), int(hi), int(a), int(b)))
+    return out
+
+
+class _RangeDigests:
+    """Per-miner digests of the panel's values over row ranges, built from per-day pieces so that
+    overlapping training ranges hash each day once."""
+
+    def __init__(self, X: np.ndarray, sidx: np.ndarray, rows_per_day: int) -> None:
+        self.X, self.day = X, sidx // rows_per_day
+        self.pieces: dict[tuple[int, int], list[bytes]] = {}
+
+    def _piece(self, lo: int, hi: int) -> list[bytes]:
+        if (lo, hi) not in self.pieces:
+            block = np.ascontiguousarray(self.X[lo:hi].transpose(1, 0, 2))
+            self.pieces[lo, hi] = [hashlib.blake2b(block[j].data, digest_size=16).digest() for j in range(len(block))]
+        return self.pieces[lo, hi]
+
+    def __call__(self, lo: int, hi: int) -> list[bytes]:
+        cuts = [lo, *(lo + 1 + np.flatnonzero(self.day[lo + 1 : hi] != self.day[lo : hi - 1])), hi] if hi > lo else [lo, hi]
+        pieces = [self._piece(int(a), int(b)) for a, b in zip(cuts, cuts[1:])]
+        return [b"".join(p[j] for p in pieces) for j in range(self.X.shape[1])]
+
+
+_NO_MODEL = np.array([np.nan])
+_CHUNK = 16  # miners per batch of base fits: (rows × 16 × D) temporaries
+
+
+def _window_fits(X: np.ndarray, sidx: np.ndarray, kept: np.ndarray, y: np.ndarray, w: Window, cols: np.ndarray,
+                 digests: _RangeDigests, params: BinaryParams, cache: FitCache) -> list[np.ndarray]:
+    """Each column's base model for window w: [coef…, intercept], or _NO_MODEL (fewer than
+    min_base_train labelled rows, one class, or inputs that never vary: S2). Looked up in `cache`
+    by its exact inputs (the window's rows, labels and the miner's values); misses are fitted
+    together, as the quadratic expansion of the L2 logistic model (S5)."""
+    lo, hi = w.fit_lo, w.fit_hi
+    decay = np.exp(-math.log(2) / (params.half_life_days * params.rows_per_day) * (w.start - sidx[lo:hi]))
+    window_key = fit_key("binary.window.ridge-step", params.base_C, params.half_life_days, params.rows_per_day,
+                         params.min_base_train, sidx[lo:hi] - w.start, kept[lo:hi], y[lo:hi])
+    by_miner = digests(lo, hi)
+    keys = [fit_key("binary.base", window_key, by_miner[c]) for c in cols]
+    found = [cache.get(k) for k in keys]
+    todo = [m for m, got in enumerate(found) if got is None]
+    for c0 in range(0, len(todo), _CHUNK):
+        chunk = todo[c0 : c0 + _CHUNK]
+        values = np.take(X[lo:hi], cols[chunk], axis=1)  # (n, k, D) float32, NaN = absent
+        here = kept[lo:hi, None] & ~np.isnan(values).any(axis=2)
+        batch = []
+        for i, m in enumerate(chunk):
+            xm = values[here[:, i], i]
+            if len(xm) < params.min_base_train or np.unique(y[lo:hi][here[:, i]]).size < 2 or not np.ptp(xm, axis=0).any():
+                found[m] = _NO_MODEL
+                cache.put(keys[m], _NO_MODEL)
+            else:
+                batch.append(i)
+        if batch:
+            weights = np.where(here[:, batch].T, decay, 0.0)
+            coefs = ridge_step(np.nan_to_num(values[:, batch].transpose(1, 2, 0)), np.broadcast_to(y[lo:hi], weights.shape),
+                               weights / (weights.sum(axis=1, keepdims=True) / here[:, batch].sum(axis=0)[:, None]),
+                               params.base_C)
+            for i, coef in zip(batch, coefs):
+                found[chunk[i]] = coef
+                cache.put(keys[chunk[i]], coef)
+    return found
+
+
+def _decisions(values: np.ndarray, coefs: list[np.ndarray]) -> np.ndarray:
+    """(n, k) x·w + b per row and column in float64, one feature at a time (the same bits cached or
+    fresh); NaN where the row is absent or the column has no model."""
+    out = np.full(values.shape[:2], np.nan)
+    for m, coef in enumerate(coefs):
+        if not np.isnan(coef[0]):
+            z = np.full(len(values), coef[-1])
+            for d in range(values.shape[2]):
+                z = z + values[:, m, d].astype(np.float64) * coef[d]
+            out[:, m] = z
+    return out
+
+
+def daily_auc(rank: np.ndarray, y: np.ndarray, s: np.ndarray, params: BinaryParams) -> float:
+    """Recency-weighted mean of AUCs per calendar day of samples (sidx // rows_per_day), over days
+    with ≥ min_scored_rows scored rows and both classes; 0.5 with fewer than min_windows such days.
+
+    `rank` holds the scores' ranks over all rows (NaN = unscored): ordering by (day, rank) gives
+    the ranks within each day (ties share their average), and each day's AUC is the Mann–Whitney
+    form of them."""
+    ok = np.flatnonzero(np.isfinite(rank))
+    if not len(ok):
+        return 0.5
+    day = s[ok] // params.rows_per_day
+    key = (day - day[0]) * (2.0 * len(rank) + 2.0) + 2.0 * rank[ok]  # exact: integers below 2^53
+    order = np.argsort(key)  # equal keys are ties within a day: their order does not matter
+    key, day, yy = key[order], day[order], y[ok][order].astype(np.int64)
+    n = len(key)
+    new_day = np.r_[True, day[1:] != day[:-1]]
+    new_value = np.r_[True, key[1:] != key[:-1]]
+    first_of_day = np.maximum.accumulate(np.where(new_day, np.arange(n), 0))
+    tie_start = np.flatnonzero(new_value)
+    tie = np.cumsum(new_value) - 1
+    within = (tie_start + np.r_[tie_start[1:], n] + 1)[tie] / 2.0 - first_of_day  # 1-based average rank in the day
+    days = np.flatnonzero(new_day)
+    rows = np.diff(np.r_[days, n])
+    pos = np.add.reduceat(yy, days)
+    rank_pos = np.add.reduceat(within * yy, days)
+    valid = (rows >= params.min_scored_rows) & (pos > 0) & (pos < rows)
+    if valid.sum() < params.min_windows:
+        return 0.5
+    pos, rows, rank_pos = pos[valid].astype(np.float64), rows[valid], rank_pos[valid]
+    aucs = (rank_pos - pos * (pos + 1) / 2.0) / (pos * (rows - pos))
+    newest = int(s[-1] // params.rows_per_day)
+    weights = 2.0 ** (-(newest - day[days[valid]]) / params.half_life_days)
+    return float(np.average(aucs, weights=weights))
+
+
+def evidence(scores: np.ndarray, y: np.ndarray, s: np.ndarray, params: BinaryParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(aucs, p, significant) per column of out-of-sample scores (T, K) over consecutive panel rows
+    (NaN = unscored; y NaN where a row has no label). S4: each column's ranks against the label,
+    judged against the same ranks shifted circularly by a day or more, then Holm's correction
+    over the columns with ≥ min_scored_rows scores (p = 1 for the rest, never significant)."""
+    K = scores.shape[1]
+    aucs, p = np.full(K, 0.5), np.ones(K)
+    tested = []
+    for j in range(K):
+        r = ranks(scores[:, j].astype(np.float64))
+        aucs[j] = daily_auc(r, y, s, params)
+        if np.isfinite(r).sum() >= params.min_scored_rows:
+            p[j] = shift_test(r, y, params.sig_min_shift)[1]
+            tested.append(j)
+    significant = np.zeros(K, dtype=bool)
+    significant[tested] = holm(p[tested], params.sig_alpha)
+    return aucs, p, significant
+
+
+def fixed_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], cols: np.ndarray,
+                   params: BinaryParams, cache: FitCache | None = None) -> dict[str, float]:
+    """Fixed-mode salience of a panel in sample order; X (T, H, D) in panel column order, `cols`
+    the sorted-hotkey order in which miners are taken."""
+    cache = MemoryFitCache() if cache is None else cache
+    kept, y = labels(sidx, prices, params)
+    wins = windows(sidx, kept, params)
+    if kept.sum() < params.min_rows or np.unique(y[kept]).size < 2 or not wins:
+        return {}
+    h0 = wins[0].score_lo  # the history's rows: scored, AUC'd and fed to the meta-model
+    scores = np.full((len(sidx) - h0, len(cols)), np.nan, dtype=np.float32)
+    digests = _RangeDigests(X, sidx, params.rows_per_day)
+    for w in wins:
+        fits = _window_fits(X, sidx, kept, y, w, cols, digests, params, cache)
+        for c0 in range(0, len(cols), _CHUNK):
+            values = np.take(X[w.score_lo : w.score_hi], cols[c0 : c0 + _CHUNK], axis=1)
+            z = _decisions(values, fits[c0 : c0 + _CHUNK])
+            z[~kept[w.score_lo : w.score_hi]] = np.nan
+            scores[w.score_lo - h0 : w.score_hi - h0, c0 : c0 + _CHUNK] = z
+    s_h, y_h = sidx[h0:], np.where(kept[h0:], y[h0:], np.nan)
+    aucs, _, significant = evidence(scores, y_h, s_h, params)
+    selected = select(np.where(significant, aucs, 0.5), params)
+    if not len(selected):
+        return {}
+    oos = scores[:, selected].astype(np.float64)
+    used = np.flatnonzero(~np.isnan(oos).all(axis=1))
+    if len(used) < params.min_base_train:
+        return {}
+    age = (s_h[-1] - s_h[used]).astype(np.float64)
+    weights = np.exp(-math.log(2) / (params.half_life_days * params.rows_per_day) * age)
+    d = BinaryData(np.empty((0, 0, 0), np.float32), np.empty((0, 0), bool), y[h0:][used], s_h[used],
+                   weights / weights.mean(), "fixed")
+    coefs = meta_coefficients(d, oos[used], params)
+    if coefs is None or not np.isfinite(coefs).all() or coefs.sum() <= 0:
+        return {}
+    salience = dict.fromkeys(hotkeys, 0.0)
+    for j, c in zip(selected, coefs / coefs.sum()):
+        salience[hotkeys[cols[j]]] = float(c)
+    return clone_post_pass(salience, X[h0:], hotkeys, mode="fixed")  # the history's rows (a view)

@@ -189,9 +189,13 @@ def find_clusters(
 
 def _find_clusters(
     X: np.ndarray, hks: tuple[str, ...], present: np.ndarray, mode: str,
-    min_rows: int, mean_tol: float, row_tol: float, agree: float,
+    min_rows: int, mean_tol: float, row_tol: float, agree: float, seeds: set[str] | None = None,
 ) -> list[tuple[str, ...]]:
-    """find_clusters on a checked panel with its presence mask (shared with the cohort scan)."""
+    """find_clusters on a checked panel with its presence mask (shared with the cohort scan).
+
+    With `seeds`, only the clusters that contain a seed are found, and found whole: each member
+    reached is compared with every other miner (the pair test is symmetric and exact), so a
+    seed's cluster is the one the full scan gives, at the cost of the members' rows of pairs."""
     counts = present.sum(axis=0)
     cols = np.array([k for k in _sorted_columns(hks) if counts[k] >= min_rows], dtype=np.intp)
     M = len(cols)
@@ -215,21 +219,38 @@ def _find_clusters(
             a = parent[a]
         return a
 
-    for a in range(M - 1):
-        root = find(a)
-        bs = [b for b in range(a + 1, M) if candidate[a, b] and find(b) != root]
+    def link(a: int, bs: list[int]) -> list[int]:
+        """Test a against bs; join the linked ones; return them."""
         if not bs:
-            continue
+            return []
         b_arr = np.array(bs, dtype=np.intp)
-        linked = _agreeing(X, present, mode, int(cols[a]), cols[b_arr], budget[a, b_arr], row_tol)
-        for b in b_arr[linked]:
-            rb = find(int(b))
-            root = find(a)
+        linked = b_arr[_agreeing(X, present, mode, int(cols[a]), cols[b_arr], budget[a, b_arr], row_tol)]
+        for b in linked:
+            rb, root = find(int(b)), find(a)
             if rb != root:
                 parent[max(rb, root)] = min(rb, root)
+        return [int(b) for b in linked]
+
+    if seeds is None:
+        for a in range(M - 1):
+            root = find(a)
+            link(a, [b for b in range(a + 1, M) if candidate[a, b] and find(b) != root])
+        reached = range(M)
+    else:
+        position = {hks[c]: a for a, c in enumerate(cols)}
+        frontier = sorted(position[h] for h in seeds if h in position)
+        reached = set()
+        while frontier:
+            a = frontier.pop(0)
+            if a in reached:
+                continue
+            reached.add(a)
+            root = find(a)
+            found = link(a, [b for b in range(M) if b != a and candidate[a, b] and find(b) != root])
+            frontier = sorted(set(frontier) | (set(found) - reached))
 
     groups: dict[int, list[str]] = {}
-    for a in range(M):
+    for a in reached:
         groups.setdefault(find(a), []).append(hks[cols[a]])
     return sorted(tuple(sorted(g)) for g in groups.values() if len(g) >= 2)
 
@@ -424,8 +445,12 @@ def clone_post_pass(
     if X.shape[0] > scan_rows:
         X = X[-scan_rows:]
     present = presence(X, mode)
-    clusters = _find_clusters(X, hks, present, mode, MIN_ROWS, MEAN_TOL, ROW_TOL, AGREE)
     cohorts = _find_cohorts(X, hks, present, mode, MIN_ROWS, MIN_CORR)
+    # Only clusters holding salience, or members of a cohort that holds some, can change a result:
+    # those are found whole, and the scan skips the rows of pairs among miners with nothing.
+    paid = {hk for hk, v in salience.items() if v != 0.0}
+    seeds = paid | {hk for cohort in cohorts if paid.intersection(cohort) for hk in cohort}
+    clusters = _find_clusters(X, hks, present, mode, MIN_ROWS, MEAN_TOL, ROW_TOL, AGREE, seeds)
     out = collapse_salience(salience, clusters)
     exact = {hk for cluster in clusters for hk in cluster}
     for cohort in cohorts:

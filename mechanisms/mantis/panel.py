@@ -97,6 +97,11 @@ class Panel:
     def sidx(self, sample_every: int = 5) -> np.ndarray:
         return self.block // sample_every
 
+    def head(self, rows: int) -> "Panel":
+        """The panel as it stood `rows` samples in (views, no copy): an earlier epoch's panel."""
+        return Panel(self.hotkeys, self.block[:rows], self.price[:rows], self.embeddings[:rows], self.roles, self.skill,
+                     self.sources)
+
     def without(self, hotkeys: set[str]) -> "Panel":
         """The same panel with some miners removed (e.g. to measure what clones change)."""
         keep = [i for i, hk in enumerate(self.hotkeys) if hk not in hotkeys]

@@ -1,0 +1,56 @@
+"""Fits keyed by what they were fitted on, so an epoch refits only what changed.
+
+Fixed-mode walk-forward windows are anchored on absolute sample indices, so a closed window's fit
+sees the same rows every epoch; its key is a hash of exactly those inputs (the mechanism's tag
+and parameters, the rows' values, labels and weights). A lookup can therefore never return a fit
+of other data: a late-revealed value or a changed parameter is a different key and a fresh fit,
+and a scorer given a cache returns bit for bit what it returns without one. The scorers take any
+`FitCache`; the platform keeps one per challenge in the storage directory (assets/mantis/fits.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+import numpy as np
+
+
+class FitCache(Protocol):
+    """Stored fits by key: float64 arrays (coefficients, an intercept, a marker for "no model")."""
+
+    def get(self, key: bytes) -> np.ndarray | None: ...
+
+    def put(self, key: bytes, value: np.ndarray) -> None: ...
+
+
+class MemoryFitCache:
+    """A FitCache in a dict (tests, one-off scoring, and the layer in front of a stored one)."""
+
+    def __init__(self) -> None:
+        self.fits: dict[bytes, np.ndarray] = {}
+        self.hits = self.misses = 0
+
+    def get(self, key: bytes) -> np.ndarray | None:
+        value = self.fits.get(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def put(self, key: bytes, value: np.ndarray) -> None:
+        self.fits[key] = np.asarray(value, dtype=np.float64).copy()
+
+
+def fit_key(tag: str, *parts: object) -> bytes:
+    """A 32-byte key over a tag and parts: arrays by dtype, shape and bytes; anything else by repr."""
+    h = hashlib.blake2b(tag.encode(), digest_size=32)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            a = np.ascontiguousarray(part)
+            h.update(f"|{a.dtype.str}{a.shape}|".encode())
+            h.update(a.data)
+        else:
+            h.update(f"|{part!r}|".encode())
+    return h.digest()

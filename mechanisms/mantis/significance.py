@@ -1,0 +1,136 @@
+"""Does a miner's forecast track the outcome more than chance allows, when both are persistent?
+
+Overlapping labels (each row's label spans the next `ahead` samples) and persistent forecasts (a
+value that drifts slowly, or is held for hours) make the rows of a panel far from independent, so
+an AUC or a correlation over them looks like skill far more often than row counts suggest: a
+miner submitting slowly drifting noise reaches a "significant" AUC on one sample in five. The
+test here keeps the dependence in its null: the forecast is shifted in time against the outcome,
+circularly, by every offset far from zero (the shifted series keep their own autocorrelation, and
+only the alignment with the outcome is broken), as mantis.md §11.7 does for TRADEMIX. The observed
+statistic is judged against those shifts, and Holm's step-down correction over the miners tested
+bounds the chance that any miner without skill passes (Benjamini–Hochberg's false-discovery rate
+would not do: with many skilled miners it lets one worthless miner in for every twenty, and each
+one is paid like a skilled one).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+P_FLOOR = 1e-12  # the smallest p-value the normal approximation may claim (§11.7)
+MIN_NULL = 50  # offsets the null needs (§11.7)
+
+
+def _centred(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """values minus their mean over `valid` rows, 0 elsewhere (an invalid row contributes nothing
+    to any shift)."""
+    out = np.zeros(len(values))
+    if valid.any():
+        out[valid] = values[valid] - values[valid].mean()
+    return out
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (1..n) of finite values, ties shared; NaN stays NaN. On ranks, the statistic is
+    the Mann–Whitney form of the AUC (a binary outcome) and no single extreme value can dominate it."""
+    out = np.full(len(values), np.nan)
+    ok = np.flatnonzero(np.isfinite(values))
+    if not len(ok):
+        return out
+    v = values[ok]
+    order = np.argsort(v)  # any order of equal values gives the same average ranks
+    sorted_v = v[order]
+    first = np.r_[True, sorted_v[1:] != sorted_v[:-1]]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(v)]
+    mean_rank = (starts + ends + 1) / 2.0  # ranks are 1-based: the mean of start+1 .. end
+    r = np.empty(len(v))
+    r[order] = mean_rank[group]
+    out[ok] = r
+    return out
+
+
+def shift_statistics(forecasts: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """(T,) S(k) = Σ_c Σ_t f_c[(t − k) mod T] · o_c[t] for every offset k, by FFT.
+
+    forecasts and outcomes are (T,) or (T, C) with NaN where a row has no value; each column is
+    centred over the rows where both are finite and those rows alone take part. Columns add up
+    at each offset (one joint statistic over a miner's several forecasts)."""
+    f = np.asarray(forecasts, dtype=np.float64)
+    o = np.asarray(outcomes, dtype=np.float64)
+    if f.ndim == 1:
+        f, o = f[:, None], o[:, None]
+    T = f.shape[0]
+    spectrum = np.zeros(T // 2 + 1, dtype=np.complex128)
+    for c in range(f.shape[1]):
+        valid = np.isfinite(f[:, c]) & np.isfinite(o[:, c])
+        spectrum += np.conj(np.fft.rfft(_centred(f[:, c], valid))) * np.fft.rfft(_centred(o[:, c], valid))
+    return np.fft.irfft(spectrum, n=T)
+
+
+def fast_length(n: int) -> int:
+    """The largest length ≤ n whose prime factors are all ≤ 11: an FFT of a length with a
+    large prime factor costs many times more, so the test drops the few oldest rows above it."""
+    for m in range(n, 0, -1):
+        k = m
+        for f in (2, 3, 5, 7, 11):
+            while k % f == 0:
+                k //= f
+        if k == 1:
+            return m
+    return 0
+
+
+def shift_test(forecasts: np.ndarray, outcomes: np.ndarray, min_shift: int) -> tuple[float, float]:
+    """(z, p): how far the aligned statistic S(0) lies above the shifted ones, one-sided.
+
+    Only the newest `fast_length(T)` rows take part. The null is S(k) for k in [min_shift, T − min_shift] (a forecast shifted by less still overlaps
+    its own outcome through the labels' span); z = (S(0) − mean) / sd over it. p is the empirical
+    (1 + #{S(k) ≥ S(0)}) / (1 + n), or, where z > 0, the smaller of that and the normal tail
+    (floored at P_FLOOR): with a few thousand offsets the empirical p cannot go below 1/n, and a
+    strong miner must be able to pass a correction over many miners. (nan, 1.0) when fewer than
+    MIN_NULL offsets exist or the null does not vary.
+    """
+    n = fast_length(len(forecasts))
+    S = shift_statistics(forecasts[len(forecasts) - n :], outcomes[len(outcomes) - n :])
+    T = len(S)
+    if min_shift < 1 or T - 2 * min_shift + 1 < MIN_NULL:
+        return math.nan, 1.0
+    null = S[min_shift : T - min_shift + 1]
+    sd = float(null.std())
+    if not sd > 0:
+        return math.nan, 1.0
+    z = (float(S[0]) - float(null.mean())) / sd
+    p = (1.0 + float(np.count_nonzero(null >= S[0]))) / (1.0 + len(null))
+    if z > 0:
+        p = min(p, max(0.5 * math.erfc(z / math.sqrt(2.0)), P_FLOOR))
+    return z, p
+
+
+def holm(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Holm's step-down test at family-wise level alpha: (m,) bool, True where the null is rejected.
+    The k-th smallest p (k from 0) must be ≤ alpha / (m − k), and every smaller one must have passed."""
+    p = np.asarray(p, dtype=np.float64)
+    m = len(p)
+    out = np.zeros(m, dtype=bool)
+    order = np.argsort(p, kind="stable")
+    failed = np.flatnonzero(p[order] > alpha / (m - np.arange(m)))
+    out[order[: failed[0] if len(failed) else m]] = True
+    return out
+
+
+def discoveries(p: np.ndarray, q: float) -> np.ndarray:
+    """Benjamini–Hochberg at false-discovery rate q: (m,) bool, True where p is a discovery."""
+    p = np.asarray(p, dtype=np.float64)
+    m = len(p)
+    out = np.zeros(m, dtype=bool)
+    if not m:
+        return out
+    order = np.argsort(p, kind="stable")
+    passed = np.flatnonzero(p[order] <= q * np.arange(1, m + 1) / m)
+    if len(passed):
+        out[order[: passed[-1] + 1]] = True
+    return out
