@@ -8,16 +8,30 @@ salience. A miner is paid for the information it adds to the others, not for its
 Panels: X (T, H, D) with NaN where a miner did not submit, sample indices `sidx` (T,), prices (T,).
 Modes: "compat" reproduces the reference; "fixed" applies F6 (history capped by sample index, not
 rows), F7 (presence is an explicit mask: a genuine all-zero prediction counts), F10 (every
-bootstrap replicate counts) and one fix of our own, S1: the meta-model's inputs are standardised.
-A base model's decision values carry the scale of its own coefficients, so on raw inputs a weak
-miner's small-scale column needs a large meta coefficient and |coef| stops measuring information;
-standardised, |coef| is comparable across miners, and a missing value (0) is the column mean.
-Columns are scaled to variance 1/K so rows have unit norm on average, the conditioning saga's step
-size assumes (it converges in ~20 iterations instead of ~200; the ranking is the same).
-And S2: a miner whose inputs do not vary over a fit window gets no model there; otherwise its
-decision values differ between refits only by solver round-off, which the daily AUC can read as
-skill (and standardisation would then blow up).
-"""
+bootstrap replicate counts) and fixes of our own:
+  * S1: the meta-model's inputs are standardised. A base model's decision values carry the scale of
+    its own coefficients, so on raw inputs a weak miner's small-scale column needs a large meta
+    coefficient and |coef| stops measuring information; standardised, |coef| is comparable across
+    miners, and a missing value (0) is the column mean. Columns are scaled to variance 1/K, so rows
+    have unit norm on average.
+  * S2: a miner whose inputs do not vary over a fit window gets no model there; otherwise its
+    decision values differ between refits only by round-off, which the daily AUC can read as skill.
+  * S3, anchored walk-forward: windows start on the grid of sample indices k·refit (a young panel
+    first gets one from its first whole day with enough history) and are fitted on the samples
+    [start − fit_rows, start − ahead), so a closed window's fit never changes from epoch to epoch.
+    One walk-forward serves both the selection's daily AUCs and the meta-model (the reference runs
+    a second, expanding one whose fits change whenever the history does).
+  * S4, significance: persistent forecasts (slow noise, values held for hours) against labels that
+    overlap for an hour make chance AUCs look like skill, so a miner is selected only if its
+    out-of-sample ranks beat their own circular shifts by a day or more against the labels
+    (mechanisms/mantis/significance.py), under Holm's correction over the miners tested: the chance
+    that any miner without skill is paid is at most sig_alpha.
+  * S5, closed-form models: the base models and the meta-model are the logistic objectives'
+    quadratic expansion at even odds (mechanisms/mantis/logistic.py), equal to the logistic fit to
+    the cube of the log-odds, which stay near 0 at these AUCs; exact, with nothing for validators to
+    converge on, and cheap. Base fits are kept in a FitCache under the hash of their exact inputs
+    (the platform's is in the storage directory), so an epoch fits only the windows that are new.
+""""""
 
 from __future__ import annotations
 
