@@ -8,6 +8,8 @@ time, never a result.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -33,12 +35,8 @@ class DirectoryFitCache:
     def get(self, key: bytes) -> np.ndarray | None:
         value = self.memory.get(key)
         if value is None:
-            try:
-                value = np.load(self._path(key), allow_pickle=False)
-            except (OSError, ValueError):
-                self.misses += 1
-                return None
-            if value.dtype != np.float64 or value.ndim != 1:
+            value = _read_vector(self._path(key))
+            if value is None:
                 self.misses += 1
                 return None
             self.memory[key] = value
@@ -49,6 +47,7 @@ class DirectoryFitCache:
         value = np.asarray(value, dtype=np.float64).ravel().copy()
         self.memory[key] = value
         path = self._path(key)
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -57,7 +56,37 @@ class DirectoryFitCache:
             os.replace(tmp, path)
             self.written += 1
         except OSError:
-            pass
+            if tmp is not None:  # a full disk must not fill up with half-written temporaries
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+_MAX_BYTES = 1 << 16  # a fit is a few dozen numbers: a larger file is not one
+
+
+def _read_vector(path: Path) -> np.ndarray | None:
+    """The float64 vector a `put` wrote at `path`, or None for anything else: a missing or
+    unreadable file, an empty or truncated one (a crash between the rename and the data reaching
+    the disk), another format, dtype or shape. The header is checked against the file's length
+    before anything is allocated, so no file can make the reader raise or allocate more than
+    `_MAX_BYTES`."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_BYTES + 1)
+        stream = io.BytesIO(data)
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            return None
+    except (OSError, ValueError, EOFError):
+        return None
+    offset = stream.tell()
+    if dtype != np.float64 or len(shape) != 1 or shape[0] * 8 != len(data) - offset:
+        return None
+    return np.frombuffer(data, dtype=np.float64, count=shape[0], offset=offset).copy()
 
 
 class FitStore(dg.ConfigurableResource):

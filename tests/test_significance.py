@@ -74,3 +74,21 @@ def test_holm_steps_down():
 
 def test_ranks_share_ties_and_keep_nan():
     assert np.array_equal(ranks(np.array([3.0, np.nan, 1.0, 3.0])), np.array([2.5, np.nan, 1.0, 2.5]), equal_nan=True)
+
+
+def test_causal_z_uses_only_the_past_window():
+    from mechanisms.mantis.significance import causal_z
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=40)
+    x[[5, 17]] = np.nan
+    z = causal_z(x, 6)
+    finite = np.flatnonzero(np.isfinite(x))
+    assert np.isnan(z[finite[:6]]).all() and np.isnan(z[[5, 17]]).all()
+    for i, k in enumerate(finite[6:], start=6):
+        past = x[finite[i - 6 : i]]
+        assert math.isclose(z[k], (x[k] - past.mean()) / past.std(), rel_tol=1e-9, abs_tol=1e-12)
+    later = x.copy()
+    later[30:] += 100.0  # the future never moves an earlier value
+    assert np.array_equal(causal_z(later, 6)[:30], z[:30], equal_nan=True)
+    assert np.isnan(causal_z(np.ones(20), 5)).all()  # no spread, no scale

@@ -23,15 +23,17 @@ bootstrap replicate counts) and fixes of our own:
     a second, expanding one whose fits change whenever the history does).
   * S4, significance: persistent forecasts (slow noise, values held for hours) against labels that
     overlap for an hour make chance AUCs look like skill, so a miner is selected only if its
-    out-of-sample ranks beat their own circular shifts by a day or more against the labels
+    out-of-sample scores, standardised against their own past four horizons (so a forecast that
+    wanders with the price level, which every miner knows, is measured by what was known when it
+    was made), rank against the labels better than their own circular shifts by a day or more
     (mechanisms/mantis/significance.py), under Holm's correction over the miners tested: the chance
-    that any miner without skill is paid is at most sig_alpha.
+    that any miner without skill is paid stays near sig_alpha.
   * S5, closed-form models: the base models and the meta-model are the logistic objectives'
     quadratic expansion at even odds (mechanisms/mantis/logistic.py), equal to the logistic fit to
     the cube of the log-odds, which stay near 0 at these AUCs; exact, with nothing for validators to
     converge on, and cheap. Base fits are kept in a FitCache under the hash of their exact inputs
     (the platform's is in the storage directory), so an epoch fits only the windows that are new.
-""""""
+"""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ from mechanisms.mantis.fitcache import FitCache, MemoryFitCache, fit_key
 from mechanisms.mantis.logistic import QuadraticElasticNet, ridge_step
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.series import capped_history, forward_rows
-from mechanisms.mantis.significance import holm, ranks, shift_test
+from mechanisms.mantis.significance import forecast_test, holm, ranks
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class BinaryParams:
     min_fit_span: int = 4_320  # a window is fitted once its training range spans this many samples
     sig_alpha: float = 0.05  # S4: family-wise error over the miners tested (Holm)
     sig_min_shift: int = 1_440  # S4: the smallest circular shift of the null, in rows
+    sig_horizons: int = 4  # S4: scores are standardised against their own past over this many horizons
 
     def lookback(self, mode: Mode) -> int:
         """Samples before the newest a panel needs: the history, and in fixed mode the training
@@ -393,16 +396,16 @@ _CHUNK = 16  # miners per batch of base fits: (rows × 16 × D) temporaries
 def _window_fits(X: np.ndarray, sidx: np.ndarray, kept: np.ndarray, y: np.ndarray, w: Window, cols: np.ndarray,
                  digests: _RangeDigests, params: BinaryParams, cache: FitCache) -> list[np.ndarray]:
     """Each column's base model for window w: [coef…, intercept], or _NO_MODEL (fewer than
-    min_base_train labelled rows, one class, or inputs that never vary: S2). Looked up in `cache`
-    by its exact inputs (the window's rows, labels and the miner's values); misses are fitted
-    together, as the quadratic expansion of the L2 logistic model (S5)."""
+    min_base_train labelled rows, one class, inputs that never vary (S2), or a fit that is not
+    finite). Looked up in `cache` by its exact inputs (the window's rows, labels and the miner's
+    values); misses are fitted together, as the quadratic expansion of the L2 logistic model (S5)."""
     lo, hi = w.fit_lo, w.fit_hi
     decay = np.exp(-math.log(2) / (params.half_life_days * params.rows_per_day) * (w.start - sidx[lo:hi]))
     window_key = fit_key("binary.window.ridge-step", params.base_C, params.half_life_days, params.rows_per_day,
                          params.min_base_train, sidx[lo:hi] - w.start, kept[lo:hi], y[lo:hi])
     by_miner = digests(lo, hi)
     keys = [fit_key("binary.base", window_key, by_miner[c]) for c in cols]
-    found = [cache.get(k) for k in keys]
+    found = [_stored_fit(cache.get(k), X.shape[2]) for k in keys]
     todo = [m for m, got in enumerate(found) if got is None]
     for c0 in range(0, len(todo), _CHUNK):
         chunk = todo[c0 : c0 + _CHUNK]
@@ -422,9 +425,21 @@ def _window_fits(X: np.ndarray, sidx: np.ndarray, kept: np.ndarray, y: np.ndarra
                                weights / (weights.sum(axis=1, keepdims=True) / here[:, batch].sum(axis=0)[:, None]),
                                params.base_C)
             for i, coef in zip(batch, coefs):
+                coef = coef if np.isfinite(coef).all() else _NO_MODEL  # inputs no valid forecast has
                 found[chunk[i]] = coef
                 cache.put(keys[chunk[i]], coef)
     return found
+
+
+def _stored_fit(value: np.ndarray | None, D: int) -> np.ndarray | None:
+    """A cached entry as _window_fits stores it (the no-model marker, or D finite coefficients then
+    the intercept), else None: an entry of any other shape (a damaged store) is a miss and is
+    fitted again, never read past its end."""
+    if value is None or value.ndim != 1:
+        return None
+    if len(value) == 1 and np.isnan(value[0]):
+        return _NO_MODEL
+    return value if len(value) == D + 1 and np.isfinite(value).all() else None
 
 
 def _decisions(values: np.ndarray, coefs: list[np.ndarray]) -> np.ndarray:
@@ -487,7 +502,7 @@ def evidence(scores: np.ndarray, y: np.ndarray, s: np.ndarray, params: BinaryPar
         r = ranks(scores[:, j].astype(np.float64))
         aucs[j] = daily_auc(r, y, s, params)
         if np.isfinite(r).sum() >= params.min_scored_rows:
-            p[j] = shift_test(r, y, params.sig_min_shift)[1]
+            p[j] = forecast_test(scores[:, j], y, params.sig_min_shift, params.sig_horizons * params.ahead)[1]
             tested.append(j)
     significant = np.zeros(K, dtype=bool)
     significant[tested] = holm(p[tested], params.sig_alpha)

@@ -37,7 +37,9 @@ def ridge_step(X: np.ndarray, y: np.ndarray, s: np.ndarray, C: float) -> np.ndar
 
     X (K, D, N) features, y (K, N) labels in {0, 1}, s (K, N) row weights ≥ 0 (0: not in that
     problem; both classes must have weight). Sums run along each problem's own row, and the solve
-    is per matrix, so a problem gives the same bits alone or in any batch.
+    is per matrix, so a problem gives the same bits alone or in any batch. A problem whose C·H + I
+    is singular in floating point (only values far beyond any valid forecast: ±inf, or ~1e8 and
+    more with collinear features) gets NaN coefficients and leaves the others as they are.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -54,9 +56,21 @@ def ridge_step(X: np.ndarray, y: np.ndarray, s: np.ndarray, C: float) -> np.ndar
         sa = s * xc[:, a, :]
         for b in range(a, D):
             H[:, a, b] = H[:, b, a] = 0.25 * np.sum(sa * xc[:, b, :], axis=-1)
-    w = np.linalg.solve(C * H + np.eye(D), C * g[:, :, None])[:, :, 0]
+    A, rhs = C * H + np.eye(D), C * g[:, :, None]
+    try:
+        w = np.linalg.solve(A, rhs)[:, :, 0]
+    except np.linalg.LinAlgError:  # one problem's overflowing inputs must not fail the batch
+        w = np.stack([_solve_or_nan(A[k], rhs[k]) for k in range(K)])
     intercept = np.log(ybar) - np.log1p(-ybar) - np.sum(xbar * w, axis=1)
     return np.concatenate([w, intercept[:, None]], axis=1)
+
+
+def _solve_or_nan(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A (D, D) · w = b (D, 1) solved alone, or NaN where A is singular (ridge_step's fallback)."""
+    try:
+        return np.linalg.solve(A, b)[:, 0]
+    except np.linalg.LinAlgError:
+        return np.full(len(b), np.nan)
 
 
 class QuadraticElasticNet:

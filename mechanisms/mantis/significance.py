@@ -21,6 +21,7 @@ import numpy as np
 
 P_FLOOR = 1e-12  # the smallest p-value the normal approximation may claim (§11.7)
 MIN_NULL = 50  # offsets the null needs (§11.7)
+MIN_OVERLAP = 0.5  # a shift counts in the null if it keeps this share of the aligned rows
 
 
 def _centred(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -71,6 +72,40 @@ def shift_statistics(forecasts: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
     return np.fft.irfft(spectrum, n=T)
 
 
+def causal_z(values: np.ndarray, window: int) -> np.ndarray:
+    """Each finite value standardised by the mean and std of the `window` finite values before it
+    (NaN until there are that many, or where they do not vary).
+
+    A forecast that wanders, the price level itself above all (every miner knows it), pinned to one
+    sample's ranks leans on the prices after it: within a sample its high values precede falls, so
+    it "predicts" and beats its own circular shifts. Measured against its own past alone a forecast
+    is a function of what was known when it was made, and against a martingale price that carries
+    no edge whatever the forecast is; a stationary forecast keeps its order (a slowly varying
+    scale only), and with it its skill."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(len(values), np.nan)
+    ok = np.flatnonzero(np.isfinite(values))
+    if window < 2 or len(ok) <= window:
+        return out
+    v = values[ok]
+    c1 = np.concatenate([[0.0], np.cumsum(v)])
+    c2 = np.concatenate([[0.0], np.cumsum(v * v)])
+    k = np.arange(window, len(v))  # the value at k against v[k − window .. k − 1]
+    mean = (c1[k] - c1[k - window]) / window
+    var = np.maximum((c2[k] - c2[k - window]) / window - mean * mean, 0.0)
+    sd = np.sqrt(var)
+    scale = np.maximum(np.abs(mean), 1.0) * 1e-9  # below this the window is constant to rounding
+    z = np.where(sd > scale, (v[k] - mean) / np.where(sd > scale, sd, 1.0), np.nan)
+    out[ok[k]] = z
+    return out
+
+
+def forecast_test(forecasts: np.ndarray, outcomes: np.ndarray, min_shift: int, window: int) -> tuple[float, float]:
+    """(z, p) of `shift_test` on the ranks of the forecasts standardised against their own past
+    (`causal_z` over `window` values): the test the MANTIS scorers gate salience with."""
+    return shift_test(ranks(causal_z(forecasts, window)), outcomes, min_shift)
+
+
 def fast_length(n: int) -> int:
     """The largest length ≤ n whose prime factors are all ≤ 11: an FFT of a length with a
     large prime factor costs many times more, so the test drops the few oldest rows above it."""
@@ -85,26 +120,41 @@ def fast_length(n: int) -> int:
 
 
 def shift_test(forecasts: np.ndarray, outcomes: np.ndarray, min_shift: int) -> tuple[float, float]:
-    """(z, p): how far the aligned statistic S(0) lies above the shifted ones, one-sided.
+    """(z, p): how far the aligned statistic lies above the shifted ones, one-sided.
 
-    Only the newest `fast_length(T)` rows take part. The null is S(k) for k in [min_shift, T − min_shift] (a forecast shifted by less still overlaps
-    its own outcome through the labels' span); z = (S(0) − mean) / sd over it. p is the empirical
-    (1 + #{S(k) ≥ S(0)}) / (1 + n), or, where z > 0, the smaller of that and the normal tail
-    (floored at P_FLOOR): with a few thousand offsets the empirical p cannot go below 1/n, and a
-    strong miner must be able to pass a correction over many miners. (nan, 1.0) when fewer than
-    MIN_NULL offsets exist or the null does not vary.
+    Only the newest `fast_length(T)` rows take part. S(k) sums over rows(k), the rows t where both
+    series have a value at t and at t − k, so a forecast present in bursts (or an outcome with
+    gaps, such as a closed market's weekends) meets far fewer rows at most shifts than aligned:
+    its null would be narrower than the aligned statistic's own spread, and noise would pass. So
+    each shift's statistic is S(k) / √rows(k), and the null takes the shifts k in
+    [min_shift, T − min_shift] (a forecast shifted by less still overlaps its own outcome through
+    the labels' span) that keep at least MIN_OVERLAP of the aligned rows. z = (S(0)/√rows(0)
+    − mean) / sd over the null. p is the empirical (1 + #{null ≥ aligned}) / (1 + n), or, where
+    z > 0, the smaller of that and the normal tail (floored at P_FLOOR): with a few thousand
+    offsets the empirical p cannot go below 1/n, and a strong miner must be able to pass a
+    correction over many miners. (nan, 1.0) when fewer than MIN_NULL offsets qualify or the null
+    does not vary.
     """
     n = fast_length(len(forecasts))
-    S = shift_statistics(forecasts[len(forecasts) - n :], outcomes[len(outcomes) - n :])
-    T = len(S)
-    if min_shift < 1 or T - 2 * min_shift + 1 < MIN_NULL:
+    if min_shift < 1 or n - 2 * min_shift + 1 < MIN_NULL:
         return math.nan, 1.0
-    null = S[min_shift : T - min_shift + 1]
+    f, o = forecasts[len(forecasts) - n :], outcomes[len(outcomes) - n :]
+    S = shift_statistics(f, o)
+    spectrum = np.fft.rfft((np.isfinite(f) & np.isfinite(o)).astype(np.float64))
+    rows = np.rint(np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=n))  # exact: integers far below 2^53
+    if not rows[0] > 0:
+        return math.nan, 1.0
+    shifts = np.arange(min_shift, n - min_shift + 1)
+    shifts = shifts[rows[shifts] >= MIN_OVERLAP * rows[0]]
+    if len(shifts) < MIN_NULL:
+        return math.nan, 1.0
+    aligned = float(S[0]) / math.sqrt(rows[0])
+    null = S[shifts] / np.sqrt(rows[shifts])
     sd = float(null.std())
     if not sd > 0:
         return math.nan, 1.0
-    z = (float(S[0]) - float(null.mean())) / sd
-    p = (1.0 + float(np.count_nonzero(null >= S[0]))) / (1.0 + len(null))
+    z = (aligned - float(null.mean())) / sd
+    p = (1.0 + float(np.count_nonzero(null >= aligned))) / (1.0 + len(null))
     if z > 0:
         p = min(p, max(0.5 * math.erfc(z / math.sqrt(2.0)), P_FLOOR))
     return z, p
