@@ -5,6 +5,7 @@ Expected values are worked by hand from the spec; the arithmetic is in the comme
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from mechanisms.mantis.hitfirst import (
     leave_one_block_out,
     sigma_series,
     training_rows,
-    walk_forward_folds,
+    anchored_folds,
 )
 
 R2 = math.sqrt(2)
@@ -237,13 +238,35 @@ def test_leave_one_block_out_skips_one_class_replicates_and_falls_back_to_a_full
     assert leave_one_block_out(F, np.zeros(10, dtype=int), p) is None
 
 
-def test_walk_forward_folds_embargo_by_sample_index():
-    sidx = np.array([0, 1, 2, 3, 4, 10, 11, 12, 13, 14])  # a gap after sidx 4
-    # blocks [0,2), [2,5), [5,7), [7,10); ahead 2: a row trains for block k if sidx_i + 2 ≤ sidx_lo.
-    # k=1: lo 2 (sidx 2): sidx_i ≤ 0 → row 0 only → train [0, 1).
-    # k=2: lo 5 (sidx 10): sidx_i ≤ 8 → rows 0..4 → [0, 5).
-    # k=3: lo 7 (sidx 12): sidx_i ≤ 10 → rows 0..5 → [0, 6) (row 6, sidx 11, is embargoed).
-    assert walk_forward_folds(sidx, 2, 4) == [(1, 2, 5), (5, 5, 7), (6, 7, 10)]
+def test_anchored_folds_sit_on_the_sample_grid_with_an_embargo():
+    # Labelled rows at sidx 0..9 and 12..29 (10 and 11 missed); folds of 8 samples start at 8, 16, 24.
+    # ahead 2, training window 12: fold b trains on sidx in [b − 12, b − 2].
+    #   b=8:  train sidx 0..6 → rows [0, 7);              judged sidx 8, 9, 12..15 → rows [8, 14)
+    #   b=16: train sidx 4..9, 12..14 → rows [4, 13);     judged 16..23 → rows [14, 22)
+    #   b=24: train sidx 12..22 → rows [10, 21);          judged 24..29 → rows [22, 28)
+    s = np.r_[np.arange(10), np.arange(12, 30)]
+    p = HitfirstParams(ahead=2, fold_samples=8, train_samples=12, min_train_rows=3, vol_window=2, rows_per_day=1)
+    assert anchored_folds(s, 2, -100, p) == [hf.Fold(8, 0, 7, 8, 14), hf.Fold(16, 4, 13, 14, 22),
+                                             hf.Fold(24, 10, 21, 22, 28)]
+    # More rows never move a fold: a prefix's folds train on the same rows, and only the open
+    # (newest) fold gains judged rows
+    short, whole = anchored_folds(s[:20], 2, -100, p), anchored_folds(s, 2, -100, p)
+    assert short[0] == whole[0] and short[1] == replace(whole[1], hi=20)
+    # Once the F6 history starts at sidx 5, a fold's training window must begin vol_window + ahead
+    # + rows_per_day = 5 samples after it (b − 12 ≥ 10): only b=24 is left, and it is unchanged.
+    # (One fold, but half the length, 4 samples, is below 4·ahead: no fallback.)
+    assert anchored_folds(s, 2, 5, p) == [hf.Fold(24, 10, 21, 22, 28)]
+
+
+def test_anchored_folds_fall_back_to_shorter_folds_on_a_short_panel():
+    # sidx 0..13, ahead 1. Folds of 8: only b=8 (train sidx 0..7, judged 8..13): one fold, so
+    # half the length (4 ≥ 4·ahead) is tried: b=4 (train 0..3), 8 (train 0..7), 12 (train 0..11).
+    s = np.arange(14)
+    p = HitfirstParams(ahead=1, fold_samples=8, train_samples=12, min_train_rows=3, vol_window=2, rows_per_day=1)
+    assert anchored_folds(s, 1, -100, p) == [hf.Fold(4, 0, 4, 4, 8), hf.Fold(8, 0, 8, 8, 12),
+                                             hf.Fold(12, 0, 12, 12, 14)]
+    # too few training rows anywhere: no fold at all
+    assert anchored_folds(s[:4], 1, -100, p) == []
 
 
 def test_standardisation_takes_the_present_mean_and_the_std_over_all_rows():
@@ -270,12 +293,16 @@ def test_evidence_share():
 
 # -- the whole scorer ---------------------------------------------------------------------------
 
-SMALL = HitfirstParams(ahead=5, min_rows=200, vol_window=100, min_labelled=200, history_rows=100_000)
+# Scaled to 3000-row panels: the significance null from shifts of 40 horizons and folds judged by fits
+# on 200 rows or more (the defaults: a day of samples each)
+SMALL = HitfirstParams(ahead=5, min_rows=200, vol_window=100, min_labelled=200, history_rows=100_000, sig_min_shift=200,
+                       min_train_rows=200)
 
 
-def synthetic(T: int = 3000, H: int = 5, seed: int = 0, skill: float = 1.2, ahead: int = 5):
+def synthetic(T: int = 3000, H: int = 5, seed: int = 0, skill: float = 1.2, ahead: int = 5, informative: int = 1):
     """A random-walk price; miner 0 (hotkey "m0") states the first hit (barrier at the endpoint
-    return's std) through a softmax of skill·one-hot + noise; the others state Dirichlet noise."""
+    return's std) through a softmax of skill·one-hot + noise; the others state Dirichlet noise, but
+    for miners 1 … informative − 1, informative like miner 0 with noise of their own."""
     rng = np.random.default_rng(seed)
     lp = np.log(100) + np.cumsum(rng.normal(0, 1e-3, T + ahead))
     sigma = 1e-3 * math.sqrt(ahead)
@@ -289,6 +316,9 @@ def synthetic(T: int = 3000, H: int = 5, seed: int = 0, skill: float = 1.2, ahea
     X = rng.dirichlet(np.ones(3), size=(T, H))
     view = skill * np.eye(3)[label] + rng.normal(size=(T, 3))
     X[:, 0] = np.exp(view) / np.exp(view).sum(axis=1, keepdims=True)
+    for j in range(1, informative):
+        view = skill * np.eye(3)[label] + rng.normal(size=(T, 3))
+        X[:, j] = np.exp(view) / np.exp(view).sum(axis=1, keepdims=True)
     X = X.astype(np.float16).astype(np.float32)
     return X, np.arange(T, dtype=np.int64) + 1000, np.exp(lp[:T]), [f"m{j}" for j in range(H)]
 
@@ -417,10 +447,14 @@ def test_near_copies_and_split_models_gain_nothing():
                           "fixed", SMALL)
     group = s["m0"] + sum(s[n] for n in names)
     assert group <= 1.1 * alone["m0"]
+    # m0 and m1 state the same skill; m0 submits on about a quarter of the rows (H4 pays no noise
+    # miner here, so m0 is measured against m1)
+    X, sidx, prices, hotkeys = synthetic(H=4, seed=8, informative=2)
+    full = hitfirst_salience(X, sidx, prices, hotkeys, "fixed", SMALL)
     sparse = X.copy()
-    sparse[rng.random(len(X)) < 0.75, 0] = np.nan  # m0 submits on about a quarter of the rows
+    sparse[rng.random(len(X)) < 0.75, 0] = np.nan
     s = hitfirst_salience(sparse, sidx, prices, hotkeys, "fixed", SMALL)
-    assert s["m0"] / (1 - s["m0"]) <= 0.5 * alone["m0"] / (1 - alone["m0"])
+    assert s["m0"] / s["m1"] <= 0.5 * full["m0"] / full["m1"]
 
 
 @pytest.mark.slow

@@ -25,15 +25,22 @@ Modes:
         rows whose first touch was seen before the hole would over-represent quick hits).
       - F4, causal σ: σ_t is the std of the `vol_window` newest returns r_i that had ended by t
         (sidx_i + ahead ≤ sidx_t).
-      - F4, out of sample: walk-forward over `wf_blocks` contiguous blocks of the labelled rows.
-        Block k ≥ 1 is judged by a fit on the rows before it whose labels were complete when the
-        block starts (sidx_i + ahead ≤ sidx of its first row: an embargo of `ahead` samples);
-        block 0 is training only. A miner's importance in a model is |coef| of the newest of these
-        fits (the one with the most data), times its out-of-sample evidence share (H2).
+      - F4, out of sample, anchored walk-forward: folds start on the absolute grid of sample
+        indices k·fold_samples (7 days), and each is judged by a fit on the labelled rows of the
+        train_samples (28 days) before it whose labels had ended when it starts (an embargo of
+        `ahead` samples), so a fold's fit sees the same rows in every epoch. A fold is used only
+        while the moving start of the F6 history cannot reach its training rows' σ windows (older
+        ones drop out instead of changing); a panel too short for two folds tries half the
+        length, a quarter, … (`anchored_folds`). A miner's importance in a model is |coef| of a
+        fit on the labelled rows of the newest train_samples samples (so it follows the newest
+        epochs), times its out-of-sample evidence share over the folds (H2). Every fit is kept in
+        the caller's FitCache (the platform's is in the storage directory) under the hash of its
+        exact inputs, design matrix and labels: an epoch refits only that newest fit of each model
+        (and a fold that has just begun), and the result is the same bits with or without a cache.
       - F6: the history is capped by sample index (the last history_days·rows_per_day samples).
       - F7: presence is the explicit mask (no NaN); a genuine all-zero vector is a submission
         (its features are logit(1/3)).
-    and three fixes of our own:
+    and four fixes of our own:
       - H1, standardised features: in each fit an absent row takes the miner's mean over its
         present training rows (no information, where compat's 0 is the claim "probability 1/2"),
         and every column is scaled to unit std over the training rows; a feature that does not
@@ -43,9 +50,9 @@ Modes:
         with sharper probabilities; standardised, |coef| is the std of the miner's term in the
         model's log-odds over the rows (a miner present on a fraction f of them, with the same
         skill, has √f of it), on one scale for every miner, and lbfgs is well conditioned.
-      - H2, out-of-sample evidence share: on every judged block, a miner's evidence is the
+      - H2, out-of-sample evidence share: on every judged fold, a miner's evidence is the
         covariance of its standardised forecast with the label (balanced weights), signed by the
-        coefficient the block's fit gives it; pooled over the blocks it is a z-statistic τ (its
+        coefficient the fold's fit gives it; pooled over the folds it is a z-statistic τ (its
         variance from sums over batches of `ahead` consecutive rows, since neighbouring labels
         share most of their horizon). E[τ²] = θ² + 1, so √max(0, 1 − 1/τ²) (0 when τ ≤ 0) is the
         share of the evidence that is not noise, and |coef| is scaled by it. A miner whose fitted
@@ -59,14 +66,38 @@ Modes:
         score is shared equally among its members (compat collapses and equalises after the fit,
         where near-copies that miss the exact-clone tolerance inflate the L2 fit's Σ|coef|: 30 of
         them took four times the original's pay). A miner's importance is also scaled by √f, f the
-        share of the newest fit's training rows it submitted on: H1 leaves a column present on a
+        share of the importance fit's rows it submitted on: H1 leaves a column present on a
         fraction f about √f of a full miner's |coef|, so without it a model split over k hotkeys
         on disjoint rows earned √k times as much.
-    A miner is paid only for what the newest fit learned from its training rows, so one that
-    joined during the last block earns nothing yet (the platform's young-uid rule covers it).
+      - H4, significance before salience: forecasts that persist (noise that wanders like a real
+        view of prices, a value held for hours) meet labels that overlap for `ahead` samples, so
+        the rows are far from independent and chance alignment looks like skill: H1–H3 paid such
+        miners 1–6 % of the devnet's salience. A miner earns only if its probabilities beat
+        chance with the dependence kept in the null (`significance_gate`): one statistic, the
+        ranks of its logit P(up) against 1[up first] plus the ranks of its logit P(down) against
+        1[down first] (0 where it did not submit), against the same statistic with the forecast
+        shifted circularly by sig_min_shift samples (a day) or more. A shift keeps both series'
+        persistence and breaks only their alignment, so under "no skill" the aligned value is one
+        more draw from the shifted ones whatever either series' autocorrelation; a day is far past
+        the label's span (a shifted skilled forecast would still meet its own outcomes) and past
+        any persistence a day does not outlast. The shifts of a persistent forecast hold far fewer
+        independent draws than shifts, so p is taken from their effective number (`shift_p`).
+        The test is run on the forecast as stated and on its AR(1) innovations (prewhitened by its
+        own lag-1 autocorrelation: a skilled miner whose noise persists shows its skill in how its
+        forecast moves: about twice the z on our AR(1) panels), and the better p of the two is
+        doubled. Holm's step-down at sig_alpha = 0.05 over the miners tested (copy groups count
+        once) bounds by 5 % the chance that any miner without skill earns: each one admitted is
+        paid like a skilled one, so that chance, not the share of worthless miners among those
+        admitted (Benjamini–Hochberg's false-discovery rate: it admitted a worthless miner in 5 of
+        12 planted panels, Holm in none), must be small. The gate leaves the fits alone (they and
+        their cache do not depend on it); a miner that fails it gets 0.
+    A miner earns only once a fold whose fit saw it has been judged (H2) and it has a day of
+    labelled rows (H4), so a new one earns nothing for a while (the platform's young-uid rule
+    covers it).
 
-Determinism (§14): columns in sorted-hotkey order, one BLAS thread, fixed block boundaries, no RNG
-(lbfgs is deterministic; random_state is passed as the reference does).
+Determinism (§14): columns in sorted-hotkey order, one BLAS thread, fixed block and fold boundaries,
+no RNG (lbfgs is deterministic; random_state is passed as the reference does), a cached fit is the
+stored float64 array a fresh one would give.
 """
 
 from __future__ import annotations
@@ -76,11 +107,16 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import sklearn
+from scipy.fft import prev_fast_len
+from scipy.special import stdtr
 from sklearn.linear_model import LogisticRegression
 
 from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass, find_clusters, find_correlated_cohorts
 from mechanisms.mantis.entry import checked_panel, single_threaded
+from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
+from mechanisms.mantis.significance import MIN_NULL, holm, ranks
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit, trailing_std,
 )
@@ -108,7 +144,15 @@ class HitfirstParams:
     tol: float = 1e-4
     random_state: int = 42
     lobo_blocks: int = 4  # compat: leave-one-block-out replicates
-    wf_blocks: int = 4  # fixed: walk-forward blocks (the first is training only)
+    # fixed: anchored walk-forward (F4 and the fit cache): folds start at multiples of fold_samples
+    # (7 days); each is judged by a fit on the labelled rows of the train_samples (28 days) before it,
+    # which needs at least min_train_rows of them
+    fold_samples: int = 10_080
+    train_samples: int = 40_320
+    min_train_rows: int = 1_440
+    # fixed: the significance gate (H4)
+    sig_alpha: float = 0.05  # family-wise error over the miners tested (Holm)
+    sig_min_shift: int = 1_440  # the smallest circular shift of the null, in samples (at least 2·ahead)
     # history caps
     history_rows: int = 432_000  # compat: MAX_BLOCK_HISTORY applied to rows (F6)
     history_days: int = 60  # fixed: MAX_DAYS of samples
@@ -280,14 +324,13 @@ def _standardise(F: np.ndarray, present: np.ndarray, train: np.ndarray) -> tuple
     """H1: per miner, the mean over its present training rows and the std over all training rows
     with absent rows at that mean; scale 0 marks a column to zero (fewer than two present rows, or a
     feature that does not vary)."""
-    H = F.shape[1]
-    mean, scale = np.zeros(H), np.zeros(H)
     Ft, Pt = F[train], present[train]
-    for j in range(H):
-        v = Ft[Pt[:, j], j]
-        if len(v) >= 2 and np.ptp(v) > 0:
-            mean[j] = v.mean()
-            scale[j] = math.sqrt(float(np.sum((v - mean[j]) ** 2)) / len(train))
+    count = Pt.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        varies = (count >= 2) & (np.where(Pt, Ft, -np.inf).max(axis=0) > np.where(Pt, Ft, np.inf).min(axis=0))
+    mean = np.where(varies, np.where(Pt, Ft, 0.0).sum(axis=0) / np.maximum(count, 1), 0.0)
+    dev = np.where(Pt, Ft - mean, 0.0)
+    scale = np.where(varies, np.sqrt((dev * dev).sum(axis=0) / max(len(train), 1)), 0.0)
     return mean, scale
 
 
@@ -306,18 +349,59 @@ def _balanced_weights(y: np.ndarray) -> np.ndarray:
     return (len(y) / (2.0 * counts))[y]
 
 
-def walk_forward_folds(sidx: np.ndarray, ahead: int, blocks: int) -> list[tuple[int, int, int]]:
-    """(train_end, lo, hi) per judged block: the labelled rows (sample indices `sidx`, increasing)
-    are cut by `block_bounds`; block k ≥ 1 = rows [lo, hi) is judged by a fit on rows
-    [0, train_end), the rows before it whose horizon had ended when it starts:
-    sidx_i + ahead ≤ sidx_lo (an embargo of `ahead` samples). Block 0 is training only."""
+@dataclass(frozen=True)
+class Fold:
+    """One anchored walk-forward fold, as ranges of the labelled rows (in sample order): rows
+    [lo, hi) are judged by a fit on rows [train_lo, train_hi); `start` is its first sample index."""
+
+    start: int
+    train_lo: int
+    train_hi: int
+    lo: int
+    hi: int
+
+
+def anchored_folds(
+    sidx: np.ndarray, ahead: int, history_start: int, params: HitfirstParams = HitfirstParams()
+) -> list[Fold]:
+    """The walk-forward folds of the labelled rows with sample indices `sidx` (increasing).
+
+    Folds start on the absolute grid of sample indices k·L (L = fold_samples) and run to the next
+    grid point. A fold starting at b is judged by a fit on the labelled rows with
+    b − train_samples ≤ sidx_i and sidx_i + ahead ≤ b (their label had ended when the fold starts: an
+    embargo of `ahead` samples), once there are min_train_rows of them. Its training rows are then
+    the same in every epoch that sees it, provided their labels cannot change: a label needs the
+    σ window before its row, so a fold is used only while b − train_samples lies at least
+    vol_window + ahead samples, and a day of missed samples more, after `history_start` (the first
+    sample of the F6 history: it moves on with every epoch once the history is full).
+
+    A short panel with fewer than two such folds falls back to half the length, then a quarter, …
+    (still on the absolute grid, so stable while the fallback holds), while a fold spans at least
+    4·ahead samples: the longest length with two folds, else the longest with one, else none."""
     sidx = np.asarray(sidx, dtype=np.int64)
-    bounds = block_bounds(len(sidx), blocks)
+    if not len(sidx):
+        return []
+    length, fallback = max(1, params.fold_samples), []
+    while True:
+        folds = _folds_of_length(sidx, ahead, history_start, length, params)
+        if len(folds) >= 2:
+            return folds
+        fallback = fallback or folds
+        if length // 2 < max(4 * ahead, 1):
+            return fallback
+        length //= 2
+
+
+def _folds_of_length(s: np.ndarray, ahead: int, history_start: int, length: int, p: HitfirstParams) -> list[Fold]:
+    stable_from = history_start + p.vol_window + ahead + p.rows_per_day
     out = []
-    for k in range(1, blocks):
-        lo, hi = int(bounds[k]), int(bounds[k + 1])
-        if hi > lo:
-            out.append((int(np.searchsorted(sidx[:lo], sidx[lo] - ahead, side="right")), lo, hi))
+    for start in range((int(s[0]) // length + 1) * length, int(s[-1]) + 1, length):
+        if start - p.train_samples < stable_from:
+            continue
+        train_lo, train_hi, lo, hi = (int(i) for i in np.searchsorted(
+            s, [start - p.train_samples, start - ahead + 1, start, start + length]))
+        if hi > lo and train_hi - train_lo >= p.min_train_rows:
+            out.append(Fold(start, train_lo, train_hi, lo, hi))
     return out
 
 
@@ -335,49 +419,219 @@ def evidence_share(evidence: np.ndarray, variance: np.ndarray) -> np.ndarray:
     return np.where(tau > 1.0, np.sqrt(1.0 - 1.0 / tau2), 0.0)
 
 
-def walk_forward_importance(
-    F: np.ndarray, present: np.ndarray, y: np.ndarray, sidx: np.ndarray, params: HitfirstParams = HitfirstParams()
-) -> np.ndarray | None:
-    """(H,) fixed-mode importance of one model: |coef| of the newest walk-forward fit (H1
-    standardised), times each miner's out-of-sample evidence share (H2); None when no fold has a
-    training set with both classes.
+def fold_fit(D: np.ndarray, y: np.ndarray, params: HitfirstParams = HitfirstParams(),
+             cache: FitCache | None = None) -> np.ndarray:
+    """coef_ (k,) float64 of the L2 logistic model (balanced, lbfgs) on design D (n, k) and labels
+    y (n,), both classes present. With a cache it is looked up by exactly its inputs (the solver's
+    settings and version, D's and y's bytes) and stored after fitting; the caller reads the stored
+    float64 array either way, so a cached fit gives the same bits as a fresh one. (Only |coef| and
+    its sign are used: the intercept is not kept.)"""
+    key = None
+    if cache is not None:
+        key = fit_key("hitfirst.fold-fit", sklearn.__version__, params.C, params.max_iter, params.tol,
+                      params.random_state, np.ascontiguousarray(D, dtype=np.float64), np.asarray(y, dtype=np.int64))
+        found = cache.get(key)
+        if found is not None and found.shape == (D.shape[1],) and np.isfinite(found).all():
+            return found  # (anything else stored under the key is damaged: fitted again)
+    coef = np.array(_model(params).fit(D, y).coef_, dtype=np.float64).ravel()
+    if cache is not None:
+        cache.put(key, coef)
+    return coef
 
-    Folds as `walk_forward_folds`. On each judged block with both classes, a miner's evidence is
+
+def _standardised_fit(F: np.ndarray, present: np.ndarray, y: np.ndarray, train: np.ndarray, params: HitfirstParams,
+                      cache: FitCache | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(coef (H,), mean, scale): the model fitted on rows `train` (both classes) of H1's
+    standardised features; columns that do not vary over them are left out of the fit (coef 0)."""
+    mean, scale = _standardise(F, present, train)
+    cols = np.flatnonzero(scale > 0)
+    coef = np.zeros(F.shape[1])
+    if len(cols):
+        D = (F[np.ix_(train, cols)] - mean[cols]) * (1.0 / scale[cols])
+        D[~present[np.ix_(train, cols)]] = 0.0
+        coef[cols] = fold_fit(D, y[train], params, cache)
+    return coef, mean, scale
+
+
+def walk_forward_importance(
+    F: np.ndarray, present: np.ndarray, y: np.ndarray, sidx: np.ndarray, folds: Sequence[Fold],
+    params: HitfirstParams = HitfirstParams(), cache: FitCache | None = None, rows: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """(H,) fixed-mode importance of one model: |coef| of a fit (H1 standardised) on the labelled
+    rows of the newest train_samples samples, times each miner's out-of-sample evidence share over
+    the walk-forward folds (H2) and √(its presence on that fit's rows) (H3); None when no fold
+    has a fit (a training set with both classes).
+
+    `rows` (default: all) are the labelled rows of F, present, y and sidx, in sample order; the
+    folds' indices count them. Each fold's fit (and the newest one) is looked up in `cache` by its
+    exact inputs (`fold_fit`). On each judged fold with both classes, a miner's evidence is
     Σ_i w_i (y_i − ȳ) · z_ij · sign(coef_j): the balanced-weighted covariance of its standardised
-    forecast with the label, signed by how the fit uses it. Labels `ahead` rows apart share most
-    of their horizon, so the variance is taken over sums of consecutive `ahead`-row batches (batch
-    means), not over rows. Evidence and variance are pooled over the judged blocks.
+    forecast with the label, signed by how the fold's fit uses it. Labels `ahead` rows apart share
+    most of their horizon, so the variance is taken over sums of consecutive `ahead`-row batches
+    (batch means), not over rows. Evidence and variance are pooled over the judged folds.
     """
     F = np.asarray(F, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
+    rows = np.arange(len(y)) if rows is None else np.asarray(rows, dtype=np.int64)
     H = F.shape[1]
     evidence, variance = np.zeros(H), np.zeros(H)
-    newest, newest_end = None, 0
-    for train_end, lo, hi in walk_forward_folds(sidx, params.ahead, params.wf_blocks):
-        train = np.arange(train_end)
+    fitted = False
+    for fold in folds:
+        train = rows[fold.train_lo : fold.train_hi]
         if np.unique(y[train]).size < 2:
             continue
-        mean, scale = _standardise(F, present, train)
-        newest = _model(params).fit(_design(F, present, train, mean, scale), y[train]).coef_.ravel()
-        newest_end = train_end
-        judged = y[lo:hi]
+        coef, mean, scale = _standardised_fit(F, present, y, train, params, cache)
+        fitted = True
+        judged = y[rows[fold.lo : fold.hi]]
         if np.unique(judged).size < 2:
             continue
         w = _balanced_weights(judged)
         residual = w * (judged - (w @ judged) / w.sum())
         batch = max(1, params.ahead)
-        for b0 in range(lo, hi, batch):  # one batch of rows at a time: (batch, H) temporaries
-            b1 = min(hi, b0 + batch)
-            z = _design(F, present, np.arange(b0, b1), mean, scale)
-            sums = (residual[b0 - lo : b1 - lo] @ z) * np.sign(newest)
+        for b0 in range(fold.lo, fold.hi, batch):  # one batch of rows at a time: (batch, H) temporaries
+            b1 = min(fold.hi, b0 + batch)
+            z = _design(F, present, rows[b0:b1], mean, scale)
+            sums = (residual[b0 - fold.lo : b1 - fold.lo] @ z) * np.sign(coef)
             evidence += sums
             variance += sums * sums
-    if newest is None:
+    if not fitted:
         return None
+    s = np.asarray(sidx, dtype=np.int64)[rows]
+    newest = rows[int(np.searchsorted(s, s[-1] - params.train_samples + 1)) :]
+    if np.unique(y[newest]).size < 2:
+        return None
+    coef = _standardised_fit(F, present, y, newest, params, cache)[0]
     # H1 pays a miner present on a fraction f of the rows about √f of a full one: √f more makes
     # submitting on few rows, or splitting one model over hotkeys, gain nothing (H3)
-    shown = np.sqrt(present[:newest_end].mean(axis=0))
-    return np.abs(newest) * evidence_share(evidence, variance) * shown
+    shown = np.sqrt(present[newest].mean(axis=0))
+    return np.abs(coef) * evidence_share(evidence, variance) * shown
+
+
+# -- fixed: the significance gate (H4) ----------------------------------------------------------
+
+
+def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
+    """(z, p): the aligned statistic S(0) against its circular shifts, S = irfft(cross) (length n).
+
+    The null is S(k) for k in [min_shift, n − min_shift]; z = (S(0) − mean) / sd over it. Under the
+    null hypothesis (a forecast independent of the outcomes, each series stationary) every S(k) has
+    S(0)'s law whatever either series' autocorrelation, but neighbouring shifts move a persistent
+    series by one sample and give nearly the same value: the m shifts hold only m / τ independent
+    draws, τ the integrated autocorrelation time of S over k (from its spectrum |cross|², summed by
+    Geyer's initial positive sequence). So S(0) is judged as one more draw from a normal sample of
+    that size: p = P(t_{n_eff − 1} > z / √(1 + 1/n_eff)). Neither an empirical p over the m shifts
+    (a value held for hours beats all of them about once in n_eff panels, not once in m) nor the
+    normal tail of z (whose sd comes from n_eff draws) may be trusted at the levels a correction
+    over many miners asks for. (nan, 1.0) with fewer than MIN_NULL shifts or a null that does not
+    vary."""
+    m = n - 2 * min_shift + 1
+    if min_shift < 1 or m < MIN_NULL:
+        return math.nan, 1.0
+    S = np.fft.irfft(cross, n)
+    null = S[min_shift : n - min_shift + 1]
+    sd = float(null.std())
+    if not sd > 0:
+        return math.nan, 1.0
+    z = (float(S[0]) - float(null.mean())) / sd
+    acf = np.fft.irfft(cross.real**2 + cross.imag**2, n)[: n // 2]  # Σ_k S(k)·S(k + j): S sums to 0 over k
+    if not acf[0] > 0:
+        return math.nan, 1.0
+    pairs = (acf[: 2 * (len(acf) // 2)] / acf[0]).reshape(-1, 2).sum(axis=1)  # Γ_i = ρ(2i) + ρ(2i + 1)
+    stop = np.flatnonzero(pairs <= 0)
+    tau = max(2.0 * float(pairs[: stop[0] if len(stop) else len(pairs)].sum()) - 1.0, 1.0)
+    n_eff = min(max(m / tau, 2.0), float(m))
+    p_t = float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
+    p_emp = (1.0 + float(np.count_nonzero(null >= S[0]))) / (1.0 + m)
+    return z, max(p_t, p_emp)
+
+
+def significance_gate(
+    up: np.ndarray, dn: np.ndarray, present: np.ndarray, labels: np.ndarray, sidx: np.ndarray,
+    params: HitfirstParams = HitfirstParams(),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """H4: (passed, z, p) per column: may the miner earn salience at all?
+
+    Rows are consecutive panel rows (sample indices `sidx`, increasing) with their features and
+    labels (−1: none). On the grid of the newest n samples (n the largest FFT-friendly length in
+    their span), one joint circular-shift statistic per miner, S(k) = Σ_t [u(t − k)·a(t) +
+    d(t − k)·b(t)]: u, d its ranks of logit P(up) and logit P(down) over the rows it submitted on,
+    standardised, 0 where it did not submit (no claim; a missed sample is 0 in every series); a, b
+    the standardised indicators 1[label = up], 1[label = down] on the labelled rows, 0 elsewhere. So
+    a shifted forecast meets as many labels as the aligned one, and on ranks each term is a
+    Mann–Whitney AUC edge that no extreme probability can dominate. The same statistic is also
+    taken on the miner's AR(1) innovations, every series x replaced by x(t) − φ·x(t − 1) (φ the
+    forecast's own lag-1 autocorrelation, so the null keeps its validity: the filter reads the
+    forecast alone), where a persistent noise no longer hides a skilled miner's signal; p is twice
+    the smaller of the two views' p. One-sided: a miner passes only if its probabilities move with
+    what happens (`shift_p`, shifts of at least sig_min_shift and 2·ahead samples). Tested are the
+    miners with a varying forecast on at least that many labelled rows (fewer: too few independent
+    label spans for a normal statistic); Holm's step-down at sig_alpha over them: the chance that
+    any miner without skill passes is at most sig_alpha. z is the view as stated."""
+    H = up.shape[1]
+    z_out, p_out = np.full(H, np.nan), np.ones(H)
+    passed = np.zeros(H, dtype=bool)
+    s = np.asarray(sidx, dtype=np.int64)
+    min_shift = max(params.sig_min_shift, 2 * params.ahead)
+    if not len(s) or min_shift < 1:
+        return passed, z_out, p_out
+    n = prev_fast_len(int(s[-1] - s[0]) + 1, real=True)
+    first = int(np.searchsorted(s, s[-1] - n + 1))
+    pos = s[first:] - (s[-1] - n + 1)
+    lab = np.asarray(labels)[first:]
+    known = lab >= 0
+    # Each outcome column o as A = rfft(o) and, for the prewhitened view, o(t) − φ·o(t − 1) on the
+    # samples t where both are labelled (0 elsewhere) = irfft(B − φ·C)
+    pair = np.zeros(n, dtype=bool)
+    pair[pos[known]] = True
+    pair[1:] &= pair[:-1].copy()
+    pair[0] = False
+    outcomes = []
+    for F, cls in ((up, 0), (dn, 1)):
+        v = (lab[known] == cls).astype(np.float64)
+        if len(v) and v.std() > 0:
+            o = np.zeros(n)
+            o[pos[known]] = (v - v.mean()) / v.std()
+            before = np.zeros(n)
+            before[1:] = o[:-1]
+            outcomes.append((F, np.fft.rfft(o), np.fft.rfft(np.where(pair, o, 0.0)),
+                             np.fft.rfft(np.where(pair, before, 0.0))))
+    by_miner = [(np.ascontiguousarray(F[first:].T), A, B, C) for F, A, B, C in outcomes]  # rows: one miner each
+    tested = []
+    for j in range(H):
+        here = present[first:, j]
+        if np.count_nonzero(here & known) < min_shift:
+            continue
+        mine = np.zeros(n, dtype=bool)
+        mine[pos[here]] = True
+        both = np.zeros(n, dtype=bool)
+        both[1:] = mine[1:] & mine[:-1]
+        raw = white = None
+        for FT, A, B, C in by_miner:
+            r = ranks(FT[j][here])
+            sd = float(r.std())
+            if not sd > 0:
+                continue
+            f = np.zeros(n)
+            f[pos[here]] = (r - r.mean()) / sd
+            term = np.conj(np.fft.rfft(f)) * A
+            raw = term if raw is None else raw + term
+            # prewhitened: x(t) − φ·x(t − 1) where both samples have a value, 0 elsewhere (a missed
+            # sample is 0 in every series: filtered across it, the forecast and the outcomes would
+            # jump at the same places, which only the aligned statistic would count); φ the
+            # forecast's own lag-1 autocorrelation
+            lagged = np.zeros(n)
+            lagged[1:] = f[:-1]
+            phi = float(f[both] @ lagged[both]) / float(f @ f)
+            term = np.conj(np.fft.rfft(np.where(both, f - phi * lagged, 0.0))) * (B - phi * C)
+            white = term if white is None else white + term
+        if raw is None:
+            continue
+        (z, p_raw), (_, p_white) = shift_p(raw, n, min_shift), shift_p(white, n, min_shift)
+        if math.isfinite(z):
+            tested.append(j)
+            z_out[j], p_out[j] = z, min(1.0, 2.0 * min(p_raw, p_white))
+    passed[tested] = holm(p_out[tested], params.sig_alpha)
+    return passed, z_out, p_out
 
 
 # -- the salience -------------------------------------------------------------------------------
@@ -406,16 +660,19 @@ def hitfirst_salience(
     hotkeys: Sequence[str],
     mode: Mode = "fixed",
     params: HitfirstParams = HitfirstParams(),
+    cache: FitCache | None = None,
 ) -> dict[str, float]:
     """Salience per hotkey (sums to 1, every hotkey a key), or {} when nothing can be learned.
 
     Columns are put in sorted-hotkey order first, so the result does not depend on panel order.
+    Fixed mode looks its fold fits up in `cache` and stores the ones it makes (the result is the
+    same bits with or without one); compat ignores it.
     """
     X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode, dim=3)
     if not hotkeys:
         return {}
     with single_threaded():  # the clone pass included
-        return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
+        return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params, cache)
 
 
 def copy_groups(X: np.ndarray, hotkeys: list[str], mode: Mode) -> np.ndarray:
@@ -432,31 +689,33 @@ def copy_groups(X: np.ndarray, hotkeys: list[str], mode: Mode) -> np.ndarray:
 
 
 def _salience(
-    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], mode: Mode, p: HitfirstParams
+    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], mode: Mode, p: HitfirstParams,
+    cache: FitCache | None = None,
 ) -> dict[str, float]:
     """hitfirst_salience on a checked panel in hotkey order; its caller holds the thread limit."""
+    if mode == "compat":
+        return _compat_salience(X, sidx, prices, hotkeys, p)
     rows = training_rows(sidx, prices, mode, p)
-    if mode == "fixed" and len(rows):  # H3: each copy group is scored once and shares its score
+    if len(rows):  # H3: each copy group is scored once and shares its score
         root = copy_groups(X[rows[-p.scan_rows :]], hotkeys, mode)
         reps = np.flatnonzero(root == np.arange(len(hotkeys)))
         if len(reps) < len(hotkeys):
-            scored = _group_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], mode, p)
+            scored = _fixed_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], p, cache)
             size = np.bincount(root, minlength=len(hotkeys))
             return {h: scored[hotkeys[root[j]]] / int(size[root[j]]) for j, h in enumerate(hotkeys)} if scored else {}
-    return _group_salience(X, sidx, prices, hotkeys, mode, p)
+    return _fixed_salience(X, sidx, prices, hotkeys, p, cache)
 
 
-def _group_salience(
-    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], mode: Mode, p: HitfirstParams
+def _compat_salience(
+    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], p: HitfirstParams
 ) -> dict[str, float]:
-    """The salience of a panel whose columns are distinct miners (fixed) or all of them (compat)."""
+    """The reference's salience (compat): in-sample leave-one-block-out fits, then §12.1's post-pass."""
+    mode: Mode = "compat"
     rows = training_rows(sidx, prices, mode, p)
     if len(rows) < max(p.min_rows, 1):
         return {}
     sidx, prices = sidx[rows], prices[rows]
-
-    # compat: the reference's log(price + ε); fixed: the price is known to be positive
-    log_price = np.log(prices + EPS) if mode == "compat" else np.log(prices)
+    log_price = np.log(prices + EPS)  # the reference's log(price + ε)
     sigma = sigma_series(log_price, sidx, p.ahead, p.vol_window, mode)
     labels = first_hit_labels(log_price, sidx, sigma, p.ahead, mode)
     labelled = np.flatnonzero(labels >= 0)
@@ -470,19 +729,54 @@ def _group_salience(
     for F, y in ((up, y_up), (dn, y_dn)):
         if np.unique(y).size < 2:
             continue
-        if mode == "fixed":
-            coef = walk_forward_importance(F, present, y, sidx[labelled], p)
-            if coef is not None:
-                importance += coef
-        else:
-            coef = leave_one_block_out(F, y, p)
-            if coef is not None:
-                importance += coef
+        coef = leave_one_block_out(F, y, p)
+        if coef is not None:
+            importance += coef
     total = float(importance.sum())
     if not np.isfinite(total) or total <= 0:
         return {}
     salience = {hk: float(v) for hk, v in zip(hotkeys, importance / total)}
-    if mode == "fixed":
-        return salience  # copy groups were reduced before the fit (H3)
     # the post-pass reads the newest scan_rows rows only: hand it just those (no copy of the rest)
     return clone_post_pass(salience, X[rows[-p.scan_rows :]], hotkeys, mode=mode, scan_rows=p.scan_rows)
+
+
+def _fixed_salience(
+    X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], p: HitfirstParams,
+    cache: FitCache | None = None,
+) -> dict[str, float]:
+    """Fixed mode on a panel whose columns are distinct miners (copy groups reduced, H3)."""
+    rows = training_rows(sidx, prices, "fixed", p)
+    if len(rows) < max(p.min_rows, 1):
+        return {}
+    s = sidx[rows]
+    log_price = np.log(prices[rows])  # the price is known to be positive
+    sigma = sigma_series(log_price, s, p.ahead, p.vol_window, "fixed")
+    labels = first_hit_labels(log_price, s, sigma, p.ahead, "fixed")
+    labelled = np.flatnonzero(labels >= 0)
+    if len(labelled) < max(p.min_labelled, 1):
+        return {}
+    # every row of the labelled span (the gate reads forecasts on rows whose label is unknown too);
+    # the fits and the evidence read its labelled rows
+    span = rows[labelled[0] : labelled[-1] + 1]
+    s, labels = s[labelled[0] : labelled[-1] + 1], labels[labelled[0] : labelled[-1] + 1]
+    labelled = np.flatnonzero(labels >= 0)
+    up, dn, present = hitfirst_features(X, "fixed", p.eps, rows=span)
+
+    passed, _, _ = significance_gate(up, dn, present, labels, s, p)  # H4
+    if not passed.any():
+        return {}
+    history_start = int(sidx[rows[-1]]) - p.history_days * p.rows_per_day + 1  # F6: the first sample kept
+    folds = anchored_folds(s[labelled], p.ahead, history_start, p)
+    importance = np.zeros(len(hotkeys))
+    for F, cls in ((up, 0), (dn, 1)):
+        y = (labels == cls).astype(np.int64)
+        if np.unique(y[labelled]).size < 2:
+            continue
+        coef = walk_forward_importance(F, present, y, s, folds, p, cache, rows=labelled)
+        if coef is not None:
+            importance += coef
+    importance *= passed  # H4: only a miner whose forecasts beat chance earns
+    total = float(importance.sum())
+    if not np.isfinite(total) or total <= 0:
+        return {}
+    return {hk: float(v) for hk, v in zip(hotkeys, importance / total)}
