@@ -68,8 +68,9 @@ class Mechanism:
 HORIZON = {"ahead": "the challenge's mantis.horizon_blocks"}
 MECHANISMS: dict[str, Mechanism] = {
     "binary": Mechanism("binary", BinaryParams, "mantis", HORIZON, binary_salience, "ahead", cached=True),
-    "hitfirst": Mechanism("hitfirst", HitfirstParams, "mantis", HORIZON, hitfirst_salience, "ahead"),
-    "lbfgs": Mechanism("lbfgs", LbfgsParams, "mantis", HORIZON, lbfgs_salience, "ahead", value_rule="lbfgs"),
+    "hitfirst": Mechanism("hitfirst", HitfirstParams, "mantis", HORIZON, hitfirst_salience, "ahead", cached=True),
+    "lbfgs": Mechanism("lbfgs", LbfgsParams, "mantis", HORIZON, lbfgs_salience, "ahead", value_rule="lbfgs",
+                       cached=True),
     "almanac": Mechanism("almanac", AlmanacParams, "almanac",
                          {"mode": "the challenge's mode", "variant": "the challenge's almanac.variant",
                           "burn_uid": "weights.burn_uid"}),

@@ -379,9 +379,12 @@ def test_fixed_mode_trains_the_classifier_h_samples_before_validation(monkeypatc
     monkeypatch.setattr(lbfgs, "_bootstrap", spy)
     for mode in ("compat", "fixed"):
         lbfgs_salience(X, sidx, prices, hks, mode, SMALL)
-    # train window 2 000 rows before each validation start (no gaps in this panel)
+    # compat: the 2 000 labelled rows before each validation start (no gaps in this panel).
+    # fixed (S8): the samples [start − 2 000, start − 60) on the absolute grid, validation from
+    # 10 000 + warm-up 2 000 = 12 000. Labels begin at sample 10 459 (σ needs 400 returns ended by
+    # t − 60), so the first window [10 000, 11 940) holds 1 481 labelled rows, the later ones 1 940.
     assert sizes["compat"] == {2000}
-    assert sizes["fixed"] == {2000 - 60}
+    assert sizes["fixed"] == {2000 - 60, 11_940 - 10_459}
 
 
 def test_probability_edge_pools_each_buckets_auc_by_its_evidence():

@@ -39,8 +39,8 @@ Modes:
     the previous row's price, as in the reference);
   - F1: classifier training rows end h samples before the validation start ([vs − window, vs − h));
   - F4: causal σ for the q-path (the returns that had ended by the row), and the q-path is
-    walk-forward on the classifier's segment grid: each (bucket, barrier) model is fitted on the
-    embargoed training window and gives meta-weights |coef| / max; a miner's edge is the
+    walk-forward on the classifier's segment grid (S8): each (bucket, barrier) model is fitted on
+    the embargoed training window and gives meta-weights |coef| / max; a miner's edge is the
     out-of-sample AUC − 0.5 of its own q against the hits on the segment's rows of that bucket
     (rows where it submitted); its q importance is the pooled edge × meta-weight (S1, S3). So q
     pays only for barrier probabilities that rank future hits better than chance on data no fit saw;
@@ -85,6 +85,41 @@ Modes:
     and q-path) is multiplied by the fraction of the segment's rows it submitted on, and the q-path
     applies the classifier's activity rule (present on more than `active_frac` of the training
     rows) before a miner enters its fits: sparse noise and split models gain nothing.
+  - S7 (a significance gate before any salience): values that persist (noise that wanders like a
+    real view of prices, a value held for hours) meet labels that overlap for h samples, so the rows
+    of a segment are far from independent and a worthless miner's segment edges, meta-weights and
+    votes spread far wider than their row counts suggest; S1's average over a handful of segments
+    does not remove that, and such miners were paid several per cent. A miner now earns in a path
+    only if its forecasts beat chance against the outcomes they claim to forecast, with the
+    dependence kept in the null (`significance_gate`): a circular-shift test over the whole history
+    of the ranks of its five bucket probabilities against the realised bucket (one-hot), and one of
+    its twelve barrier probabilities against the barrier events on the rows of their bucket. A
+    shift keeps each series' own persistence and breaks only their alignment; shifts start at a day
+    of samples (`sig_min_shift`, and at least 2·ahead), past the label's span, so a skilled forecast
+    is not compared with itself, and past any persistence a day does not outlast. The p-value counts
+    the null's independent shifts, not its shifts (`shift_p`): the empirical p of a value held for
+    hours is 1/n about once in n/τ panels. Holm's step-down at `sig_alpha` = 0.01 over every
+    (miner, path) tested bounds by 1 % the chance that any miner without skill earns in either path:
+    each admitted miner is paid like a skilled one (a few per cent of the salience), so it is that
+    chance, not the share of worthless miners among the admitted (Benjamini–Hochberg's false-
+    discovery rate, which at q = 0.05 admitted worthless miners in 10 of 16 devnet panels), that
+    must be small. A miner that fails still enters the fits as a regressor (so they do not depend
+    on the gate); its edge in that path is 0, so it earns nothing there and carries no weight in
+    the sanity vote.
+  - S8 (segments on absolute sample indices, fits kept by their inputs): the reference counts
+    segments in rows from the history's first, so every boundary, and every fit, moves whenever
+    rows are added or the 60-day history start moves. Fixed anchors validation segments on the
+    samples [k·chunk, (k + 1)·chunk) and trains on the `train_window` samples ending `ahead`
+    before (F1); seeds count from k. The first segment starts at least `warmup` samples after the
+    history's first; once the history holds its full `history_samples` (its first sample then
+    moves every epoch), only segments whose training window and label σ windows lie inside it
+    count. The
+    activity rule choosing a segment's meta-model miners is applied to its training rows, so
+    nothing outside them enters its fit. Each fit, and a closed segment's edges, are looked up in a
+    FitCache (`lbfgs_salience(cache=…)`) by the hash of exactly their inputs, so an epoch fits
+    only a segment that is new, and the salience is bit for bit that of a scorer without a cache.
+    As the newest segment is usually short, the classifier weighs a segment's edge by its recency
+    × the edge's precision Σ_c n₁n₀/(n + 1) (S3's pooling) instead of by recency alone.
 
 Everything runs single-threaded in sorted-hotkey column order with stable sorts and fixed seeds, so
 identical panels give identical salience on every validator (§14).
@@ -92,17 +127,22 @@ identical panels give identical salience on every validator (§14).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Hashable, Mapping, NamedTuple, Sequence
 
 import numpy as np
+from scipy.fft import prev_fast_len
+from scipy.special import stdtr
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.entry import checked_panel, single_threaded
+from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
+from mechanisms.mantis.significance import MIN_NULL, holm, ranks
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit,
     trailing_std,
@@ -184,6 +224,9 @@ class LbfgsParams:
     cohort_min_rows: int = 10_080
     cohort_mean_tol: float = 0.10
     cohort_corr: float = 0.80
+    # fixed mode only: the significance gate (S7)
+    sig_alpha: float = 0.01  # family-wise error over the (miner, path) hypotheses tested (Holm)
+    sig_min_shift: int = 1_440  # the smallest circular shift of the null, in samples (at least 2·ahead)
 
     def __post_init__(self) -> None:
         if self.ahead < 1:
@@ -485,21 +528,34 @@ class _Data:
     X: np.ndarray  # the caller's panel, for the q columns
     rows: np.ndarray  # (T,) rows of X
     cols: np.ndarray  # (R,) columns of X
+    # fixed mode (S7): which miners may earn salience in the classifier path and in the q-path
+    cls_ok: np.ndarray | None = None  # (R,) bool; None: every miner (compat)
+    q_ok: np.ndarray | None = None
+    cache: FitCache | None = None  # fixed mode (S8): fits and closed segments' edges by their inputs
+
+
+def _row_blocks(X: np.ndarray, rows: np.ndarray):
+    """(r0, X[rows[r0 : r0 + _BLOCK_ROWS]]) per block of rows: a view where the rows are consecutive
+    (a panel's history usually is), a copy otherwise."""
+    for r0 in range(0, len(rows), _BLOCK_ROWS):
+        r = rows[r0 : r0 + _BLOCK_ROWS]
+        consecutive = len(r) and r[-1] - r[0] == len(r) - 1 and bool((np.diff(r) == 1).all())
+        yield r0, (X[r[0] : r[-1] + 1] if consecutive else X[r])
 
 
 def _read(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, dims: slice) -> np.ndarray:
     """X[rows][:, cols, dims] as float32 with non-finite values → 0, read in row blocks."""
     out = np.empty((len(rows), len(cols), len(range(*dims.indices(X.shape[2])))), dtype=np.float32)
-    for r0 in range(0, len(rows), _BLOCK_ROWS):
-        block = X[rows[r0 : r0 + _BLOCK_ROWS]][:, cols, dims]
-        out[r0 : r0 + _BLOCK_ROWS] = np.where(np.isfinite(block), block, np.float32(0))
+    for r0, block in _row_blocks(X, rows):
+        block = block[:, :, dims]
+        out[r0 : r0 + len(block)] = np.where(np.isfinite(block), block, np.float32(0))[:, cols]
     return out
 
 
 def _present(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, mode: Mode) -> np.ndarray:
     out = np.empty((len(rows), len(cols)), dtype=bool)
-    for r0 in range(0, len(rows), _BLOCK_ROWS):
-        out[r0 : r0 + _BLOCK_ROWS] = presence(X[rows[r0 : r0 + _BLOCK_ROWS]][:, cols], mode)
+    for r0, block in _row_blocks(X, rows):
+        out[r0 : r0 + len(block)] = presence(block, mode)[:, cols]
     return out
 
 
@@ -540,7 +596,6 @@ def classifier_path(d: _Data, bins: Bins, p: LbfgsParams) -> dict[int, float]:
     mode = d.mode
     valid = np.flatnonzero(bins.labels >= 0)
     y = bins.labels[valid].astype(np.int64)
-    sidx = d.sidx[valid]
     R = d.raw.shape[1]
     votes = np.empty((len(valid), R), dtype=np.int8)
     active_rows = np.zeros(R, dtype=np.int64)
@@ -555,6 +610,12 @@ def classifier_path(d: _Data, bins: Bins, p: LbfgsParams) -> dict[int, float]:
     act = np.flatnonzero(active)
     if len(act) < p.min_active:
         return {}
+    if mode == "fixed":
+        imp = _classifier_anchored(d, valid, y, votes, p)
+        if imp is None:
+            return {}
+        imp = uniqueness_penalty(imp, votes[-p.overlap_rows :], mode, y[-p.overlap_rows :])
+        return keep_top(imp, p.keep_top)
     segments = walk_forward_segments(len(y), p)
     gamma = recency_gamma(p)
     acc = np.zeros(R)
@@ -563,16 +624,11 @@ def classifier_path(d: _Data, bins: Bins, p: LbfgsParams) -> dict[int, float]:
         yv = y[vs:ve]
         if np.unique(yv).size < 2:
             continue
-        if mode == "fixed":
-            edge = probability_edge(d, valid[vs:ve], yv, p)  # S4
-        else:
-            edge = balanced_accuracy(votes[vs:ve], yv, mode) - chance_level(yv, mode)
+        edge = balanced_accuracy(votes[vs:ve], yv, mode) - chance_level(yv, mode)
         lift = np.maximum(edge, 0.0)
         if lift.max() <= 0:
             continue
         train = np.arange(max(0, vs - p.train_window), vs)
-        if mode == "fixed":
-            train = train[sidx[train] + p.ahead < sidx[vs]]  # F1: [vs − window, vs − h) in samples
         if len(train) == 0:
             continue
         yt = y[train]
@@ -588,7 +644,7 @@ def classifier_path(d: _Data, bins: Bins, p: LbfgsParams) -> dict[int, float]:
             Z = bp[:, :, c].astype(np.float64)
             coefs = _bootstrap(Z, yc, w, p.cls_C, p.cls_max_iter, p.seed + p.cls_seed_stride * (si + 1) + c, mode, p)
             if coefs is not None:
-                meta_imp += coefs if mode == "fixed" else coefs**2
+                meta_imp += coefs**2  # the reference's |coef|² (fixed: S5)
         del bp
         meta_weight = np.zeros(R)
         if meta_imp.max(initial=0.0) > 0:
@@ -599,18 +655,175 @@ def classifier_path(d: _Data, bins: Bins, p: LbfgsParams) -> dict[int, float]:
         if not sanity_vote(votes[vs:ve], seg_imp, yv, mode):
             continue
         rw = gamma ** (len(segments) - 1 - si)
-        if mode == "fixed":
-            acc += rw * edge * meta_weight  # S1: signed, clipped after averaging
-        else:
-            acc += rw * seg_imp
+        acc += rw * seg_imp
         weight_sum += rw
     if weight_sum <= 0:
         return {}
-    imp = acc / weight_sum
-    if mode == "fixed":
-        imp = np.maximum(imp, 0.0)
-    imp = uniqueness_penalty(imp, votes[-p.overlap_rows :], mode, y[-p.overlap_rows :])
+    imp = uniqueness_penalty(acc / weight_sum, votes[-p.overlap_rows :], mode, y[-p.overlap_rows :])
     return keep_top(imp, p.keep_top)
+
+
+class Segment(NamedTuple):
+    """A fixed-mode walk-forward segment on the absolute grid of sample indices (S8)."""
+
+    k: int  # validation samples [k·chunk, (k + 1)·chunk); seeds count from k
+    start: int  # k·chunk
+    end: int  # (k + 1)·chunk
+    closed: bool  # every validation sample's label horizon has passed: its rows are final
+
+
+def anchored_segments(sidx: np.ndarray, p: LbfgsParams) -> list[Segment]:
+    """S8: the segments of a history whose samples are `sidx` (sorted): validation on the samples
+    [k·chunk, (k + 1)·chunk), training on [start − train_window, start − ahead), so a segment's rows,
+    and its fits, are the same in every epoch that scores it. The first starts at least `warmup`
+    samples after the history's first. While the history is shorter than `history_samples` its
+    first sample is the panel's first and stays, so a training window may begin before it; once
+    the history is full and its first sample moves every epoch, only segments whose training window
+    and the σ windows its labels need lie inside it count."""
+    if not len(sidx):
+        return []
+    first, last = int(sidx[0]), int(sidx[-1])
+    young = first > last - p.history_samples + 1
+    margin = max(p.sigma_window, p.q_sigma_window) + 2 * p.ahead
+    out = []
+    for k in range(-(-(first + p.warmup) // p.chunk), last // p.chunk + 1):
+        start, end = k * p.chunk, (k + 1) * p.chunk
+        if young or start - p.train_window - margin >= first:
+            out.append(Segment(k, start, end, last >= end - 1 + p.ahead))
+    return out
+
+
+def _digest(*arrays: np.ndarray) -> bytes:
+    """SHA-256 over arrays' dtypes, shapes and bytes: a short stand-in for large inputs in a fit key."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"|{a.dtype.str}{a.shape}|".encode())
+        h.update(a.data)
+    return h.digest()
+
+
+def _lookup(cache: FitCache | None, key: bytes, compute) -> np.ndarray:
+    """The stored float64 array under `key`, or `compute()` stored there; downstream values are always
+    computed from the array as stored, so a hit and a fresh fit give the same bits."""
+    got = _unpacked(cache.get(key)) if cache is not None else None
+    if got is None:
+        got = np.asarray(compute(), dtype=np.float64)
+        if cache is not None:  # stores keep flat vectors: the shape goes first
+            cache.put(key, np.concatenate([[got.ndim], got.shape, got.ravel()]).astype(np.float64))
+    return got
+
+
+def _unpacked(flat: np.ndarray | None) -> np.ndarray | None:
+    """An array `_lookup` stored ([ndim, *shape, *values]), or None when the entry is not one (a
+    damaged store: a miss, fitted again)."""
+    if flat is None or flat.ndim != 1 or not len(flat) or not 0 <= flat[0] <= 8 or flat[0] != int(flat[0]):
+        return None
+    ndim = int(flat[0])
+    shape = flat[1 : 1 + ndim]
+    if len(shape) != ndim or not np.all((shape >= 0) & (shape == np.floor(shape))):
+        return None
+    shape = tuple(int(n) for n in shape)
+    values = flat[1 + ndim :]
+    return values.reshape(shape) if values.size == int(np.prod(shape)) else None
+
+
+def _classifier_anchored(d: _Data, valid: np.ndarray, y: np.ndarray, votes: np.ndarray,
+                         p: LbfgsParams) -> np.ndarray | None:
+    """Fixed mode's classifier importance before the uniqueness penalty: per anchored segment (S8),
+    the S4 edge on its validation rows × the meta-weights of the bootstrapped one-vs-rest models
+    fitted on its training window over the miners active there (S6) with the best training
+    balanced accuracy (S5); signed and clipped after the recency-weighted average (S1). None when
+    no segment counts."""
+    sidx = d.sidx[valid]
+    segments = [g for g in anchored_segments(d.sidx, p)
+                if np.searchsorted(sidx, g.end) - np.searchsorted(sidx, g.start) >= p.min_segment]
+    gamma = recency_gamma(p)
+    R = d.raw.shape[1]
+    acc = np.zeros(R)
+    weight_sum = 0.0
+    for si, g in enumerate(segments):
+        v0, v1 = np.searchsorted(sidx, [g.start, g.end])
+        yv = y[v0:v1]
+        if np.unique(yv).size < 2:
+            continue
+        edge = _segment_edge(d, valid[v0:v1], yv, p, g.closed)  # S4
+        if d.cls_ok is not None:
+            edge = edge * d.cls_ok  # S7: only a miner whose forecasts pass the test earns
+        lift = np.maximum(edge, 0.0)
+        if lift.max() <= 0:
+            continue
+        t0, t1 = np.searchsorted(sidx, [g.start - p.train_window, g.start - p.ahead])  # F1 in samples
+        if t1 <= t0:
+            continue
+        meta_weight = _meta_weights(d, valid[t0:t1], y[t0:t1], votes[t0:t1], g.k, p)
+        if not sanity_vote(votes[v0:v1], lift * meta_weight, yv, "fixed"):
+            continue
+        rw = gamma ** (len(segments) - 1 - si) * _edge_precision(yv)  # S8: recency × evidence
+        acc += rw * edge * meta_weight  # S1: signed, clipped after averaging
+        weight_sum += rw
+    if weight_sum <= 0:
+        return None
+    return np.maximum(acc / weight_sum, 0.0)
+
+
+def _edge_precision(y: np.ndarray) -> float:
+    """Σ_c n₁n₀/(n + 1) over the buckets of y: the inverse variance (÷ 12) of probability_edge's
+    pooled AUC under no skill, so a segment's edge counts by the evidence it rests on (S3, S8)."""
+    n = len(y)
+    counts = np.bincount(y[y >= 0], minlength=N_CLASSES).astype(np.float64)
+    return float((counts * (n - counts)).sum() / (n + 1))
+
+
+def _segment_edge(d: _Data, rows: np.ndarray, y: np.ndarray, p: LbfgsParams, closed: bool) -> np.ndarray:
+    """probability_edge on a segment's validation rows; a closed segment's is kept in the cache."""
+    if not closed:
+        return probability_edge(d, rows, y, p)
+    key = fit_key("lbfgs.edge.v1", p.prob_floor, _digest(d.raw[rows], d.present[rows], y))
+    return _lookup(d.cache, key, lambda: probability_edge(d, rows, y, p))
+
+
+def _meta_weights(d: _Data, rows: np.ndarray, y: np.ndarray, votes: np.ndarray, k: int,
+                  p: LbfgsParams) -> np.ndarray:
+    """(R,) a segment's meta-weights: the miners active on its training rows (S6), the best
+    `top_by_ba` of them by training balanced accuracy, one bootstrapped L2 model per bucket on their
+    bucket probabilities (seed = seed + cls_seed_stride·(k + 1) + bucket), Σ_c |coef_c| (S5)
+    normalised to a maximum of 1; all ones when no model has weight. The models are looked up by
+    the hash of exactly these inputs."""
+    R = d.raw.shape[1]
+    raw = d.raw[rows]
+    act = np.flatnonzero((raw > p.active_p).any(axis=2).sum(axis=0) > p.active_frac * len(rows))
+    ba = balanced_accuracy(votes, y, "fixed")
+    sel = act[np.argsort(-ba[act], kind="stable")[: min(p.top_by_ba, len(act))]]
+    x = raw[:, sel]
+    seed = p.seed + p.cls_seed_stride * (k + 1)
+    key = fit_key("lbfgs.cls.v1", p.prob_floor, p.cls_C, p.cls_max_iter, p.replicates, p.block, seed, p.recent,
+                  p.recent_mass, _digest(x, y))
+
+    def fit() -> np.ndarray:
+        coefs = np.full((N_CLASSES, len(sel)), np.nan)  # NaN: no model for that bucket
+        bp = bucket_probabilities(x, p.prob_floor)
+        w = recent_mass_weights(len(rows), p.recent, p.recent_mass)
+        for c in range(N_CLASSES):
+            yc = (y == c).astype(np.int64)
+            if np.unique(yc).size < 2:
+                continue
+            got = _bootstrap(bp[:, :, c].astype(np.float64), yc, w, p.cls_C, p.cls_max_iter, seed + c, "fixed", p)
+            if got is not None:
+                coefs[c] = got
+        return coefs.ravel()
+
+    coefs = _lookup(d.cache, key, fit).reshape(N_CLASSES, len(sel))
+    meta_imp = np.zeros(len(sel))
+    for c in range(N_CLASSES):
+        if not np.isnan(coefs[c]).any():
+            meta_imp += coefs[c]
+    meta_weight = np.zeros(R)
+    if meta_imp.max(initial=0.0) > 0:
+        meta_weight[sel] = meta_imp / meta_imp.max()
+    else:
+        meta_weight[:] = 1.0
+    return meta_weight
 
 
 def probability_edge(d: _Data, rows: np.ndarray, y: np.ndarray, p: LbfgsParams) -> np.ndarray:
@@ -776,21 +989,23 @@ def auc_columns(F: np.ndarray, y: np.ndarray, present: np.ndarray | None = None)
 
 
 def _q_walk_forward(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:
-    """Fixed mode's q importance (F4, S1, S3): per classifier-style segment of the valid rows and per
-    (bucket, barrier), a bootstrapped fit on the embargoed training window (seed = seed +
-    cls_seed_stride·(segment + 1) + q_seed_stride·bucket + barrier) gives meta-weights |coef|/max;
-    each miner's out-of-sample AUC edge on the segment is weighted by that, by 1/Var(AUC) and by the
-    segment's recency; the pooled signed mean is clipped at 0."""
+    """Fixed mode's q importance (F4, S1, S3, S8): per anchored segment and per (bucket, barrier), a
+    bootstrapped fit on the segment's embargoed training rows of that bucket (seed = seed +
+    cls_seed_stride·(k + 1) + q_seed_stride·bucket + barrier, k the segment's number) gives
+    meta-weights |coef|/max; each miner's out-of-sample AUC edge on the segment is weighted by that,
+    by 1/Var(AUC) and by the segment's recency; the pooled signed mean is clipped at 0. Fits, and a
+    closed segment's AUCs, are looked up by the hash of their inputs."""
     rows_all = np.flatnonzero(valid)
-    segments = walk_forward_segments(len(rows_all), p)
+    s_all = d.sidx[rows_all]
+    segments = [g for g in anchored_segments(d.sidx, p)
+                if np.searchsorted(s_all, g.end) - np.searchsorted(s_all, g.start) >= p.min_segment]
     gamma = recency_gamma(p)
     acc = np.zeros(d.raw.shape[1])
     weight_sum = 0.0
-    for si, (vs, ve) in enumerate(segments):
-        start_sidx = d.sidx[rows_all[vs]]
-        train_all = rows_all[max(0, vs - p.train_window) : vs]
-        train_all = train_all[d.sidx[train_all] + p.ahead < start_sidx]  # as F1
-        val_all = rows_all[vs:ve]
+    for si, g in enumerate(segments):
+        bounds = [g.start - p.train_window, g.start - p.ahead, g.start, g.end]
+        t0, t1, v0, v1 = np.searchsorted(s_all, bounds)
+        train_all, val_all = rows_all[t0:t1], rows_all[v0:v1]  # F1: training ends h samples before
         active = d.present[train_all].mean(axis=0) > p.active_frac  # the classifier's activity rule (S6)
         seg = np.zeros(d.raw.shape[1])
         n_models = 0
@@ -800,20 +1015,19 @@ def _q_walk_forward(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:
             val = val_all[bins.labels[val_all] == c]
             if len(train) < p.q_min_rows or len(val) == 0:
                 continue
-            w = recent_mass_weights(len(train), _recent_count(d.sidx[train], p.recent), p.recent_mass)
             for j, m in enumerate(p.q_thresholds):
                 hit_t = _hit(c, m, train, sig, up, dn)
                 hit_v = _hit(c, m, val, sig, up, dn)
                 if np.unique(hit_t).size < 2 or np.unique(hit_v).size < 2:
                     continue
-                Z = _q_features(d, train, start + j)
-                Z[:, ~active] = 0.0  # a miner seen on a few rows cannot own a model's largest |coef|
-                coefs = _bootstrap(Z, hit_t, w, p.q_C, p.q_max_iter,
-                                   p.seed + p.cls_seed_stride * (si + 1) + p.q_seed_stride * c + j, d.mode, p)
-                if coefs is None or not coefs.max() > 0:
+                coefs = _q_fit(d, train, hit_t, active, start + j,
+                               p.seed + p.cls_seed_stride * (g.k + 1) + p.q_seed_stride * c + j, p)
+                if np.isnan(coefs).any() or not coefs.max() > 0:
                     continue
                 shown = d.present[val].mean(axis=0) * active  # S6: edges count by the rows they were shown on
-                edge = (auc_columns(_q_features(d, val, start + j), hit_v, d.present[val]) - 0.5) * shown
+                if d.q_ok is not None:
+                    shown = shown * d.q_ok  # S7
+                edge = (_q_auc(d, val, hit_v, start + j, g.closed) - 0.5) * shown
                 n1 = float(hit_v.sum())
                 n0 = len(hit_v) - n1
                 prec = 12.0 * n1 * n0 / (n1 + n0 + 1.0)  # S3: 1 / Var(AUC) under the null
@@ -828,6 +1042,177 @@ def _q_walk_forward(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:
     return np.maximum(acc / weight_sum, 0.0) if weight_sum > 0 else None
 
 
+def _q_values(d: _Data, rows: np.ndarray, col: int) -> np.ndarray:
+    """(n, R) float32 q column as stored (the inputs of `_q_features`)."""
+    return d.X[d.rows[rows][:, None], d.cols[None, :], col]
+
+
+def _q_fit(d: _Data, train: np.ndarray, hit: np.ndarray, active: np.ndarray, col: int, seed: int,
+           p: LbfgsParams) -> np.ndarray:
+    """(R,) bootstrapped |coef| of one (bucket, barrier) model on logit(q) of the training rows (miners
+    inactive there count as even odds), NaN when no model fits; looked up by its inputs' hash."""
+    values = _q_values(d, train, col)
+    present = d.present[train]
+    times = d.sidx[train]
+    key = fit_key("lbfgs.q.v1", p.q_C, p.q_max_iter, p.replicates, p.block, seed, p.recent, p.recent_mass, EPS,
+                  _digest(values, present, active, hit, times))
+
+    def fit() -> np.ndarray:
+        Z = _q_features(d, train, col)
+        Z[:, ~active] = 0.0  # a miner seen on a few rows cannot own a model's largest |coef|
+        w = recent_mass_weights(len(train), _recent_count(times, p.recent), p.recent_mass)
+        coefs = _bootstrap(Z, hit, w, p.q_C, p.q_max_iter, seed, "fixed", p)
+        return np.full(d.raw.shape[1], np.nan) if coefs is None else coefs
+
+    return _lookup(d.cache, key, fit)
+
+
+def _q_auc(d: _Data, val: np.ndarray, hit: np.ndarray, col: int, closed: bool) -> np.ndarray:
+    """(R,) each miner's AUC of its q on the validation rows it submitted; a closed segment's is kept."""
+    if not closed:
+        return auc_columns(_q_features(d, val, col), hit, d.present[val])
+    key = fit_key("lbfgs.qauc.v1", EPS, _digest(_q_values(d, val, col), d.present[val], hit))
+    return _lookup(d.cache, key, lambda: auc_columns(_q_features(d, val, col), hit, d.present[val]))
+
+
+# -- significance gate (fixed, S7) --------------------------------------------------------------
+
+
+_GATE_CHUNK = 16  # miners read together by the significance gate
+
+
+def fast_ranks(values: np.ndarray) -> np.ndarray:
+    """significance.ranks of each column of `values` (T,) or (T, C): average ranks 1..n of the finite
+    values, NaN elsewhere; by counting when every finite value is a float16 (as the ledger stores
+    them, §14), the same numbers in O(n)."""
+    v = np.asarray(values, dtype=np.float32)
+    if v.ndim == 1:
+        return fast_ranks(v[:, None])[:, 0]
+    ok = np.isfinite(v)
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = np.where(ok, v, np.float32(0)).astype(np.float16)
+    if not (half.astype(np.float32) == np.where(ok, v, np.float32(0))).all():
+        return np.stack([ranks(v[:, c].astype(np.float64)) for c in range(v.shape[1])], axis=1)
+    bits = half.view(np.uint16)
+    key = np.where(bits >= 0x8000, 0xFFFF - bits, bits + 0x8000).astype(np.uint16)  # order-preserving
+    key[half == 0] = 0x8000  # −0 ties with +0
+    key[~ok] = 0  # counted below the finite values, then taken out
+    out = np.empty(v.shape)
+    for c in range(v.shape[1]):
+        k = key[:, c]
+        counts = np.bincount(k, minlength=0x10000)
+        counts[0] -= int(len(k) - ok[:, c].sum())
+        before = np.cumsum(counts) - counts
+        out[:, c] = before[k] + (counts[k] + 1) / 2.0
+    out[~ok] = np.nan
+    return out
+
+
+def _centred_columns(values: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    """(C, n) float64: column c of `values` (T, C) centred over its finite entries and placed at grid
+    positions `pos`; 0 wherever there is no value (a missed sample, an absent forecast, a row without
+    that outcome), so every series is defined at every sample and a shift moves all of it."""
+    values = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(values)
+    counts = ok.sum(axis=0)
+    sums = np.where(ok, values, 0.0).sum(axis=0)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    out = np.zeros((values.shape[1], n))
+    out[:, pos] = np.where(ok, values - means, 0.0).T
+    return out
+
+
+def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
+    """(z, p) for the circular-shift statistic whose spectrum is `cross` (rfft, length n):
+    S(k) = irfft(cross), the aligned S(0) against the shifts S(min_shift .. n − min_shift), as
+    significance.shift_test, but with p from the null's effective size. Neighbouring shifts move a
+    persistent series by one sample and give nearly the same value, so the n shifts hold only
+    n_eff = n / τ independent draws (τ: the integrated autocorrelation time of S over the shifts,
+    from its spectrum |cross|², summed by Geyer's initial positive sequence), and S(0) is judged as
+    one more draw: p = P(t_{n_eff − 1} > z / √(1 + 1/n_eff)). The empirical p cannot be trusted
+    below 1/n_eff (a value held for hours beats every shift about once in n_eff panels, not once in
+    n), nor the normal tail when n_eff is small. (nan, 1.0) with fewer than MIN_NULL shifts or a
+    null that does not vary."""
+    if min_shift < 1 or n - 2 * min_shift + 1 < MIN_NULL:
+        return math.nan, 1.0
+    S = np.fft.irfft(cross, n)
+    null = S[min_shift : n - min_shift + 1]
+    mean, sd = float(null.mean()), float(null.std())
+    if not sd > 0:
+        return math.nan, 1.0
+    z = (float(S[0]) - mean) / sd
+    acf = np.fft.irfft(cross.real**2 + cross.imag**2, n)[: n // 2]
+    if not acf[0] > 0:
+        return math.nan, 1.0
+    pairs = (acf[: 2 * (len(acf) // 2)] / acf[0]).reshape(-1, 2).sum(axis=1)  # Γ_k = ρ(2k) + ρ(2k + 1)
+    stop = np.flatnonzero(pairs <= 0)
+    tau = max(2.0 * float(pairs[: stop[0] if len(stop) else len(pairs)].sum()) - 1.0, 1.0)
+    m = len(null)
+    n_eff = min(max(m / tau, 3.0), float(m))
+    return z, float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
+
+
+def gate_outcomes(d: _Data, bins: Bins, p: LbfgsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, pos, bucket outcome spectra (5, ·), barrier outcome spectra (12, ·)) on the sample grid:
+    the realised bucket one-hot where a row has a label, and per q column the barrier event it prices
+    on the rows of its bucket (causal σ: the q-path's rows), centred and 0 elsewhere. The grid is the
+    newest n samples, n the largest FFT-friendly length within the panel's span (a few of the oldest
+    samples may be left out); `rows` are d's rows on it, `pos` their positions."""
+    span = int(d.sidx[-1] - d.sidx[0]) + 1
+    n = prev_fast_len(span, real=True)
+    pos = (d.sidx - (d.sidx[-1] - n + 1)).astype(np.int64)
+    rows = np.flatnonzero(pos >= 0)
+    pos = pos[rows]
+    labels = bins.labels[rows]
+    onehot = np.where((labels >= 0)[:, None], (labels[:, None] == np.arange(N_CLASSES)).astype(np.float64), np.nan)
+    valid, sig, up, dn = _q_models(d, bins, p)
+    events = np.full((len(d.sidx), 3 * len(Q_START)), np.nan)
+    for c, start in Q_START.items():
+        at = np.flatnonzero(valid & (bins.labels == c))
+        for j, m in enumerate(p.q_thresholds):
+            events[at, start - N_CLASSES + j] = _hit(c, m, at, sig, up, dn)
+    return (rows, pos, np.fft.rfft(_centred_columns(onehot, pos, n), axis=1),
+            np.fft.rfft(_centred_columns(events[rows], pos, n), axis=1))
+
+
+def significance_gate(d: _Data, bins: Bins, p: LbfgsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S7: (cls_ok, q_ok, p-values (R, 2)): may a miner earn in the classifier path, in the q-path?
+
+    Per miner present on more than `active_frac` of the rows, two circular-shift tests of its
+    forecasts against the outcomes they claim to forecast, S(k) = Σ_c Σ_t f_c(t − k)·o_c(t) (as
+    significance.shift_statistics): the ranks of its five submitted bucket probabilities (over the
+    rows it submitted) against the realised bucket's one-hot, jointly, and the ranks of its twelve
+    barrier probabilities against the barrier events on the rows of their bucket, jointly. Every
+    series is centred over the samples where it has a value and is 0 elsewhere, so a shifted forecast
+    meets the outcomes at as many rows as the aligned one (the support of a sparse outcome, its
+    bucket's rows, is not carried into the null). On ranks a column's aligned statistic is
+    ≈ n₁n₀·(AUC − 0.5), so the joint statistic pools the per-column AUC edges with S3/S4's
+    inverse-variance weights. p-values by `shift_p`; Holm's step-down at `sig_alpha` over every
+    (miner, path) tested; untested miners pass nothing."""
+    R = d.raw.shape[1]
+    pvals = np.ones((R, 2))
+    ok = np.zeros((R, 2), dtype=bool)
+    tested = np.flatnonzero(d.present.mean(axis=0) > p.active_frac)
+    if not len(tested):
+        return ok[:, 0], ok[:, 1], pvals
+    rows, pos, spec_b, spec_q = gate_outcomes(d, bins, p)
+    n = int(pos[-1]) + 1
+    min_shift = max(p.sig_min_shift, 2 * p.ahead)
+    for c0 in range(0, len(tested), _GATE_CHUNK):
+        chunk = tested[c0 : c0 + _GATE_CHUNK]
+        values = np.empty((len(rows), len(chunk), DIM), dtype=np.float32)
+        for r0, block in _row_blocks(d.X, d.rows[rows]):
+            values[r0 : r0 + len(block)] = block[:, d.cols[chunk]]
+        here = d.present[rows][:, chunk]
+        for m, j in enumerate(chunk):
+            ranked = fast_ranks(np.where(here[:, m, None], values[:, m], np.nan))
+            spectra = np.conj(np.fft.rfft(_centred_columns(ranked, pos, n), axis=1))
+            pvals[j, 0] = shift_p((spectra[:N_CLASSES] * spec_b).sum(axis=0), n, min_shift)[1]
+            pvals[j, 1] = shift_p((spectra[N_CLASSES:] * spec_q).sum(axis=0), n, min_shift)[1]
+    ok[tested] = holm(pvals[tested].ravel(), p.sig_alpha).reshape(len(tested), 2)
+    return ok[:, 0], ok[:, 1], pvals
+
+
 # -- entry point --------------------------------------------------------------------------------
 
 
@@ -838,20 +1223,22 @@ def lbfgs_salience(
     hotkeys: Sequence[str],
     mode: Mode = "fixed",
     params: LbfgsParams = LbfgsParams(),
+    cache: FitCache | None = None,
 ) -> dict[str, float]:
     """Salience per hotkey (sums to 1; every hotkey a key, 0.0 when unpaid), or {} when nothing can
     be learned from the panel. Columns are taken in sorted-hotkey order, so the result does not
-    depend on panel order."""
+    depend on panel order. Fixed mode looks its fits (and closed segments' edges) up in `cache` and
+    stores the ones it computes (S8): the result is the same with or without one; compat ignores it."""
     X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode, dim=DIM)
     with single_threaded():
-        scores = _salience(X, sidx, prices, cols, mode, params)
+        scores = _salience(X, sidx, prices, cols, mode, params, cache if mode == "fixed" else None)
     if scores is None:
         return {}
     return {hotkeys[c]: float(s) for c, s in zip(cols, scores)}
 
 
 def _salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, cols: np.ndarray, mode: Mode,
-              p: LbfgsParams) -> np.ndarray | None:
+              p: LbfgsParams, cache: FitCache | None = None) -> np.ndarray | None:
     """Scores (H,) in sorted-hotkey column order, or None; the caller holds the thread limit."""
     rows = capped_history(priced_rows(sidx, prices), sidx, mode, p.history_samples, p.history_rows)
     if len(rows) < p.min_rows or len(cols) == 0:
@@ -860,10 +1247,12 @@ def _salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, cols: np.ndar
     raw = _read(X, rows, cols, slice(0, N_CLASSES))
     root = find_cohorts(raw, present, p)
     reps = np.flatnonzero(root == np.arange(len(cols)))
-    d = _Data(mode, sidx[rows], prices[rows], present[:, reps], raw[:, reps], X, rows, cols[reps])
+    d = _Data(mode, sidx[rows], prices[rows], present[:, reps], raw[:, reps], X, rows, cols[reps], cache=cache)
     bins = make_bins(d.prices, d.sidx, p.ahead, p.sigma_window, mode, p.z_inner, p.z_outer)
     if int((bins.labels >= 0).sum()) < p.min_rows:
         return None
+    if mode == "fixed":
+        d.cls_ok, d.q_ok, _ = significance_gate(d, bins, p)  # S7
     cls = classifier_path(d, bins, p)
     q = q_path(d, bins, p)
     blended = combine(cls, q, p)
