@@ -159,7 +159,7 @@ class TimelockEncryptor:
 
     def __init__(self, public_key: bytes, cached_rounds: int = 16) -> None:
         self.public_key = bytes(public_key)
-        self._pk = bls.checked_g2(self.public_key)
+        self._pairing = bls.KeyedPairing(bls.checked_g2(self.public_key))
         self._cached_rounds = cached_rounds
         self._tables: OrderedDict[int, bls.FixedBase] = OrderedDict()
         self._lock = threading.Lock()
@@ -171,7 +171,7 @@ class TimelockEncryptor:
                 self._tables.move_to_end(round_)
                 return table
         q_id = bls.hash_to_g1(round_message(round_))
-        table = bls.gt_table(bls.pairing_ark(q_id, self._pk))
+        table = bls.gt_table(self._pairing(q_id))
         with self._lock:
             self._tables[round_] = table
             while len(self._tables) > self._cached_rounds:
@@ -203,7 +203,7 @@ class TimelockEncryptor:
                 raise ValueError("this sigma gives r = 0")
         u = bls.g2_generator_table().multiply(r)
         g_r = self._round_table(round_).power(r)
-        v = _xor(s, hashlib.sha256(bls.gt_to_bytes(g_r)).digest())
+        v = _xor(s, hashlib.sha256(bls.gt_bytes(g_r)).digest())
         w = _xor(key, hashlib.sha256(s).digest())
         aes_ct = AESGCM(key).encrypt(nonce, bytes(message), None)
         return TleCiphertext(u, v, w, aes_ct, nonce).to_bytes(V04)

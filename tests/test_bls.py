@@ -80,4 +80,26 @@ def test_gt_table_matches_plain_power():
     g = bls.pairing_ark(G1, G2)
     table = bls.gt_table(g)
     for e in [1, 16, 0x5189C77D29FE5D546A045EC46986852785FEA5C13AC7DA9C115FF5FB6EDF817C, bls.Q - 1]:
-        assert table.power(e) == g**e
+        assert bls.gt_bytes(table.power(e)) == bls.gt_to_bytes(g**e)
+
+
+def test_tower_product_agrees_with_py_ecc_on_random_elements():
+    rng = random.Random(7)
+    from py_ecc.optimized_bls12_381 import FQ12
+
+    for _ in range(25):
+        a, b = (FQ12([rng.randrange(bls.P) for _ in range(12)]) for _ in range(2))
+        x, y = bls.gt_from_fq12(a), bls.gt_from_fq12(b)
+        assert bls.gt_to_fq12(x) == a
+        assert bls.gt_to_fq12(bls.gt_mul(x, y)) == a * b
+        assert bls.gt_bytes(bls.gt_mul(x, x)) == bls.gt_to_bytes(a * a)
+        assert bls.gt_to_fq12(bls.gt_inv(x)) == FQ12.one() / a
+
+
+def test_keyed_pairing_equals_the_pairing():
+    key = bls.g2_from_bytes(QUICKNET.public_key)
+    keyed = bls.KeyedPairing(key)
+    for r in (1000, 123, 7_777_777):
+        q_id = bls.hash_to_g1(round_message(r))
+        assert keyed(q_id) == bls.pairing_ark(q_id, key)
+    assert bls.KeyedPairing(G2)(multiply(G1, 5)) == bls.pairing_ark(G1, G2) ** 5
