@@ -12,7 +12,8 @@ import profiles
 from devnet.mantis.quality import WORTHLESS, as_array, quality
 from devnet.mantis.signals import generate, spec_for
 from mechanisms.mantis import lbfgs
-from mechanisms.mantis.lbfgs import LbfgsParams, bucketize, fast_ranks, lbfgs_salience, shift_p
+from mechanisms.mantis.lbfgs import LbfgsParams, bucketize, fast_ranks, lbfgs_salience
+from mechanisms.mantis.significance import shift_p
 from mechanisms.mantis.significance import ranks
 from mechanisms.registry import MECHANISMS
 

@@ -84,8 +84,12 @@ Modes:
         independent draws than shifts, so p is taken from their effective number (`shift_p`).
         The test is run on the forecast as stated and on its AR(1) innovations (prewhitened by its
         own lag-1 autocorrelation: a skilled miner whose noise persists shows its skill in how its
-        forecast moves: about twice the z on our AR(1) panels), and the better p of the two is
-        doubled. Holm's step-down at sig_alpha = 0.05 over the miners tested (copy groups count
+        forecast moves: about twice the z on our AR(1) panels; the innovation at t meets the
+        outcomes' at t + 1, since paired at t it would also meet the label of t − 1, which a
+        forecast of recent returns knows in part), and the better p of the two is doubled. Each
+        forecast is first standardised against its own past four horizons (`causal_z`): a level
+        that wanders, the price's own above all, leans on the prices that follow it within a
+        sample, and would pass as stated. Holm's step-down at sig_alpha = 0.05 over the miners tested (copy groups count
         once) bounds by 5 % the chance that any miner without skill earns: each one admitted is
         paid like a skilled one, so that chance, not the share of worthless miners among those
         admitted (Benjamini–Hochberg's false-discovery rate: it admitted a worthless miner in 5 of
@@ -109,14 +113,13 @@ from typing import Sequence
 import numpy as np
 import sklearn
 from scipy.fft import prev_fast_len
-from scipy.special import stdtr
 from sklearn.linear_model import LogisticRegression
 
 from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass, find_clusters, find_correlated_cohorts
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.significance import MIN_NULL, holm, ranks
+from mechanisms.mantis.significance import causal_z, holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit, trailing_std,
 )
@@ -153,6 +156,7 @@ class HitfirstParams:
     # fixed: the significance gate (H4)
     sig_alpha: float = 0.05  # family-wise error over the miners tested (Holm)
     sig_min_shift: int = 1_440  # the smallest circular shift of the null, in samples (at least 2·ahead)
+    sig_horizons: int = 4  # forecasts are standardised against their own past over this many horizons
     # history caps
     history_rows: int = 432_000  # compat: MAX_BLOCK_HISTORY applied to rows (F6)
     history_days: int = 60  # fixed: MAX_DAYS of samples
@@ -510,41 +514,6 @@ def walk_forward_importance(
 # -- fixed: the significance gate (H4) ----------------------------------------------------------
 
 
-def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
-    """(z, p): the aligned statistic S(0) against its circular shifts, S = irfft(cross) (length n).
-
-    The null is S(k) for k in [min_shift, n − min_shift]; z = (S(0) − mean) / sd over it. Under the
-    null hypothesis (a forecast independent of the outcomes, each series stationary) every S(k) has
-    S(0)'s law whatever either series' autocorrelation, but neighbouring shifts move a persistent
-    series by one sample and give nearly the same value: the m shifts hold only m / τ independent
-    draws, τ the integrated autocorrelation time of S over k (from its spectrum |cross|², summed by
-    Geyer's initial positive sequence). So S(0) is judged as one more draw from a normal sample of
-    that size: p = P(t_{n_eff − 1} > z / √(1 + 1/n_eff)). Neither an empirical p over the m shifts
-    (a value held for hours beats all of them about once in n_eff panels, not once in m) nor the
-    normal tail of z (whose sd comes from n_eff draws) may be trusted at the levels a correction
-    over many miners asks for. (nan, 1.0) with fewer than MIN_NULL shifts or a null that does not
-    vary."""
-    m = n - 2 * min_shift + 1
-    if min_shift < 1 or m < MIN_NULL:
-        return math.nan, 1.0
-    S = np.fft.irfft(cross, n)
-    null = S[min_shift : n - min_shift + 1]
-    sd = float(null.std())
-    if not sd > 0:
-        return math.nan, 1.0
-    z = (float(S[0]) - float(null.mean())) / sd
-    acf = np.fft.irfft(cross.real**2 + cross.imag**2, n)[: n // 2]  # Σ_k S(k)·S(k + j): S sums to 0 over k
-    if not acf[0] > 0:
-        return math.nan, 1.0
-    pairs = (acf[: 2 * (len(acf) // 2)] / acf[0]).reshape(-1, 2).sum(axis=1)  # Γ_i = ρ(2i) + ρ(2i + 1)
-    stop = np.flatnonzero(pairs <= 0)
-    tau = max(2.0 * float(pairs[: stop[0] if len(stop) else len(pairs)].sum()) - 1.0, 1.0)
-    n_eff = min(max(m / tau, 2.0), float(m))
-    p_t = float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
-    p_emp = (1.0 + float(np.count_nonzero(null >= S[0]))) / (1.0 + m)
-    return z, max(p_t, p_emp)
-
-
 def significance_gate(
     up: np.ndarray, dn: np.ndarray, present: np.ndarray, labels: np.ndarray, sidx: np.ndarray,
     params: HitfirstParams = HitfirstParams(),
@@ -554,14 +523,16 @@ def significance_gate(
     Rows are consecutive panel rows (sample indices `sidx`, increasing) with their features and
     labels (−1: none). On the grid of the newest n samples (n the largest FFT-friendly length in
     their span), one joint circular-shift statistic per miner, S(k) = Σ_t [u(t − k)·a(t) +
-    d(t − k)·b(t)]: u, d its ranks of logit P(up) and logit P(down) over the rows it submitted on,
+    d(t − k)·b(t)]: u, d its ranks of logit P(up) and logit P(down), each first standardised
+    against its own past sig_horizons·ahead values (`causal_z`), over the rows it submitted on,
     standardised, 0 where it did not submit (no claim; a missed sample is 0 in every series); a, b
     the standardised indicators 1[label = up], 1[label = down] on the labelled rows, 0 elsewhere. So
     a shifted forecast meets as many labels as the aligned one, and on ranks each term is a
     Mann–Whitney AUC edge that no extreme probability can dominate. The same statistic is also
     taken on the miner's AR(1) innovations, every series x replaced by x(t) − φ·x(t − 1) (φ the
     forecast's own lag-1 autocorrelation, so the null keeps its validity: the filter reads the
-    forecast alone), where a persistent noise no longer hides a skilled miner's signal; p is twice
+    forecast alone) and the forecast's innovation at t paired with the outcomes' at t + 1, where a
+    persistent noise no longer hides a skilled miner's signal; p is twice
     the smaller of the two views' p. One-sided: a miner passes only if its probabilities move with
     what happens (`shift_p`, shifts of at least sig_min_shift and 2·ahead samples). Tested are the
     miners with a varying forecast on at least that many labelled rows (fewer: too few independent
@@ -596,33 +567,42 @@ def significance_gate(
             outcomes.append((F, np.fft.rfft(o), np.fft.rfft(np.where(pair, o, 0.0)),
                              np.fft.rfft(np.where(pair, before, 0.0))))
     by_miner = [(np.ascontiguousarray(F[first:].T), A, B, C) for F, A, B, C in outcomes]  # rows: one miner each
+    window = params.sig_horizons * params.ahead
     tested = []
     for j in range(H):
         here = present[first:, j]
         if np.count_nonzero(here & known) < min_shift:
             continue
-        mine = np.zeros(n, dtype=bool)
-        mine[pos[here]] = True
-        both = np.zeros(n, dtype=bool)
-        both[1:] = mine[1:] & mine[:-1]
         raw = white = None
         for FT, A, B, C in by_miner:
-            r = ranks(FT[j][here])
-            sd = float(r.std())
+            # each value against the miner's own past (`causal_z`): a level that wanders, the
+            # price's above all, is no skill however it meets the labels that follow
+            cz = causal_z(FT[j][here], window)
+            ok = np.isfinite(cz)
+            r = ranks(cz[ok])
+            sd = float(r.std()) if len(r) else 0.0
             if not sd > 0:
                 continue
+            at = pos[here][ok]
             f = np.zeros(n)
-            f[pos[here]] = (r - r.mean()) / sd
+            f[at] = (r - r.mean()) / sd
             term = np.conj(np.fft.rfft(f)) * A
             raw = term if raw is None else raw + term
             # prewhitened: x(t) − φ·x(t − 1) where both samples have a value, 0 elsewhere (a missed
             # sample is 0 in every series: filtered across it, the forecast and the outcomes would
             # jump at the same places, which only the aligned statistic would count); φ the
-            # forecast's own lag-1 autocorrelation
+            # forecast's own lag-1 autocorrelation. The forecast's innovation at t meets the
+            # outcomes' at t + 1, o(t + 1) − φ·o(t): paired at t it would also meet o(t − 1),
+            # whose span the forecast made at t has partly seen, and recent returns would pass.
+            mine = np.zeros(n, dtype=bool)
+            mine[at] = True
+            both = np.zeros(n, dtype=bool)
+            both[1:] = mine[1:] & mine[:-1]
             lagged = np.zeros(n)
             lagged[1:] = f[:-1]
             phi = float(f[both] @ lagged[both]) / float(f @ f)
-            term = np.conj(np.fft.rfft(np.where(both, f - phi * lagged, 0.0))) * (B - phi * C)
+            innovation = np.roll(np.where(both, f - phi * lagged, 0.0), 1)
+            term = np.conj(np.fft.rfft(innovation)) * (B - phi * C)
             white = term if white is None else white + term
         if raw is None:
             continue

@@ -98,7 +98,8 @@ Modes:
     of samples (`sig_min_shift`, and at least 2·ahead), past the label's span, so a skilled forecast
     is not compared with itself, and past any persistence a day does not outlast. The p-value counts
     the null's independent shifts, not its shifts (`shift_p`): the empirical p of a value held for
-    hours is 1/n about once in n/τ panels. Holm's step-down at `sig_alpha` = 0.01 over every
+    hours is 1/n about once in n/τ panels; and it is never below that empirical p, which a
+    one-sample spike of a forecast (τ = 1, a tiny t tail) needs no skill to reach. Holm's step-down at `sig_alpha` = 0.01 over every
     (miner, path) tested bounds by 1 % the chance that any miner without skill earns in either path:
     each admitted miner is paid like a skilled one (a few per cent of the salience), so it is that
     chance, not the share of worthless miners among the admitted (Benjamini–Hochberg's false-
@@ -134,7 +135,6 @@ from typing import Hashable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 from scipy.fft import prev_fast_len
-from scipy.special import stdtr
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 
@@ -142,7 +142,7 @@ from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.significance import MIN_NULL, holm, ranks
+from mechanisms.mantis.significance import holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit,
     trailing_std,
@@ -1120,36 +1120,6 @@ def _centred_columns(values: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((values.shape[1], n))
     out[:, pos] = np.where(ok, values - means, 0.0).T
     return out
-
-
-def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
-    """(z, p) for the circular-shift statistic whose spectrum is `cross` (rfft, length n):
-    S(k) = irfft(cross), the aligned S(0) against the shifts S(min_shift .. n − min_shift), as
-    significance.shift_test, but with p from the null's effective size. Neighbouring shifts move a
-    persistent series by one sample and give nearly the same value, so the n shifts hold only
-    n_eff = n / τ independent draws (τ: the integrated autocorrelation time of S over the shifts,
-    from its spectrum |cross|², summed by Geyer's initial positive sequence), and S(0) is judged as
-    one more draw: p = P(t_{n_eff − 1} > z / √(1 + 1/n_eff)). The empirical p cannot be trusted
-    below 1/n_eff (a value held for hours beats every shift about once in n_eff panels, not once in
-    n), nor the normal tail when n_eff is small. (nan, 1.0) with fewer than MIN_NULL shifts or a
-    null that does not vary."""
-    if min_shift < 1 or n - 2 * min_shift + 1 < MIN_NULL:
-        return math.nan, 1.0
-    S = np.fft.irfft(cross, n)
-    null = S[min_shift : n - min_shift + 1]
-    mean, sd = float(null.mean()), float(null.std())
-    if not sd > 0:
-        return math.nan, 1.0
-    z = (float(S[0]) - mean) / sd
-    acf = np.fft.irfft(cross.real**2 + cross.imag**2, n)[: n // 2]
-    if not acf[0] > 0:
-        return math.nan, 1.0
-    pairs = (acf[: 2 * (len(acf) // 2)] / acf[0]).reshape(-1, 2).sum(axis=1)  # Γ_k = ρ(2k) + ρ(2k + 1)
-    stop = np.flatnonzero(pairs <= 0)
-    tau = max(2.0 * float(pairs[: stop[0] if len(stop) else len(pairs)].sum()) - 1.0, 1.0)
-    m = len(null)
-    n_eff = min(max(m / tau, 3.0), float(m))
-    return z, float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
 
 
 def gate_outcomes(d: _Data, bins: Bins, p: LbfgsParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
