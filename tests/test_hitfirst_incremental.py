@@ -67,9 +67,10 @@ def test_incremental_epochs_equal_scoring_from_scratch(tmp_path):
 
 def test_a_sliding_history_keeps_its_closed_folds():
     """With the F6 history full, its start moves on every epoch: folds whose training rows it could
-    reach drop out instead of being refitted, so an epoch still refits only its newest fits."""
+    reach drop out instead of being refitted, so an epoch still refits only its newest fits (the
+    gate's window, whole days that σ no longer reaches from the moving start, stays all day)."""
     panel = _panel(days=7.0)
-    params = replace(P, history_days=5, vol_window=720, train_samples=1_440)
+    params = replace(P, history_days=6, vol_window=720, train_samples=1_440)
     cache = MemoryFitCache()
     first = len(panel.block) - 6 * EPOCH
     for epoch in range(6):

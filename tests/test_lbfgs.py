@@ -321,7 +321,7 @@ def test_informative_miner_gets_the_largest_salience(mode):
 
 
 def test_deterministic_and_column_order_free():
-    X, sidx, prices, hks = synthetic(T=4000, H=4, informative=(0, 2), skill=1.0)
+    X, sidx, prices, hks = synthetic(T=5000, H=4, informative=(0, 2), skill=1.0)
     for mode in ("compat", "fixed"):
         a = lbfgs_salience(X, sidx, prices, hks, mode, SMALL)
         assert a and a == lbfgs_salience(X, sidx, prices, hks, mode, SMALL)
@@ -366,8 +366,9 @@ def test_shapes_and_mode_are_checked():
 
 
 def test_fixed_mode_trains_the_classifier_h_samples_before_validation(monkeypatch):
-    """F1: compat trains on [vs − window, vs); fixed stops `ahead` samples earlier."""
-    X, sidx, prices, hks = synthetic(T=4000, H=3, informative=(0,), skill=1.5)
+    """F1: compat trains on [vs − window, vs); fixed stops `ahead` samples earlier. (5 000 samples:
+    fixed mode's gate reads whole days before the current one, and needs two of them.)"""
+    X, sidx, prices, hks = synthetic(T=5000, H=3, informative=(0,), skill=1.5)
     sizes = {}
     real = lbfgs._bootstrap
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from mechanisms.mantis.significance import holm, ranks, shift_statistics, shift_test
+from mechanisms.mantis.significance import gate_window, holm, ranks, shift_statistics, shift_test
 
 
 def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
@@ -92,3 +92,15 @@ def test_causal_z_uses_only_the_past_window():
     later[30:] += 100.0  # the future never moves an earlier value
     assert np.array_equal(causal_z(later, 6)[:30], z[:30], equal_nan=True)
     assert np.isnan(causal_z(np.ones(20), 5)).all()  # no spread, no scale
+
+
+def test_gate_window_is_the_same_all_day_and_ends_a_horizon_before_it():
+    # Cap inactive (the panel starts after the day's latest history start): from the first sample
+    # to the current day's start (8 640 = 6·1 440) less the horizon, for every epoch of the day.
+    for last in (8_640, 10_000, 10_079):
+        assert gate_window(0, last, 1_440, 86_400, 10_000, 60) == (0, 8_580)
+    # Cap active: the day's latest history start is 198 720 + 1 440 − 86 400 = 113 760; settled
+    # 10 000 samples later, 123 760, rounded up to a day boundary: 86·1 440 = 123 840.
+    for last in (198_720, 200_000, 200_159):
+        assert gate_window(100_000, last, 1_440, 86_400, 10_000, 60) == (123_840, 198_660)
+    assert gate_window(100_000, 200_160, 1_440, 86_400, 10_000, 60) == (125_280, 200_100)  # the next day

@@ -128,41 +128,71 @@ def _own_means(X: np.ndarray, present: np.ndarray, cols: np.ndarray, mode: str) 
     return mean.astype(np.float32) if compat else mean
 
 
+def _first_dimension(X: np.ndarray, present: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(H, T) float32 of every miner's first dimension (compat: NaN as 0) and (H, T) presence, one
+    miner a contiguous row: the exact-clone scan's rejection pass reads these alone."""
+    first = np.ascontiguousarray(X[:, :, 0].T, dtype=np.float32)
+    if mode == "compat":
+        first = _zero_nan(first)
+    return first, np.ascontiguousarray(present.T)
+
+
 def _agreeing(
-    X: np.ndarray, present: np.ndarray, mode: str, i: int, js: np.ndarray, budget: np.ndarray, row_tol: float
+    X: np.ndarray, present: np.ndarray, mode: str, i: int, js: np.ndarray, budget: np.ndarray, row_tol: float,
+    first: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Which columns js disagree with column i on at most `budget` joint rows.
 
-    Rows are scanned in growing blocks and a pair is dropped as soon as its mismatch count
-    exceeds its budget (counts only grow, so this is exact); independent miners are rejected
-    after the first block, and only true clones are read to the end. A joint row matches when
-    max_d |x_i − x_j| < row_tol in float32, as in the reference.
+    A joint row matches when max_d |x_i − x_j| < row_tol in float32, as in the reference. Pairs are
+    first rejected on the first dimension alone (`first`, from `_first_dimension`): a row whose first
+    values are apart is a mismatch whatever the others, so a pair with more such rows than its
+    budget cannot link. Rows are scanned in growing blocks and a pair is dropped as soon as that
+    count exceeds its budget (counts only grow), so independent miners cost a few thousand rows
+    of one dimension; the few left, true clones mostly, are then counted exactly on every dimension.
     """
     T, _, D = X.shape
     tol = np.float32(row_tol)
+    values, joint = first
     alive = np.arange(len(js))
     mismatches = np.zeros(len(js), dtype=np.int64)
     r0, size = 0, _MATCH_FIRST_ROWS
     while r0 < T and alive.size:
         r1 = min(T, r0 + size)
         cols = js[alive]
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf only on non-joint rows
+            apart = ~(np.abs(values[cols, r0:r1] - values[i, r0:r1]) < tol)
+        apart &= joint[cols, r0:r1]
+        apart &= joint[i, r0:r1]
+        mismatches[alive] += np.count_nonzero(apart, axis=1)
+        alive = alive[mismatches[alive] <= budget[alive]]
+        r0, size = r1, min(2 * size, _MATCH_MAX_ROWS)
+    ok = np.zeros(len(js), dtype=bool)
+    if D > 1 and alive.size:
+        alive = alive[_agreeing_all(X, present, mode, i, js[alive], budget[alive], tol)]
+    ok[alive] = True
+    return ok
+
+
+def _agreeing_all(
+    X: np.ndarray, present: np.ndarray, mode: str, i: int, js: np.ndarray, budget: np.ndarray, tol: np.float32
+) -> np.ndarray:
+    """`_agreeing`'s count on every dimension, for the pairs its first dimension left."""
+    T, _, D = X.shape
+    mismatches = np.zeros(len(js), dtype=np.int64)
+    for r0 in range(0, T, _MATCH_MAX_ROWS):
+        r1 = min(T, r0 + _MATCH_MAX_ROWS)
         xi = X[r0:r1, i, :].astype(np.float32)
-        xj = np.take(X[r0:r1], cols, axis=1).astype(np.float32, copy=False)  # take: far faster than [:, cols]
+        xj = np.take(X[r0:r1], js, axis=1).astype(np.float32, copy=False)  # take: far faster than [:, js]
         if mode == "compat":
             xi, xj = _zero_nan(xi), _zero_nan(xj)
-        far = ~np.take(present[r0:r1], cols, axis=1)  # non-joint rows never count; start from "j absent"
+        far = ~np.take(present[r0:r1], js, axis=1)  # non-joint rows never count; start from "j absent"
         far |= ~present[r0:r1, i][:, None]
         close = np.ones(far.shape, dtype=bool)
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf only on non-joint rows
             for d in range(D):
                 close &= np.abs(xj[:, :, d] - xi[:, None, d]) < tol
-        # mismatch = joint and not close
-        mismatches[alive] += (far.shape[0] - np.count_nonzero(far | close, axis=0))
-        alive = alive[mismatches[alive] <= budget[alive]]
-        r0, size = r1, min(2 * size, _MATCH_MAX_ROWS)
-    ok = np.zeros(len(js), dtype=bool)
-    ok[alive] = True
-    return ok
+        mismatches += far.shape[0] - np.count_nonzero(far | close, axis=0)  # joint and not close
+    return mismatches <= budget
 
 
 def find_clusters(
@@ -211,6 +241,7 @@ def _find_clusters(
     budget = joint - need  # mismatching joint rows a linked pair may have
     candidate = (~far) & (joint >= min_rows)
 
+    first = _first_dimension(X, present, mode)
     parent = list(range(M))
 
     def find(a: int) -> int:
@@ -224,7 +255,7 @@ def _find_clusters(
         if not bs:
             return []
         b_arr = np.array(bs, dtype=np.intp)
-        linked = b_arr[_agreeing(X, present, mode, int(cols[a]), cols[b_arr], budget[a, b_arr], row_tol)]
+        linked = b_arr[_agreeing(X, present, mode, int(cols[a]), cols[b_arr], budget[a, b_arr], row_tol, first)]
         for b in linked:
             rb, root = find(int(b)), find(a)
             if rb != root:

@@ -94,7 +94,9 @@ Modes:
         paid like a skilled one, so that chance, not the share of worthless miners among those
         admitted (Benjamini–Hochberg's false-discovery rate: it admitted a worthless miner in 5 of
         12 planted panels, Holm in none), must be small. The gate leaves the fits alone (they and
-        their cache do not depend on it); a miner that fails it gets 0.
+        their cache do not depend on it); a miner that fails it gets 0. It reads whole days before
+        the current one (`kept_gate`, `significance.gate_window`), so it is computed once a day and
+        kept with the fits.
     A miner earns only once a fold whose fit saw it has been judged (H2) and it has a day of
     labelled rows (H4), so a new one earns nothing for a while (the platform's young-uid rule
     covers it).
@@ -119,7 +121,7 @@ from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass, find_clusters, 
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.significance import causal_z, holm, ranks, shift_p
+from mechanisms.mantis.significance import causal_z, gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit, trailing_std,
 )
@@ -423,37 +425,36 @@ def evidence_share(evidence: np.ndarray, variance: np.ndarray) -> np.ndarray:
     return np.where(tau > 1.0, np.sqrt(1.0 - 1.0 / tau2), 0.0)
 
 
-def fold_fit(D: np.ndarray, y: np.ndarray, params: HitfirstParams = HitfirstParams(),
-             cache: FitCache | None = None) -> np.ndarray:
+def fold_fit(D: np.ndarray, y: np.ndarray, params: HitfirstParams = HitfirstParams()) -> np.ndarray:
     """coef_ (k,) float64 of the L2 logistic model (balanced, lbfgs) on design D (n, k) and labels
-    y (n,), both classes present. With a cache it is looked up by exactly its inputs (the solver's
-    settings and version, D's and y's bytes) and stored after fitting; the caller reads the stored
-    float64 array either way, so a cached fit gives the same bits as a fresh one. (Only |coef| and
-    its sign are used: the intercept is not kept.)"""
-    key = None
-    if cache is not None:
-        key = fit_key("hitfirst.fold-fit", sklearn.__version__, params.C, params.max_iter, params.tol,
-                      params.random_state, np.ascontiguousarray(D, dtype=np.float64), np.asarray(y, dtype=np.int64))
-        found = cache.get(key)
-        if found is not None and found.shape == (D.shape[1],) and np.isfinite(found).all():
-            return found  # (anything else stored under the key is damaged: fitted again)
-    coef = np.array(_model(params).fit(D, y).coef_, dtype=np.float64).ravel()
-    if cache is not None:
-        cache.put(key, coef)
-    return coef
+    y (n,), both classes present. (Only |coef| and its sign are used: the intercept is not kept.)"""
+    return np.array(_model(params).fit(D, y).coef_, dtype=np.float64).ravel()
 
 
 def _standardised_fit(F: np.ndarray, present: np.ndarray, y: np.ndarray, train: np.ndarray, params: HitfirstParams,
                       cache: FitCache | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(coef (H,), mean, scale): the model fitted on rows `train` (both classes) of H1's
-    standardised features; columns that do not vary over them are left out of the fit (coef 0)."""
+    standardised features; columns that do not vary over them are left out of the fit (coef 0).
+    With a cache the three are looked up by exactly their inputs (the solver's settings and
+    version, the rows' features, presence and labels) and stored after fitting; the caller reads
+    the stored float64 arrays either way, so a kept fit gives the same bits as a fresh one."""
+    H = F.shape[1]
+    key = None
+    if cache is not None:
+        key = fit_key("hitfirst.standardised-fit", sklearn.__version__, params.C, params.max_iter, params.tol,
+                      params.random_state, F[train], present[train], np.asarray(y[train], dtype=np.int64))
+        found = cache.get(key)
+        if found is not None and found.shape == (3 * H,) and np.isfinite(found).all():
+            return found[:H], found[H : 2 * H], found[2 * H :]  # (anything else under the key is damaged: refit)
     mean, scale = _standardise(F, present, train)
     cols = np.flatnonzero(scale > 0)
-    coef = np.zeros(F.shape[1])
+    coef = np.zeros(H)
     if len(cols):
         D = (F[np.ix_(train, cols)] - mean[cols]) * (1.0 / scale[cols])
         D[~present[np.ix_(train, cols)]] = 0.0
-        coef[cols] = fold_fit(D, y[train], params, cache)
+        coef[cols] = fold_fit(D, y[train], params)
+    if cache is not None:
+        cache.put(key, np.concatenate([coef, mean, scale]))
     return coef, mean, scale
 
 
@@ -468,7 +469,7 @@ def walk_forward_importance(
 
     `rows` (default: all) are the labelled rows of F, present, y and sidx, in sample order; the
     folds' indices count them. Each fold's fit (and the newest one) is looked up in `cache` by its
-    exact inputs (`fold_fit`). On each judged fold with both classes, a miner's evidence is
+    exact inputs (`_standardised_fit`). On each judged fold with both classes, a miner's evidence is
     Σ_i w_i (y_i − ȳ) · z_ij · sign(coef_j): the balanced-weighted covariance of its standardised
     forecast with the label, signed by how the fold's fit uses it. Labels `ahead` rows apart share
     most of their horizon, so the variance is taken over sums of consecutive `ahead`-row batches
@@ -614,6 +615,30 @@ def significance_gate(
     return passed, z_out, p_out
 
 
+def kept_gate(
+    up: np.ndarray, dn: np.ndarray, present: np.ndarray, labels: np.ndarray, sidx: np.ndarray, first: int,
+    params: HitfirstParams = HitfirstParams(), cache: FitCache | None = None,
+) -> np.ndarray:
+    """H4's `passed` (H,) on the day's window of the rows (`gate_window`; `first` is the history's
+    first sample), looked up in `cache` by exactly its inputs and stored: the gate is the same all
+    day, so the epochs after a day's first compute none."""
+    lo, hi = gate_window(first, int(sidx[-1]), params.rows_per_day, params.history_days * params.rows_per_day,
+                         params.vol_window + params.ahead + params.rows_per_day, params.ahead)
+    window = slice(*(int(i) for i in np.searchsorted(sidx, [lo, hi])))
+    inputs = (up[window], dn[window], present[window], labels[window], sidx[window])
+    key = None
+    if cache is not None:
+        key = fit_key("hitfirst.gate", params.sig_alpha, params.sig_min_shift, params.sig_horizons, params.ahead,
+                      *inputs)
+        found = cache.get(key)
+        if found is not None and found.shape == (up.shape[1],) and np.isin(found, (0.0, 1.0)).all():
+            return found == 1.0
+    passed = significance_gate(*inputs, params)[0]
+    if cache is not None:
+        cache.put(key, passed.astype(np.float64))
+    return passed
+
+
 # -- the salience -------------------------------------------------------------------------------
 
 
@@ -742,7 +767,7 @@ def _fixed_salience(
     labelled = np.flatnonzero(labels >= 0)
     up, dn, present = hitfirst_features(X, "fixed", p.eps, rows=span)
 
-    passed, _, _ = significance_gate(up, dn, present, labels, s, p)  # H4
+    passed = kept_gate(up, dn, present, labels, s, int(sidx[rows[0]]), p, cache)  # H4
     if not passed.any():
         return {}
     history_start = int(sidx[rows[-1]]) - p.history_days * p.rows_per_day + 1  # F6: the first sample kept

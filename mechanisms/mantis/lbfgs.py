@@ -98,15 +98,16 @@ Modes:
     of samples (`sig_min_shift`, and at least 2·ahead), past the label's span, so a skilled forecast
     is not compared with itself, and past any persistence a day does not outlast. The p-value counts
     the null's independent shifts, not its shifts (`shift_p`): the empirical p of a value held for
-    hours is 1/n about once in n/τ panels; and it is never below that empirical p, which a
-    one-sample spike of a forecast (τ = 1, a tiny t tail) needs no skill to reach. Holm's step-down at `sig_alpha` = 0.01 over every
-    (miner, path) tested bounds by 1 % the chance that any miner without skill earns in either path:
-    each admitted miner is paid like a skilled one (a few per cent of the salience), so it is that
-    chance, not the share of worthless miners among the admitted (Benjamini–Hochberg's false-
-    discovery rate, which at q = 0.05 admitted worthless miners in 10 of 16 devnet panels), that
-    must be small. A miner that fails still enters the fits as a regressor (so they do not depend
-    on the gate); its edge in that path is 0, so it earns nothing there and carries no weight in
-    the sanity vote.
+    hours is 1/n about once in n/τ panels; nor is it below the empirical p where a shift reaches
+    the aligned value, which a one-sample spike of a forecast (τ = 1, a tiny t tail) needs no skill
+    to do. Holm's step-down at `sig_alpha` = 0.01 over every (miner, path) tested bounds by 1 % the
+    chance that any miner without skill earns in either path: each admitted miner is paid like a
+    skilled one (a few per cent of the salience), so it is that chance, not the share of worthless
+    miners among the admitted (Benjamini–Hochberg's false-discovery rate, which at q = 0.05
+    admitted worthless miners in 10 of 16 devnet panels), that must be small. A miner that fails
+    still enters the fits as a regressor (so they do not depend on the gate); its edge in that path
+    is 0, so it earns nothing there and carries no weight in the sanity vote. The gate reads whole
+    days before the current one (`kept_gate`), so it is computed once a day and kept.
   - S8 (segments on absolute sample indices, fits kept by their inputs): the reference counts
     segments in rows from the history's first, so every boundary, and every fit, moves whenever
     rows are added or the 60-day history start moves. Fixed anchors validation segments on the
@@ -142,7 +143,7 @@ from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.significance import holm, ranks, shift_p
+from mechanisms.mantis.significance import gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit,
     trailing_std,
@@ -1183,6 +1184,35 @@ def significance_gate(d: _Data, bins: Bins, p: LbfgsParams) -> tuple[np.ndarray,
     return ok[:, 0], ok[:, 1], pvals
 
 
+def kept_gate(d: _Data, bins: Bins, p: LbfgsParams, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """S7's (cls_ok, q_ok) on the day's window of d's rows (`gate_window`; `first` is the history's
+    first sample), looked up in d's cache by exactly its inputs and stored: the gate is the same
+    all day, so the epochs after a day's first compute none."""
+    R = d.raw.shape[1]
+    lo, hi = gate_window(first, int(d.sidx[-1]), p.rows_per_day, p.history_samples,
+                         max(p.sigma_window, p.q_sigma_window) + 2 * p.ahead + p.rows_per_day, p.ahead)
+    w = np.arange(*(int(i) for i in np.searchsorted(d.sidx, [lo, hi])))
+    if not len(w):
+        return np.zeros(R, dtype=bool), np.zeros(R, dtype=bool)
+    window = _Data(d.mode, d.sidx[w], d.prices[w], d.present[w], d.raw[w], d.X, d.rows[w], d.cols)
+    window_bins = Bins(bins.labels[w], bins.returns[w], bins.sigma[w])  # (σ: unread by the gate)
+    key = None
+    if d.cache is not None:
+        h = hashlib.sha256()
+        for _, block in _row_blocks(d.X, window.rows):
+            h.update(np.ascontiguousarray(block).data)
+        key = fit_key("lbfgs.gate.v1", p.sig_alpha, p.sig_min_shift, p.active_frac, p.ahead, p.q_thresholds,
+                      p.q_sigma_window, EPS, h.digest(), d.cols, window.sidx, window.prices, window.present,
+                      window_bins.labels, window_bins.returns)
+        found = d.cache.get(key)
+        if found is not None and found.shape == (2 * R,) and np.isin(found, (0.0, 1.0)).all():
+            return found[:R] == 1.0, found[R:] == 1.0
+    cls_ok, q_ok, _ = significance_gate(window, window_bins, p)
+    if d.cache is not None:
+        d.cache.put(key, np.concatenate([cls_ok, q_ok]).astype(np.float64))
+    return cls_ok, q_ok
+
+
 # -- entry point --------------------------------------------------------------------------------
 
 
@@ -1222,7 +1252,7 @@ def _salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, cols: np.ndar
     if int((bins.labels >= 0).sum()) < p.min_rows:
         return None
     if mode == "fixed":
-        d.cls_ok, d.q_ok, _ = significance_gate(d, bins, p)  # S7
+        d.cls_ok, d.q_ok = kept_gate(d, bins, p, int(sidx[rows[0]]))  # S7
     cls = classifier_path(d, bins, p)
     q = q_path(d, bins, p)
     blended = combine(cls, q, p)

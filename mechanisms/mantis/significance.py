@@ -201,6 +201,22 @@ def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
     return z, max(p_t, (1.0 + reached) / (1.0 + m)) if reached else p_t
 
 
+def gate_window(first: int, last: int, day: int, history: int, settle: int, ahead: int) -> tuple[int, int]:
+    """[lo, hi): the sample indices a fixed-mode gate reads on a panel whose kept rows run from sample
+    `first` to `last` (the history cap keeps the `history` samples up to `last`). The window holds
+    whole days and is the same all day, so each day's gate is computed once and kept (its key is a
+    hash of its inputs), and a rerun of any epoch of the day finds it. hi is the current day's first
+    sample less `ahead`: every label in the window had ended when the day began. lo is `first`
+    while the cap cannot reach past it within the day; once it can, the first day boundary `settle`
+    samples (σ windows and a horizon) after the latest history start of the day, so no label or σ
+    in the window depends on where the history starts. A miner is thus gated on data up to the
+    day's start: a new miner is judged from the day after its first labelled day."""
+    current = last // day * day
+    latest_start = current + day - history  # the cap keeps samples > last − history
+    lo = first if first >= latest_start else -(-(latest_start + settle) // day) * day
+    return lo, current - ahead
+
+
 def holm(p: np.ndarray, alpha: float) -> np.ndarray:
     """Holm's step-down test at family-wise level alpha: (m,) bool, True where the null is rejected.
     The k-th smallest p (k from 0) must be ≤ alpha / (m − k), and every smaller one must have passed."""
