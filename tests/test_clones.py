@@ -329,9 +329,11 @@ def test_bad_inputs_are_refused():
 
 
 def _post_pass_over_every_pair(salience, X, hotkeys, mode):
-    """§12.1 as written: every cluster and every cohort, then collapse and equalise."""
+    """§12.1 as written: every cluster and every cohort, then collapse (fixed mode: onto the member
+    present on the most rows) and equalise."""
     clusters = find_clusters(X, hotkeys, mode=mode)
-    out = collapse_salience(salience, clusters)
+    counts = dict(zip(hotkeys, presence(X, mode).sum(axis=0).tolist()))
+    out = collapse_salience(salience, clusters, (lambda hk: (-counts[hk], hk)) if mode == "fixed" else None)
     exact = {hk for cluster in clusters for hk in cluster}
     for cohort in find_correlated_cohorts(X, hotkeys, mode=mode):
         members = [hk for hk in cohort if hk not in exact]
@@ -360,3 +362,18 @@ def test_post_pass_scanning_from_the_paid_equals_the_full_scan(seed):
     salience = {hotkeys[j]: float(rng.random()) if j in paid else 0.0 for j in range(H)}
     for mode in ("fixed", "compat"):
         assert clone_post_pass(salience, X, hotkeys, mode=mode) == _post_pass_over_every_pair(salience, X, hotkeys, mode)
+
+
+def test_fixed_post_pass_keeps_a_clusters_mass_with_the_member_present_longest():
+    """§12.1 collapses a cluster onto its smallest hotkey, so a copy under a smaller hotkey takes the
+    original's whole salience; fixed mode keeps it with the member that submitted on the most rows."""
+    rng = np.random.default_rng(3)
+    T = 2_000
+    X = rng.normal(size=(T, 3, 2)).astype(np.float32)
+    X[:, 0] = X[:, 2]
+    X[: T // 2, 0] = np.nan  # "a-copy" copies "b-original" from halfway on
+    hotkeys = ["a-copy", "c-other", "b-original"]
+    salience = {"a-copy": 0.3, "c-other": 0.2, "b-original": 0.5}
+    fixed = clone_post_pass(salience, X, hotkeys, mode="fixed")
+    assert fixed == {"a-copy": 0.0, "c-other": 0.2, "b-original": 0.8}
+    assert clone_post_pass(salience, X, hotkeys, mode="compat") == {"a-copy": 0.8, "c-other": 0.2, "b-original": 0.0}

@@ -22,10 +22,10 @@ def _challenge(mechanism: str):
     return next(c for c in PROFILE.mantis_challenges if c.mechanism == mechanism)
 
 
-def _with_attackers(panel: Panel, columns: list[np.ndarray]) -> tuple[Panel, np.ndarray]:
+def _with_attackers(panel: Panel, columns: list[np.ndarray], prefix: str = "zz-attacker") -> tuple[Panel, np.ndarray]:
     """The panel with one extra miner per (T, D) column, stored as the ledger would (float16 values)."""
     extra = np.stack(columns, axis=1).astype(np.float16).astype(np.float32)
-    out = Panel(panel.hotkeys + tuple(f"zz-attacker-{i}" for i in range(len(columns))), panel.block, panel.price,
+    out = Panel(panel.hotkeys + tuple(f"{prefix}-{i}" for i in range(len(columns))), panel.block, panel.price,
                 np.concatenate([panel.embeddings, extra], axis=1), panel.roles + ("attacker",) * len(columns),
                 np.r_[panel.skill, [np.nan] * len(columns)], panel.sources + ("",) * len(columns))
     return out, np.array(out.roles) == "attacker"
@@ -84,3 +84,21 @@ def test_lbfgs_pays_nothing_for_a_lucky_spike():
     salience = _salience(attacked, challenge)
     assert salience[attackers].sum() == 0.0, salience[attackers]
     assert salience[np.array(attacked.roles) == "informative"].sum() > 0.5
+
+
+def test_hitfirst_copy_that_appears_today_takes_nothing_from_its_original():
+    """A copy of the best-paid miner from mid-day on is a clone of it (H3), but the gate has not seen
+    it: it takes no share of the group's pay, and although its hotkey sorts first the group is still
+    scored on the original's history (scored on a half-day copy, the group would fail the gate)."""
+    challenge = _challenge("hitfirst")
+    panel = generate(spec_for(PROFILE, challenge, seed=0, miners=32))
+    before = _salience(panel, challenge)
+    victim = int(np.argmax(before))
+    sidx = panel.sidx(PROFILE.chain.sample_every)
+    copy = panel.embeddings[:, victim].copy()
+    copy[sidx < sidx[-1] // 1_440 * 1_440 + 600] = np.nan  # submits from 10:00 today on
+    attacked, copier = _with_attackers(panel, [copy], prefix="0-copier")
+    after = _salience(attacked, challenge)
+    assert attacked.hotkeys[-1] < panel.hotkeys[victim]
+    assert after[copier].sum() == 0.0
+    assert after[victim] == pytest.approx(before[victim], rel=1e-6)

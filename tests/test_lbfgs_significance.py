@@ -148,3 +148,22 @@ def test_compat_ignores_the_gate():
     fixed = lbfgs_salience(*args, "fixed", small)
     assert fixed["hk0"] > 0.9  # the one informative miner; the noise miners fail the gate
     assert lbfgs_salience(*args, "fixed", replace(small, sig_alpha=1e-300)) == {}  # nobody passes: nothing learned
+
+
+def test_shift_p_gives_a_few_bursts_no_tail_beyond_its_resolution():
+    """A forecast flat but for three hour-long bursts, aligned where it meets the outcomes best of
+    all offsets (what one of many such sybils reaches by luck): its null is a few lumps, far from
+    normal, and the t tail would call it p < 1e-8; p stays at the test's resolution, 1/(1 + n_eff)."""
+    rng = np.random.default_rng(11)
+    T, h = 16_000, 60
+    out = _one_hot_buckets(rng, T, h)
+    f = np.tile([0.02, 0.14, 0.68, 0.14, 0.02], (T, 1))
+    for t0 in (3_000, 7_000, 12_000):
+        f[t0 : t0 + h] = [0.25, 0.12, 0.26, 0.12, 0.25]
+    ranked = np.stack([fast_ranks(f[:, c].astype(np.float32)) for c in range(5)], axis=1)
+    ranked -= ranked.mean(axis=0)
+    S = np.fft.irfft((np.conj(np.fft.rfft(ranked, axis=0)) * np.fft.rfft(out, axis=0)).sum(axis=1), T)
+    best = int(np.argmax(S))  # the luckiest offset: shifted there, the forecast beats every other shift
+    z, p = _p(np.roll(f, best, axis=0), out, 1_440)
+    assert z > 4
+    assert p > 1e-3

@@ -37,7 +37,8 @@ row blocks plus (T, H) masks: nothing of shape (H, H, T) is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -286,8 +287,10 @@ def _find_clusters(
     return sorted(tuple(sorted(g)) for g in groups.values() if len(g) >= 2)
 
 
-def collapse_salience(salience: Mapping[str, float], clusters: Iterable[Sequence[str]]) -> dict[str, float]:
-    """A cluster's total salience goes to its lexicographically smallest hotkey; the others get 0.
+def collapse_salience(salience: Mapping[str, float], clusters: Iterable[Sequence[str]],
+                      order: Callable[[str], Any] | None = None) -> dict[str, float]:
+    """A cluster's total salience goes to its first hotkey by `order` (a sort key; default the
+    hotkey itself: the lexicographically smallest, as §12.1); the others get 0.
 
     Deterministic whoever of the clones the scorer happened to favour. Hotkeys absent from
     `salience` count as 0. The output has the keys of `salience`; a representative that is not
@@ -297,7 +300,7 @@ def collapse_salience(salience: Mapping[str, float], clusters: Iterable[Sequence
     out = {hk: float(v) for hk, v in salience.items()}
     seen: set[str] = set()
     for cluster in clusters:
-        members = sorted(set(cluster))
+        members = sorted(set(cluster), key=order)
         if len(members) < 2:
             continue
         if seen.intersection(members):
@@ -482,7 +485,10 @@ def clone_post_pass(
     paid = {hk for hk, v in salience.items() if v != 0.0}
     seeds = paid | {hk for cohort in cohorts if paid.intersection(cohort) for hk in cohort}
     clusters = _find_clusters(X, hks, present, mode, MIN_ROWS, MEAN_TOL, ROW_TOL, AGREE, seeds)
-    out = collapse_salience(salience, clusters)
+    # Fixed mode: the mass goes to the member that submitted on the most rows (a tie: the smallest
+    # hotkey), not to the smallest hotkey (§12.1), which a copy could pick to take all of it.
+    counts = dict(zip(hks, present.sum(axis=0).tolist()))
+    out = collapse_salience(salience, clusters, (lambda hk: (-counts[hk], hk)) if mode == "fixed" else None)
     exact = {hk for cluster in clusters for hk in cluster}
     for cohort in cohorts:
         members = [hk for hk in cohort if hk not in exact]  # cohorts are sorted, so is this

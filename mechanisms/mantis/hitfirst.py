@@ -703,12 +703,35 @@ def _salience(
     rows = training_rows(sidx, prices, mode, p)
     if len(rows):  # H3: each copy group is scored once and shares its score
         root = copy_groups(X[rows[-p.scan_rows :]], hotkeys, mode)
-        reps = np.flatnonzero(root == np.arange(len(hotkeys)))
-        if len(reps) < len(hotkeys):
+        if (root != np.arange(len(hotkeys))).any():
+            rep, share = _group_shares(root, presence(X, mode)[rows], sidx[rows], p)
+            reps = np.unique(rep)
             scored = _fixed_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], p, cache)
-            size = np.bincount(root, minlength=len(hotkeys))
-            return {h: scored[hotkeys[root[j]]] / int(size[root[j]]) for j, h in enumerate(hotkeys)} if scored else {}
+            paid = np.array([scored[hotkeys[rep[j]]] * share[j] for j in range(len(hotkeys))]) if scored else []
+            total = float(np.sum(paid))
+            return {h: float(v / total) for h, v in zip(hotkeys, paid)} if total > 0 else {}
     return _fixed_salience(X, sidx, prices, hotkeys, p, cache)
+
+
+def _group_shares(root: np.ndarray, present: np.ndarray, sidx: np.ndarray, p: HitfirstParams
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(representative, share) per miner of copy groups `root` over the history's rows (`present`,
+    `sidx`). A group is scored on the member that submitted on the most rows (the first in hotkey
+    order on a tie), and its score is split by the rows each member submitted within the gate's
+    window of days (`gate_window`, a horizon before the newest row standing in for the newest
+    label). A member that the gate has not seen gets nothing: a copy that appears today neither
+    takes a share of its original's pay nor, scored in its place on a day of rows, fails it."""
+    rows_of = present.sum(axis=0)
+    lo, hi = gate_window(int(sidx[0]), int(sidx[-1]) - p.ahead, p.rows_per_day, p.history_days * p.rows_per_day,
+                         p.vol_window + p.ahead + p.rows_per_day, p.ahead)
+    seen = present[(sidx >= lo) & (sidx < hi)].sum(axis=0).astype(np.float64)
+    rep, share = np.arange(len(root)), np.ones(len(root))
+    for g in np.unique(root):
+        members = np.flatnonzero(root == g)
+        rep[members] = members[np.argmax(rows_of[members])]  # argmax: the first of the most
+        total = seen[members].sum()
+        share[members] = seen[members] / total if total > 0 else 0.0
+    return rep, share
 
 
 def _compat_salience(
