@@ -33,6 +33,7 @@ from resources.settings_resource import SettingsResource
 
 VESTING = dg.AssetKey("vesting_multipliers")
 CHECKPOINT_EVERY = 100  # epochs between tranche-ledger checkpoints (the rest is replayed from flows)
+BOOK_PER_COMMIT = 100  # history epochs booked per ledger transaction (a commit per epoch cost a disk sync each)
 
 
 def miners_of(metagraph: Metagraph) -> dict[str, str]:
@@ -165,15 +166,22 @@ class Vesting:
         else:
             at, state = resumed
         kept = {r.epoch: r for r in self.store.vesting_epochs(at + 1, epoch - 1, ("chain", "flows"))}
-        for k in range(at + 1, epoch):
-            row = kept.get(k)
-            if row is None or row.status != "ok":
-                self.book(k, state, metagraph, row, factors=k == epoch - 1)
-                continue
-            self._seen(row)
-            state.advance(flows_of(row), k)
-            if k % CHECKPOINT_EVERY == 0:
-                self.store.store_vesting_checkpoint(k, state.dump())
+        todo = range(at + 1, epoch)
+        for lo in range(0, len(todo), BOOK_PER_COMMIT):
+            try:
+                with self.store.transaction():  # one commit per stretch of epochs, not one per epoch
+                    for k in todo[lo : lo + BOOK_PER_COMMIT]:
+                        row = kept.get(k)
+                        if row is None or row.status != "ok":
+                            self.book(k, state, metagraph, row, factors=k == epoch - 1)
+                            continue
+                        self._seen(row)
+                        state.advance(flows_of(row), k)
+                        if k % CHECKPOINT_EVERY == 0:
+                            self.store.store_vesting_checkpoint(k, state.dump())
+            except BaseException:
+                self._state = None  # the stretch was rolled back: the next epoch starts from the ledger
+                raise
         return state
 
     def evaluate(self, epoch: int, metagraph: Metagraph) -> VestingEpoch:

@@ -11,6 +11,7 @@ from mechanisms.mantis.clones import (
     collapse_salience,
     find_clusters,
     find_correlated_cohorts,
+    group_shares,
 )
 from mechanisms.mantis.panel import presence
 
@@ -377,3 +378,15 @@ def test_fixed_post_pass_keeps_a_clusters_mass_with_the_member_present_longest()
     fixed = clone_post_pass(salience, X, hotkeys, mode="fixed")
     assert fixed == {"a-copy": 0.0, "c-other": 0.2, "b-original": 0.8}
     assert clone_post_pass(salience, X, hotkeys, mode="compat") == {"a-copy": 0.8, "c-other": 0.2, "b-original": 0.0}
+
+
+def test_group_shares_score_the_longest_member_and_pay_by_rows_the_gate_saw():
+    # Columns 0, 2, 3 form one group (root 0), column 1 is alone. Over 10 rows, the gate saw rows 0–5:
+    # column 0 submitted on rows 6–9 only (a copy that came late, with the smallest hotkey), column 2
+    # on all ten, column 3 on rows 3–9.
+    present = np.zeros((10, 4), dtype=bool)
+    present[6:, 0] = present[:, 1] = present[:, 2] = present[3:, 3] = True
+    seen = np.arange(10) < 6
+    rep, share = group_shares(np.array([0, 1, 0, 0]), present, seen)
+    assert rep.tolist() == [2, 1, 2, 2]  # scored on column 2 (10 rows), not on the group's root
+    assert share.tolist() == pytest.approx([0.0, 1.0, 6 / 9, 3 / 9])  # seen rows: 0, 6, 6, 3

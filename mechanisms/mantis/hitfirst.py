@@ -117,7 +117,13 @@ import sklearn
 from scipy.fft import prev_fast_len
 from sklearn.linear_model import LogisticRegression
 
-from mechanisms.mantis.clones import SCAN_ROWS, clone_post_pass, find_clusters, find_correlated_cohorts
+from mechanisms.mantis.clones import (
+    SCAN_ROWS,
+    clone_post_pass,
+    find_clusters,
+    find_correlated_cohorts,
+    group_shares,
+)
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
@@ -615,6 +621,13 @@ def significance_gate(
     return passed, z_out, p_out
 
 
+def gate_bounds(first: int, last: int, params: HitfirstParams = HitfirstParams()) -> tuple[int, int]:
+    """H4's window of days (`gate_window`): σ windows and a horizon, and a day of missed samples,
+    settle the labels after a moving history start, as for the folds."""
+    return gate_window(first, last, params.rows_per_day, params.history_days * params.rows_per_day,
+                       params.vol_window + params.ahead + params.rows_per_day, params.ahead)
+
+
 def kept_gate(
     up: np.ndarray, dn: np.ndarray, present: np.ndarray, labels: np.ndarray, sidx: np.ndarray, first: int,
     params: HitfirstParams = HitfirstParams(), cache: FitCache | None = None,
@@ -622,8 +635,7 @@ def kept_gate(
     """H4's `passed` (H,) on the day's window of the rows (`gate_window`; `first` is the history's
     first sample), looked up in `cache` by exactly its inputs and stored: the gate is the same all
     day, so the epochs after a day's first compute none."""
-    lo, hi = gate_window(first, int(sidx[-1]), params.rows_per_day, params.history_days * params.rows_per_day,
-                         params.vol_window + params.ahead + params.rows_per_day, params.ahead)
+    lo, hi = gate_bounds(first, int(sidx[-1]), params)
     window = slice(*(int(i) for i in np.searchsorted(sidx, [lo, hi])))
     inputs = (up[window], dn[window], present[window], labels[window], sidx[window])
     key = None
@@ -704,34 +716,15 @@ def _salience(
     if len(rows):  # H3: each copy group is scored once and shares its score
         root = copy_groups(X[rows[-p.scan_rows :]], hotkeys, mode)
         if (root != np.arange(len(hotkeys))).any():
-            rep, share = _group_shares(root, presence(X, mode)[rows], sidx[rows], p)
+            s = sidx[rows]
+            lo, hi = gate_bounds(int(s[0]), int(s[-1]) - p.ahead, p)  # a horizon back: about the newest label
+            rep, share = group_shares(root, presence(X, mode)[rows], (s >= lo) & (s < hi))
             reps = np.unique(rep)
             scored = _fixed_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], p, cache)
             paid = np.array([scored[hotkeys[rep[j]]] * share[j] for j in range(len(hotkeys))]) if scored else []
             total = float(np.sum(paid))
             return {h: float(v / total) for h, v in zip(hotkeys, paid)} if total > 0 else {}
     return _fixed_salience(X, sidx, prices, hotkeys, p, cache)
-
-
-def _group_shares(root: np.ndarray, present: np.ndarray, sidx: np.ndarray, p: HitfirstParams
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(representative, share) per miner of copy groups `root` over the history's rows (`present`,
-    `sidx`). A group is scored on the member that submitted on the most rows (the first in hotkey
-    order on a tie), and its score is split by the rows each member submitted within the gate's
-    window of days (`gate_window`, a horizon before the newest row standing in for the newest
-    label). A member that the gate has not seen gets nothing: a copy that appears today neither
-    takes a share of its original's pay nor, scored in its place on a day of rows, fails it."""
-    rows_of = present.sum(axis=0)
-    lo, hi = gate_window(int(sidx[0]), int(sidx[-1]) - p.ahead, p.rows_per_day, p.history_days * p.rows_per_day,
-                         p.vol_window + p.ahead + p.rows_per_day, p.ahead)
-    seen = present[(sidx >= lo) & (sidx < hi)].sum(axis=0).astype(np.float64)
-    rep, share = np.arange(len(root)), np.ones(len(root))
-    for g in np.unique(root):
-        members = np.flatnonzero(root == g)
-        rep[members] = members[np.argmax(rows_of[members])]  # argmax: the first of the most
-        total = seen[members].sum()
-        share[members] = seen[members] / total if total > 0 else 0.0
-    return rep, share
 
 
 def _compat_salience(

@@ -47,7 +47,10 @@ Modes:
   - F6: the history is capped by sample range (sidx > max − history_samples), not by rows;
   - F7: presence is an explicit mask (`panel.presence`): an absent miner casts no vote, is never
     "correct" in a balanced accuracy, its q is even odds, and overlaps count only jointly present
-    rows; cohorts use present rows;
+    rows; cohorts use present rows; fixed mode finds them on the whole days before the current one
+    (kept per day) and scores a cohort on its member present longest, paying each member by its
+    rows the gate read (`clones.group_shares`), so a copy under a smaller hotkey cannot stand for
+    the miner it copies;
   - F8: balanced accuracy divides by the number of classes present, and chance is then 1/K (the
     accuracy of any constant forecast), the baseline of the lift and of the sanity vote;
   - F10: every bootstrap replicate counts (groups of near-equal size).
@@ -140,6 +143,7 @@ from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
+from mechanisms.mantis.clones import group_shares
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, fit_key
 from mechanisms.mantis.panel import Mode, presence
@@ -507,6 +511,24 @@ def find_cohorts(raw: np.ndarray, present: np.ndarray, params: LbfgsParams = Lbf
     return np.array([find(j) for j in range(H)])
 
 
+def kept_cohorts(raw: np.ndarray, present: np.ndarray, sidx: np.ndarray, p: LbfgsParams,
+                 cache: FitCache | None = None) -> np.ndarray:
+    """Fixed mode's `find_cohorts`, on the whole days of the history before the current one (as the
+    gate's window, `gate_window`), looked up in `cache` by exactly its inputs: a cohort needs
+    cohort_min_rows joint rows, days of them, so a day's lag costs nothing, and each day's cohorts
+    are computed once."""
+    lo, hi = gate_window(int(sidx[0]), int(sidx[-1]), p.rows_per_day, p.history_samples, 0, 0)
+    w = slice(*(int(i) for i in np.searchsorted(sidx, [lo, hi])))
+    if cache is None:
+        return find_cohorts(raw[w], present[w], p)
+    key = fit_key("lbfgs.cohorts.v1", p.cohort_min_rows, p.cohort_mean_tol, p.cohort_corr, _digest(raw[w], present[w]))
+    root = _lookup(cache, key, lambda: find_cohorts(raw[w], present[w], p))
+    H = raw.shape[1]
+    if root.shape == (H,) and np.isin(root, np.arange(H)).all() and (root[root.astype(np.intp)] == root).all():
+        return root.astype(np.intp)
+    return find_cohorts(raw[w], present[w], p)  # a damaged entry: found again
+
+
 def spread_cohorts(scores: np.ndarray, root: np.ndarray) -> np.ndarray:
     """Every member of a cohort gets its representative's score ÷ the cohort size."""
     root = np.asarray(root)
@@ -789,11 +811,23 @@ def _meta_weights(d: _Data, rows: np.ndarray, y: np.ndarray, votes: np.ndarray, 
     """(R,) a segment's meta-weights: the miners active on its training rows (S6), the best
     `top_by_ba` of them by training balanced accuracy, one bootstrapped L2 model per bucket on their
     bucket probabilities (seed = seed + cls_seed_stride·(k + 1) + bucket), Σ_c |coef_c| (S5)
-    normalised to a maximum of 1; all ones when no model has weight. The models are looked up by
-    the hash of exactly these inputs."""
-    R = d.raw.shape[1]
+    normalised to a maximum of 1; all ones when no model has weight. The weights are looked up by
+    the hash of exactly these inputs (a segment's training rows lie in the past: every epoch finds
+    them), and the models by the hash of theirs."""
     raw = d.raw[rows]
-    act = np.flatnonzero((raw > p.active_p).any(axis=2).sum(axis=0) > p.active_frac * len(rows))
+    if d.cache is None:
+        return _meta_weights_of(d, raw, y, votes, k, p)
+    key = fit_key("lbfgs.meta.v1", p.prob_floor, p.cls_C, p.cls_max_iter, p.replicates, p.block, p.seed,
+                  p.cls_seed_stride, p.recent, p.recent_mass, p.active_p, p.active_frac, p.top_by_ba, k,
+                  _digest(raw, votes, y))
+    return _lookup(d.cache, key, lambda: _meta_weights_of(d, raw, y, votes, k, p))
+
+
+def _meta_weights_of(d: _Data, raw: np.ndarray, y: np.ndarray, votes: np.ndarray, k: int,
+                     p: LbfgsParams) -> np.ndarray:
+    """`_meta_weights` computed, on the training rows' bucket probabilities `raw`."""
+    R = d.raw.shape[1]
+    act = np.flatnonzero((raw > p.active_p).any(axis=2).sum(axis=0) > p.active_frac * len(raw))
     ba = balanced_accuracy(votes, y, "fixed")
     sel = act[np.argsort(-ba[act], kind="stable")[: min(p.top_by_ba, len(act))]]
     x = raw[:, sel]
@@ -804,7 +838,7 @@ def _meta_weights(d: _Data, rows: np.ndarray, y: np.ndarray, votes: np.ndarray, 
     def fit() -> np.ndarray:
         coefs = np.full((N_CLASSES, len(sel)), np.nan)  # NaN: no model for that bucket
         bp = bucket_probabilities(x, p.prob_floor)
-        w = recent_mass_weights(len(rows), p.recent, p.recent_mass)
+        w = recent_mass_weights(len(raw), p.recent, p.recent_mass)
         for c in range(N_CLASSES):
             yc = (y == c).astype(np.int64)
             if np.unique(yc).size < 2:
@@ -1184,15 +1218,21 @@ def significance_gate(d: _Data, bins: Bins, p: LbfgsParams) -> tuple[np.ndarray,
     return ok[:, 0], ok[:, 1], pvals
 
 
+def gate_bounds(first: int, last: int, p: LbfgsParams) -> tuple[int, int]:
+    """S7's window of days (`gate_window`): σ windows, two horizons and a day settle the labels and
+    barrier events after a moving history start, as for the segments."""
+    return gate_window(first, last, p.rows_per_day, p.history_samples,
+                       max(p.sigma_window, p.q_sigma_window) + 2 * p.ahead + p.rows_per_day, p.ahead)
+
+
 def kept_gate(d: _Data, bins: Bins, p: LbfgsParams, first: int) -> tuple[np.ndarray, np.ndarray]:
     """S7's (cls_ok, q_ok) on the day's window of d's rows (`gate_window`; `first` is the history's
     first sample), looked up in d's cache by exactly its inputs and stored: the gate is the same
     all day, so the epochs after a day's first compute none."""
     R = d.raw.shape[1]
-    lo, hi = gate_window(first, int(d.sidx[-1]), p.rows_per_day, p.history_samples,
-                         max(p.sigma_window, p.q_sigma_window) + 2 * p.ahead + p.rows_per_day, p.ahead)
-    w = np.arange(*(int(i) for i in np.searchsorted(d.sidx, [lo, hi])))
-    if not len(w):
+    lo, hi = gate_bounds(first, int(d.sidx[-1]), p)
+    w = slice(*(int(i) for i in np.searchsorted(d.sidx, [lo, hi])))  # views, not copies
+    if w.stop <= w.start:
         return np.zeros(R, dtype=bool), np.zeros(R, dtype=bool)
     window = _Data(d.mode, d.sidx[w], d.prices[w], d.present[w], d.raw[w], d.X, d.rows[w], d.cols)
     window_bins = Bins(bins.labels[w], bins.returns[w], bins.sigma[w])  # (σ: unread by the gate)
@@ -1245,7 +1285,12 @@ def _salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, cols: np.ndar
         return None
     present = _present(X, rows, cols, mode)
     raw = _read(X, rows, cols, slice(0, N_CLASSES))
-    root = find_cohorts(raw, present, p)
+    root = find_cohorts(raw, present, p) if mode == "compat" else kept_cohorts(raw, present, sidx[rows], p, cache)
+    share = None
+    if mode == "fixed" and (root != np.arange(len(cols))).any():
+        s = sidx[rows]
+        lo, hi = gate_bounds(int(s[0]), int(s[-1]), p)
+        root, share = group_shares(root, present, (s >= lo) & (s < hi))
     reps = np.flatnonzero(root == np.arange(len(cols)))
     d = _Data(mode, sidx[rows], prices[rows], present[:, reps], raw[:, reps], X, rows, cols[reps], cache=cache)
     bins = make_bins(d.prices, d.sidx, p.ahead, p.sigma_window, mode, p.z_inner, p.z_outer)
@@ -1261,6 +1306,6 @@ def _salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, cols: np.ndar
     scores = np.zeros(len(cols))
     for k, v in blended.items():
         scores[reps[k]] = v
-    scores = spread_cohorts(scores, root)
+    scores = spread_cohorts(scores, root) if share is None else scores[root] * share
     total = scores.sum()
     return scores / total if total > 0 else None
