@@ -62,8 +62,10 @@ Modes:
         its marginal value given the others, so k exact clones share the original's |coef|
         (L2 splits it evenly) and keep its evidence share: cloning neither gains nor loses.
       - H3, copies and splits gain nothing: exact clones and soft cohorts (§12.1's finders on the
-        newest scan_rows rows) are reduced to their first hotkey before the fits and the group's
-        score is shared equally among its members (compat collapses and equalises after the fit,
+        newest scan_rows rows) are reduced to the member that submitted on the most rows before
+        the fits, and the group's score is shared by the rows each member submitted among those
+        the gate read (`clones.group_shares`: a copy that appears today takes nothing, and cannot
+        stand for the group under a smaller hotkey) (compat collapses and equalises after the fit,
         where near-copies that miss the exact-clone tolerance inflate the L2 fit's Σ|coef|: 30 of
         them took four times the original's pay). A miner's importance is also scaled by √f, f the
         share of the importance fit's rows it submitted on: H1 leaves a column present on a
@@ -89,14 +91,14 @@ Modes:
         forecast of recent returns knows in part), and the better p of the two is doubled. Each
         forecast is first standardised against its own past four horizons (`causal_z`): a level
         that wanders, the price's own above all, leans on the prices that follow it within a
-        sample, and would pass as stated. Holm's step-down at sig_alpha = 0.05 over the miners tested (copy groups count
-        once) bounds by 5 % the chance that any miner without skill earns: each one admitted is
-        paid like a skilled one, so that chance, not the share of worthless miners among those
-        admitted (Benjamini–Hochberg's false-discovery rate: it admitted a worthless miner in 5 of
-        12 planted panels, Holm in none), must be small. The gate leaves the fits alone (they and
-        their cache do not depend on it); a miner that fails it gets 0. It reads whole days before
-        the current one (`kept_gate`, `significance.gate_window`), so it is computed once a day and
-        kept with the fits.
+        sample, and would pass as stated. Holm's step-down at sig_alpha = 0.05 over the miners
+        tested (copy groups count once) bounds by 5 % the chance that any miner without skill
+        earns: each one admitted is paid like a skilled one, so that chance, not the share of
+        worthless miners among those admitted (Benjamini–Hochberg's false-discovery rate: it
+        admitted a worthless miner in 5 of 12 planted panels, Holm in none), must be small. The
+        gate leaves the fits alone (they and their cache do not depend on it); a miner that fails
+        it gets 0. It reads whole days before the current one (`kept_gate`,
+        `significance.gate_window`), so it is computed once a day and kept with the fits.
     A miner earns only once a fold whose fit saw it has been judged (H2) and it has a day of
     labelled rows (H4), so a new one earns nothing for a while (the platform's young-uid rule
     covers it).
@@ -713,7 +715,7 @@ def _salience(
     if mode == "compat":
         return _compat_salience(X, sidx, prices, hotkeys, p)
     rows = training_rows(sidx, prices, mode, p)
-    if len(rows):  # H3: each copy group is scored once and shares its score
+    if len(rows):  # H3: each copy group is scored once and its score is shared (`group_shares`)
         root = copy_groups(X[rows[-p.scan_rows :]], hotkeys, mode)
         if (root != np.arange(len(hotkeys))).any():
             s = sidx[rows]
