@@ -118,6 +118,18 @@ def stop(ui: subprocess.Popen) -> None:
         ui.wait()
 
 
+def backfill_status(dagster_home: Path, backfill_id: str, timeout_s: float) -> BulkActionStatus | None:
+    """The backfill's status once it has left REQUESTED (or as it is when `timeout_s` runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+            backfill = instance.get_backfill(backfill_id)
+        status = backfill.status if backfill is not None else None
+        if status not in (None, BulkActionStatus.REQUESTED) or time.monotonic() > deadline:
+            return status
+        time.sleep(2)
+
+
 def test_the_ui_in_a_browser(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -214,6 +226,9 @@ def test_the_ui_in_a_browser(tmp_path):
                 page.goto(f"{url}/runs/b/{backfill_id}", wait_until="networkidle")
                 expect(page.get_by_text("100% completed")).to_be_visible(timeout=BACKFILL_S * 1000)
                 page.screenshot(path=shots / "backfill.png")
+                # The page counts finished runs; the daemon marks the backfill itself done on a later
+                # tick, so the UI (and its daemon) stays up until it has.
+                assert backfill_status(dagster_home, backfill_id, BACKFILL_S) == BulkActionStatus.COMPLETED_SUCCESS
             finally:
                 browser.close()
     finally:
