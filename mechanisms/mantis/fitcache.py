@@ -11,7 +11,7 @@ and a scorer given a cache returns bit for bit what it returns without one. The 
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -54,3 +54,18 @@ def fit_key(tag: str, *parts: object) -> bytes:
         else:
             h.update(f"|{part!r}|".encode())
     return h.digest()
+
+
+def kept(cache: FitCache | None, key: bytes | None, compute: Callable[[], np.ndarray],
+         valid: Callable[[np.ndarray], bool] = lambda value: True) -> np.ndarray:
+    """The float64 vector stored under `key` if `valid` accepts it (anything else stored there is
+    damaged, and computed again), else `compute()` as a float64 vector, stored there. A kept value
+    and a fresh one are the same bits. Without a cache (or a key) it just computes."""
+    if cache is not None and key is not None:
+        found = cache.get(key)
+        if found is not None and valid(found):
+            return found
+    value = np.asarray(compute(), dtype=np.float64).ravel()
+    if cache is not None and key is not None:
+        cache.put(key, value)
+    return value

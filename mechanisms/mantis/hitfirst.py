@@ -127,7 +127,7 @@ from mechanisms.mantis.clones import (
     group_shares,
 )
 from mechanisms.mantis.entry import checked_panel, single_threaded
-from mechanisms.mantis.fitcache import FitCache, fit_key
+from mechanisms.mantis.fitcache import FitCache, fit_key, kept
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.significance import causal_z, gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
@@ -447,23 +447,22 @@ def _standardised_fit(F: np.ndarray, present: np.ndarray, y: np.ndarray, train: 
     version, the rows' features, presence and labels) and stored after fitting; the caller reads
     the stored float64 arrays either way, so a kept fit gives the same bits as a fresh one."""
     H = F.shape[1]
-    key = None
-    if cache is not None:
-        key = fit_key("hitfirst.standardised-fit", sklearn.__version__, params.C, params.max_iter, params.tol,
-                      params.random_state, F[train], present[train], np.asarray(y[train], dtype=np.int64))
-        found = cache.get(key)
-        if found is not None and found.shape == (3 * H,) and np.isfinite(found).all():
-            return found[:H], found[H : 2 * H], found[2 * H :]  # (anything else under the key is damaged: refit)
-    mean, scale = _standardise(F, present, train)
-    cols = np.flatnonzero(scale > 0)
-    coef = np.zeros(H)
-    if len(cols):
-        D = (F[np.ix_(train, cols)] - mean[cols]) * (1.0 / scale[cols])
-        D[~present[np.ix_(train, cols)]] = 0.0
-        coef[cols] = fold_fit(D, y[train], params)
-    if cache is not None:
-        cache.put(key, np.concatenate([coef, mean, scale]))
-    return coef, mean, scale
+
+    def fit() -> np.ndarray:
+        mean, scale = _standardise(F, present, train)
+        cols = np.flatnonzero(scale > 0)
+        coef = np.zeros(H)
+        if len(cols):
+            D = (F[np.ix_(train, cols)] - mean[cols]) * (1.0 / scale[cols])
+            D[~present[np.ix_(train, cols)]] = 0.0
+            coef[cols] = fold_fit(D, y[train], params)
+        return np.concatenate([coef, mean, scale])
+
+    key = None if cache is None else fit_key(
+        "hitfirst.standardised-fit", sklearn.__version__, params.C, params.max_iter, params.tol,
+        params.random_state, F[train], present[train], np.asarray(y[train], dtype=np.int64))
+    out = kept(cache, key, fit, lambda v: v.shape == (3 * H,) and bool(np.isfinite(v).all()))
+    return out[:H], out[H : 2 * H], out[2 * H :]
 
 
 def walk_forward_importance(
@@ -640,17 +639,11 @@ def kept_gate(
     lo, hi = gate_bounds(first, int(sidx[-1]), params)
     window = slice(*(int(i) for i in np.searchsorted(sidx, [lo, hi])))
     inputs = (up[window], dn[window], present[window], labels[window], sidx[window])
-    key = None
-    if cache is not None:
-        key = fit_key("hitfirst.gate", params.sig_alpha, params.sig_min_shift, params.sig_horizons, params.ahead,
-                      *inputs)
-        found = cache.get(key)
-        if found is not None and found.shape == (up.shape[1],) and np.isin(found, (0.0, 1.0)).all():
-            return found == 1.0
-    passed = significance_gate(*inputs, params)[0]
-    if cache is not None:
-        cache.put(key, passed.astype(np.float64))
-    return passed
+    key = None if cache is None else fit_key(
+        "hitfirst.gate", params.sig_alpha, params.sig_min_shift, params.sig_horizons, params.ahead, *inputs)
+    passed = kept(cache, key, lambda: significance_gate(*inputs, params)[0],
+                  lambda v: v.shape == (up.shape[1],) and bool(np.isin(v, (0.0, 1.0)).all()))
+    return passed == 1.0
 
 
 # -- the salience -------------------------------------------------------------------------------

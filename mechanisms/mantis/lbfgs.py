@@ -145,7 +145,7 @@ from sklearn.linear_model import LogisticRegression
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
 from mechanisms.mantis.clones import group_shares
 from mechanisms.mantis.entry import checked_panel, single_threaded
-from mechanisms.mantis.fitcache import FitCache, fit_key
+from mechanisms.mantis.fitcache import FitCache, fit_key, kept
 from mechanisms.mantis.panel import Mode, presence
 from mechanisms.mantis.significance import gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
@@ -519,14 +519,13 @@ def kept_cohorts(raw: np.ndarray, present: np.ndarray, sidx: np.ndarray, p: Lbfg
     are computed once."""
     lo, hi = gate_window(int(sidx[0]), int(sidx[-1]), p.rows_per_day, p.history_samples, 0, 0)
     w = slice(*(int(i) for i in np.searchsorted(sidx, [lo, hi])))
-    if cache is None:
-        return find_cohorts(raw[w], present[w], p)
-    key = fit_key("lbfgs.cohorts.v1", p.cohort_min_rows, p.cohort_mean_tol, p.cohort_corr, _digest(raw[w], present[w]))
-    root = _lookup(cache, key, lambda: find_cohorts(raw[w], present[w], p))
     H = raw.shape[1]
-    if root.shape == (H,) and np.isin(root, np.arange(H)).all() and (root[root.astype(np.intp)] == root).all():
-        return root.astype(np.intp)
-    return find_cohorts(raw[w], present[w], p)  # a damaged entry: found again
+    key = None if cache is None else fit_key(
+        "lbfgs.cohorts.v1", p.cohort_min_rows, p.cohort_mean_tol, p.cohort_corr, _digest(raw[w], present[w]))
+    root = kept(cache, key, lambda: find_cohorts(raw[w], present[w], p),
+                lambda v: v.shape == (H,) and bool(np.isin(v, np.arange(H)).all())
+                and bool((v[v.astype(np.intp)] == v).all()))
+    return root.astype(np.intp)
 
 
 def spread_cohorts(scores: np.ndarray, root: np.ndarray) -> np.ndarray:
@@ -729,12 +728,11 @@ def _digest(*arrays: np.ndarray) -> bytes:
 def _lookup(cache: FitCache | None, key: bytes, compute) -> np.ndarray:
     """The stored float64 array under `key`, or `compute()` stored there; downstream values are always
     computed from the array as stored, so a hit and a fresh fit give the same bits."""
-    got = _unpacked(cache.get(key)) if cache is not None else None
-    if got is None:
+    def packed() -> np.ndarray:  # stores keep flat vectors: the shape goes first
         got = np.asarray(compute(), dtype=np.float64)
-        if cache is not None:  # stores keep flat vectors: the shape goes first
-            cache.put(key, np.concatenate([[got.ndim], got.shape, got.ravel()]).astype(np.float64))
-    return got
+        return np.concatenate([[got.ndim], got.shape, got.ravel()])
+
+    return _unpacked(kept(cache, key, packed, lambda v: _unpacked(v) is not None))
 
 
 def _unpacked(flat: np.ndarray | None) -> np.ndarray | None:
@@ -1244,13 +1242,9 @@ def kept_gate(d: _Data, bins: Bins, p: LbfgsParams, first: int) -> tuple[np.ndar
         key = fit_key("lbfgs.gate.v1", p.sig_alpha, p.sig_min_shift, p.active_frac, p.ahead, p.q_thresholds,
                       p.q_sigma_window, EPS, h.digest(), d.cols, window.sidx, window.prices, window.present,
                       window_bins.labels, window_bins.returns)
-        found = d.cache.get(key)
-        if found is not None and found.shape == (2 * R,) and np.isin(found, (0.0, 1.0)).all():
-            return found[:R] == 1.0, found[R:] == 1.0
-    cls_ok, q_ok, _ = significance_gate(window, window_bins, p)
-    if d.cache is not None:
-        d.cache.put(key, np.concatenate([cls_ok, q_ok]).astype(np.float64))
-    return cls_ok, q_ok
+    ok = kept(d.cache, key, lambda: np.concatenate(significance_gate(window, window_bins, p)[:2]),
+              lambda v: v.shape == (2 * R,) and bool(np.isin(v, (0.0, 1.0)).all()))
+    return ok[:R] == 1.0, ok[R:] == 1.0
 
 
 # -- entry point --------------------------------------------------------------------------------
