@@ -102,3 +102,24 @@ def test_hitfirst_copy_that_appears_today_takes_nothing_from_its_original():
     assert attacked.hotkeys[-1] < panel.hotkeys[victim]
     assert after[copier].sum() == 0.0
     assert after[victim] == pytest.approx(before[victim], rel=1e-6)
+
+
+def test_hitfirst_near_copies_that_appear_today_take_nothing():
+    """Soft cohorts are found on the whole days before today (kept once a day): near-copies of the
+    best-paid miner (noise past the exact-clone tolerance) that start today are not yet its cohort,
+    and take nothing as miners of their own either, since the gate has not seen them."""
+    challenge = _challenge("hitfirst")
+    panel = generate(spec_for(PROFILE, challenge, seed=0, miners=32))
+    before = _salience(panel, challenge)
+    victim = int(np.argmax(before))
+    sidx = panel.sidx(PROFILE.chain.sample_every)
+    rng = np.random.default_rng(3)
+    copies = []
+    for _ in range(5):
+        copy = np.clip(panel.embeddings[:, victim] + rng.normal(0, 5e-3, size=(len(sidx), 3)), 1e-3, 1)
+        copy[sidx < sidx[-1] // 1_440 * 1_440 + 600] = np.nan  # submits from 10:00 today on
+        copies.append(copy.astype(np.float32))
+    attacked, copiers = _with_attackers(panel, copies, prefix="0-near")
+    after = _salience(attacked, challenge)
+    assert after[copiers].sum() == 0.0
+    assert after[victim] >= 0.9 * before[victim]

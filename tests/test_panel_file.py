@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from devnet.mantis.signals import RoleMix, SignalSpec, generate
-from mechanisms.mantis.panel import Panel, PanelFormatError, first_seen_blocks, presence
+from mechanisms.mantis.panel import Panel, PanelFormatError, first_seen_blocks, presence, row_blocks, take_rows
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,34 @@ def test_presence_rule_per_mode():
     assert presence(X, "compat")[0].tolist() == [c for _, _, c in CELLS]
     with pytest.raises(ValueError, match="mode"):
         presence(X, "strict")
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_presence_of_wide_vectors_is_no_nan_whatever_the_values(seed, dtype):
+    """Wide vectors (LBFGS's 17) take presence from one product per row; NaN anywhere, ±inf meeting,
+    sums that overflow: the rule is still "no NaN"."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((300, 9, 17)) * rng.choice([1.0, 1e30, 3e38], size=(300, 9, 1))).astype(dtype)
+    for value, rate in ((np.nan, 0.01), (np.inf, 0.02), (-np.inf, 0.02), (np.finfo(dtype).max, 0.05)):
+        X[rng.random(X.shape) < rate] = value
+    X[rng.random((300, 9)) < 0.1] = np.nan  # whole vectors absent
+    with np.errstate(over="ignore"):
+        assert np.array_equal(presence(X, "fixed"), ~np.isnan(X).any(axis=2))
+    assert np.array_equal(presence(X, "compat"), ((X != 0) & ~np.isnan(X)).any(axis=2))
+
+
+def test_row_reads_are_views_of_consecutive_rows_and_copies_otherwise():
+    X = np.arange(60, dtype=np.float32).reshape(10, 2, 3)
+    view = take_rows(X, np.arange(3, 8))
+    assert np.shares_memory(view, X) and np.array_equal(view, X[3:8])
+    gathered = take_rows(X, np.array([1, 4, 5]))
+    assert not np.shares_memory(gathered, X) and np.array_equal(gathered, X[[1, 4, 5]])
+    rows = np.array([0, 1, 2, 5, 6, 9])
+    blocks = list(row_blocks(X, rows, 3))
+    assert [r0 for r0, _ in blocks] == [0, 3]
+    assert np.shares_memory(blocks[0][1], X) and not np.shares_memory(blocks[1][1], X)
+    assert np.array_equal(np.concatenate([b for _, b in blocks]), X[rows])
 
 
 def test_first_seen_reads_each_challenge_with_its_own_mode():

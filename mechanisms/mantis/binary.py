@@ -51,7 +51,7 @@ from mechanisms.mantis.clones import clone_post_pass
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, MemoryFitCache, fit_key
 from mechanisms.mantis.logistic import QuadraticElasticNet, ridge_step
-from mechanisms.mantis.panel import Mode, presence
+from mechanisms.mantis.panel import Mode, in_columns, presence
 from mechanisms.mantis.series import capped_history, forward_rows
 from mechanisms.mantis.significance import forecast_test, holm, ranks
 
@@ -288,7 +288,7 @@ def binary_salience(
     X, sidx, prices, hotkeys, cols = checked_panel(X, sidx, prices, hotkeys, mode)
     with single_threaded():  # the clone pass included
         if mode == "compat":
-            return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params)
+            return _salience(in_columns(X, cols), sidx, prices, [hotkeys[c] for c in cols], mode, params)
         if np.any(np.diff(sidx) <= 0):  # fixed reads rows as views: time order first
             order = np.argsort(sidx, kind="stable")
             X, sidx, prices = X[order], sidx[order], prices[order]

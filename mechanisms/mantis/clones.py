@@ -336,6 +336,22 @@ def group_shares(root: np.ndarray, present: np.ndarray, seen: np.ndarray) -> tup
     return rep, share
 
 
+def join_groups(groups: Iterable[Sequence[str]], hotkeys: Sequence[str], root: np.ndarray | None = None) -> np.ndarray:
+    """(H,) each column's group root, the first column of its group, after joining `groups` (of
+    hotkeys) into `root` (default: every column alone); groups that share a member merge."""
+    root = np.arange(len(hotkeys)) if root is None else np.array(root, dtype=np.intp)
+    index = {h: j for j, h in enumerate(hotkeys)}
+    for group in groups:
+        members = sorted({int(root[index[h]]) for h in group})
+        root[np.isin(root, members)] = members[0]
+    return root
+
+
+def is_roots(v: np.ndarray, H: int) -> bool:
+    """Whether a stored vector is a valid group-root vector of H columns (every root its own root)."""
+    return v.shape == (H,) and bool(np.isin(v, np.arange(H)).all()) and bool((v[v.astype(np.intp)] == v).all())
+
+
 # -- soft cohorts -------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ and a scorer given a cache returns bit for bit what it returns without one. The 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import numpy as np
@@ -43,16 +44,48 @@ class MemoryFitCache:
         self.fits[key] = np.asarray(value, dtype=np.float64).copy()
 
 
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """array[index] as a part of `fit_key`: the same key as that array, hashed a block of rows at a
+    time, so a fit's training rows are never copied whole just to be named."""
+
+    array: np.ndarray
+    index: np.ndarray
+
+    BLOCK = 2048
+
+
+def _update(h: "hashlib._Hash", part: np.ndarray | Rows) -> None:
+    """Hash an array (or `Rows`) by dtype, shape and bytes."""
+    if isinstance(part, Rows):
+        shape = (len(part.index),) + part.array.shape[1:]
+        h.update(f"|{part.array.dtype.str}{shape}|".encode())
+        for r0 in range(0, len(part.index), Rows.BLOCK):
+            h.update(np.ascontiguousarray(part.array[part.index[r0 : r0 + Rows.BLOCK]]).data)
+        return
+    a = np.ascontiguousarray(part)
+    h.update(f"|{a.dtype.str}{a.shape}|".encode())
+    h.update(a.data)
+
+
 def fit_key(tag: str, *parts: object) -> bytes:
-    """A 32-byte key over a tag and parts: arrays by dtype, shape and bytes; anything else by repr."""
+    """A 32-byte key over a tag and parts: arrays (and `Rows`) by dtype, shape and bytes; anything
+    else by repr."""
     h = hashlib.sha256(tag.encode())  # SHA-256: twice BLAKE2b's speed where the CPU has SHA extensions
     for part in parts:
-        if isinstance(part, np.ndarray):
-            a = np.ascontiguousarray(part)
-            h.update(f"|{a.dtype.str}{a.shape}|".encode())
-            h.update(a.data)
+        if isinstance(part, (np.ndarray, Rows)):
+            _update(h, part)
         else:
             h.update(f"|{part!r}|".encode())
+    return h.digest()
+
+
+def digest(*arrays: np.ndarray | Rows) -> bytes:
+    """SHA-256 over arrays' (or `Rows`') dtypes, shapes and bytes: a short stand-in for large inputs
+    in a fit key."""
+    h = hashlib.sha256()
+    for a in arrays:
+        _update(h, a)
     return h.digest()
 
 

@@ -61,9 +61,10 @@ Modes:
         τ is large and its |coef| is kept whole. The evidence is the miner's own forecast, not
         its marginal value given the others, so k exact clones share the original's |coef|
         (L2 splits it evenly) and keep its evidence share: cloning neither gains nor loses.
-      - H3, copies and splits gain nothing: exact clones and soft cohorts (§12.1's finders on the
-        newest scan_rows rows) are reduced to the member that submitted on the most rows before
-        the fits, and the group's score is shared by the rows each member submitted among those
+      - H3, copies and splits gain nothing: exact clones and soft cohorts (§12.1's finders, on the
+        newest scan_rows rows; cohorts, which need days of joint rows, on the whole days before
+        today, found once a day and kept: `kept_cohorts`) are reduced to the member that
+        submitted on the most rows before the fits, and the group's score is shared by the rows each member submitted among those
         the gate read (`clones.group_shares`: a copy that appears today takes nothing, and cannot
         stand for the group under a smaller hotkey) (compat collapses and equalises after the fit,
         where near-copies that miss the exact-clone tolerance inflate the L2 fit's Σ|coef|: 30 of
@@ -120,21 +121,26 @@ from scipy.fft import prev_fast_len
 from sklearn.linear_model import LogisticRegression
 
 from mechanisms.mantis.clones import (
+    MIN_CORR,
+    MIN_ROWS,
     SCAN_ROWS,
     clone_post_pass,
     find_clusters,
     find_correlated_cohorts,
     group_shares,
+    is_roots,
+    join_groups,
 )
 from mechanisms.mantis.entry import checked_panel, single_threaded
-from mechanisms.mantis.fitcache import FitCache, fit_key, kept
-from mechanisms.mantis.panel import Mode, presence
+from mechanisms.mantis.fitcache import FitCache, Rows, fit_key, kept
+from mechanisms.mantis.panel import Mode, in_columns, presence, row_blocks, take_rows
 from mechanisms.mantis.significance import causal_z, gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit, trailing_std,
 )
 
 _BLOCK_ROWS = 4096  # row block of the feature pass: bounded temporaries
+_BLOCK_COLS = 32  # column block of a fit's standardisation and of the gate's per-miner reads
 
 
 @dataclass(frozen=True)
@@ -255,10 +261,10 @@ def _logit(p: np.ndarray, eps: float, mode: Mode) -> np.ndarray:
 
 
 def hitfirst_features(
-    X: np.ndarray, mode: Mode, eps: float = EPS, rows: np.ndarray | None = None
+    X: np.ndarray, mode: Mode, eps: float = EPS, rows: np.ndarray | None = None, cols: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(up, dn, present) for the rows `rows` of X (all rows by default): (N, H) float64 logits of
-    P(up first) and P(down first) and the (N, H) presence mask.
+    """(up, dn, present) for the rows `rows` and columns `cols` of X (all by default): (N, H)
+    float64 logits of P(up first) and P(down first) and the (N, H) presence mask.
 
     A submitted vector is clipped to [eps, 1 − eps] and renormalised to sum 1; up = logit of the
     first element, dn = logit of the second; 0 where the miner did not submit; non-finite → 0.
@@ -270,11 +276,11 @@ def hitfirst_features(
     if X.ndim != 3 or X.shape[2] != 3:
         raise ValueError(f"X must be (T, H, 3), got shape {X.shape}")
     rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
-    N, H = len(rows), X.shape[1]
+    N, H = len(rows), X.shape[1] if cols is None else len(cols)
     up, dn = np.zeros((N, H)), np.zeros((N, H))
     present = np.zeros((N, H), dtype=bool)
-    for r0 in range(0, N, _BLOCK_ROWS):
-        block = np.asarray(X[rows[r0 : r0 + _BLOCK_ROWS]], dtype=np.float64)
+    for r0, block in row_blocks(X, rows, _BLOCK_ROWS):
+        block = np.asarray(block if cols is None else block[:, cols], dtype=np.float64)
         here = presence(block, mode)
         with np.errstate(invalid="ignore", over="ignore"):
             clipped = [np.clip(np.where(np.isnan(block[:, :, d]), 0.0, block[:, :, d]), eps, 1 - eps) for d in range(3)]
@@ -338,13 +344,17 @@ def _standardise(F: np.ndarray, present: np.ndarray, train: np.ndarray) -> tuple
     """H1: per miner, the mean over its present training rows and the std over all training rows
     with absent rows at that mean; scale 0 marks a column to zero (fewer than two present rows, or a
     feature that does not vary)."""
-    Ft, Pt = F[train], present[train]
-    count = Pt.sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        varies = (count >= 2) & (np.where(Pt, Ft, -np.inf).max(axis=0) > np.where(Pt, Ft, np.inf).min(axis=0))
-    mean = np.where(varies, np.where(Pt, Ft, 0.0).sum(axis=0) / np.maximum(count, 1), 0.0)
-    dev = np.where(Pt, Ft - mean, 0.0)
-    scale = np.where(varies, np.sqrt((dev * dev).sum(axis=0) / max(len(train), 1)), 0.0)
+    H = F.shape[1]
+    mean, scale = np.zeros(H), np.zeros(H)
+    for c0 in range(0, H, _BLOCK_COLS):  # a block of columns at a time: (rows, 32) temporaries
+        c = slice(c0, c0 + _BLOCK_COLS)
+        Ft, Pt = F[train, c], present[train, c]
+        count = Pt.sum(axis=0)
+        with np.errstate(invalid="ignore"):
+            varies = (count >= 2) & (np.where(Pt, Ft, -np.inf).max(axis=0) > np.where(Pt, Ft, np.inf).min(axis=0))
+        mean[c] = np.where(varies, np.where(Pt, Ft, 0.0).sum(axis=0) / np.maximum(count, 1), 0.0)
+        dev = np.where(Pt, Ft - mean[c], 0.0)
+        scale[c] = np.where(varies, np.sqrt((dev * dev).sum(axis=0) / max(len(train), 1)), 0.0)
     return mean, scale
 
 
@@ -453,14 +463,16 @@ def _standardised_fit(F: np.ndarray, present: np.ndarray, y: np.ndarray, train: 
         cols = np.flatnonzero(scale > 0)
         coef = np.zeros(H)
         if len(cols):
-            D = (F[np.ix_(train, cols)] - mean[cols]) * (1.0 / scale[cols])
+            D = F[np.ix_(train, cols)]  # the one (rows, H) copy a fit holds: standardised in place
+            D -= mean[cols]
+            D *= 1.0 / scale[cols]
             D[~present[np.ix_(train, cols)]] = 0.0
             coef[cols] = fold_fit(D, y[train], params)
         return np.concatenate([coef, mean, scale])
 
     key = None if cache is None else fit_key(
         "hitfirst.standardised-fit", sklearn.__version__, params.C, params.max_iter, params.tol,
-        params.random_state, F[train], present[train], np.asarray(y[train], dtype=np.int64))
+        params.random_state, Rows(F, train), Rows(present, train), np.asarray(y[train], dtype=np.int64))
     out = kept(cache, key, fit, lambda v: v.shape == (3 * H,) and bool(np.isfinite(v).all()))
     return out[:H], out[H : 2 * H], out[2 * H :]
 
@@ -574,18 +586,19 @@ def significance_gate(
             before[1:] = o[:-1]
             outcomes.append((F, np.fft.rfft(o), np.fft.rfft(np.where(pair, o, 0.0)),
                              np.fft.rfft(np.where(pair, before, 0.0))))
-    by_miner = [(np.ascontiguousarray(F[first:].T), A, B, C) for F, A, B, C in outcomes]  # rows: one miner each
     window = params.sig_horizons * params.ahead
     tested = []
     for j in range(H):
+        if j % _BLOCK_COLS == 0:  # a block of miners' series, each contiguous (rows: one miner each)
+            block = [np.ascontiguousarray(F[first:, j : j + _BLOCK_COLS].T) for F, *_ in outcomes]
         here = present[first:, j]
         if np.count_nonzero(here & known) < min_shift:
             continue
         raw = white = None
-        for FT, A, B, C in by_miner:
+        for FT, (_, A, B, C) in zip(block, outcomes):
             # each value against the miner's own past (`causal_z`): a level that wanders, the
             # price's above all, is no skill however it meets the labels that follow
-            cz = causal_z(FT[j][here], window)
+            cz = causal_z(FT[j % _BLOCK_COLS][here], window)
             ok = np.isfinite(cz)
             r = ranks(cz[ok])
             sd = float(r.std()) if len(r) else 0.0
@@ -684,20 +697,32 @@ def hitfirst_salience(
     if not hotkeys:
         return {}
     with single_threaded():  # the clone pass included
-        return _salience(X[:, cols], sidx, prices, [hotkeys[c] for c in cols], mode, params, cache)
+        return _salience(in_columns(X, cols), sidx, prices, [hotkeys[c] for c in cols], mode, params, cache)
 
 
-def copy_groups(X: np.ndarray, hotkeys: list[str], mode: Mode) -> np.ndarray:
+def copy_groups(X: np.ndarray, hotkeys: list[str], mode: Mode, cohorts: np.ndarray | None = None) -> np.ndarray:
     """(H,) each miner's group root (the index of its group's first hotkey; hotkeys sorted): exact
-    clones and soft cohorts of §12.1 on X's rows, joined (H3)."""
-    root = np.arange(len(hotkeys))
-    index = {h: j for j, h in enumerate(hotkeys)}
-    for group in find_clusters(X, hotkeys, mode=mode) + find_correlated_cohorts(X, hotkeys, mode=mode):
-        members = sorted({int(root[index[h]]) for h in group})
-        for j in range(len(root)):
-            if root[j] in members:
-                root[j] = members[0]
-    return root
+    clones of §12.1 on X's rows, joined with the soft cohorts' roots `cohorts` (default: §12.1's
+    cohort finder on X's rows) (H3)."""
+    if cohorts is None:
+        cohorts = join_groups(find_correlated_cohorts(X, hotkeys, mode=mode), hotkeys)
+    return join_groups(find_clusters(X, hotkeys, mode=mode), hotkeys, cohorts)
+
+
+def kept_cohorts(X: np.ndarray, sidx: np.ndarray, rows: np.ndarray, hotkeys: list[str], p: HitfirstParams,
+                 cache: FitCache | None = None) -> np.ndarray:
+    """(H,) soft-cohort roots (§12.1's finder) on the whole days of the history `rows` before the
+    current day (the gate's days, `gate_window`), at most scan_rows of them, looked up in `cache` by
+    exactly its inputs: a cohort needs days of joint rows, so a day's lag costs nothing, and each
+    day's cohorts are found once (exact clones, which need a single row's copy, are found every
+    epoch)."""
+    s = sidx[rows]
+    lo, hi = gate_window(int(s[0]), int(s[-1]), p.rows_per_day, p.history_days * p.rows_per_day, 0, 0)
+    window = rows[int(np.searchsorted(s, lo)) : int(np.searchsorted(s, hi))][-p.scan_rows :]
+    H = len(hotkeys)
+    key = None if cache is None else fit_key("hitfirst.cohorts", MIN_ROWS, MIN_CORR, tuple(hotkeys), Rows(X, window))
+    compute = lambda: join_groups(find_correlated_cohorts(take_rows(X, window), hotkeys, mode="fixed"), hotkeys)  # noqa: E731
+    return kept(cache, key, compute, lambda v: is_roots(v, H)).astype(np.intp)
 
 
 def _salience(
@@ -709,13 +734,13 @@ def _salience(
         return _compat_salience(X, sidx, prices, hotkeys, p)
     rows = training_rows(sidx, prices, mode, p)
     if len(rows):  # H3: each copy group is scored once and its score is shared (`group_shares`)
-        root = copy_groups(X[rows[-p.scan_rows :]], hotkeys, mode)
+        root = copy_groups(take_rows(X, rows[-p.scan_rows :]), hotkeys, mode, kept_cohorts(X, sidx, rows, hotkeys, p, cache))
         if (root != np.arange(len(hotkeys))).any():
             s = sidx[rows]
             lo, hi = gate_bounds(int(s[0]), int(s[-1]) - p.ahead, p)  # a horizon back: about the newest label
             rep, share = group_shares(root, presence(X, mode)[rows], (s >= lo) & (s < hi))
             reps = np.unique(rep)
-            scored = _fixed_salience(X[:, reps], sidx, prices, [hotkeys[j] for j in reps], p, cache)
+            scored = _fixed_salience(X, sidx, prices, [hotkeys[j] for j in reps], p, cache, cols=reps)
             paid = np.array([scored[hotkeys[rep[j]]] * share[j] for j in range(len(hotkeys))]) if scored else []
             total = float(np.sum(paid))
             return {h: float(v / total) for h, v in zip(hotkeys, paid)} if total > 0 else {}
@@ -753,14 +778,15 @@ def _compat_salience(
         return {}
     salience = {hk: float(v) for hk, v in zip(hotkeys, importance / total)}
     # the post-pass reads the newest scan_rows rows only: hand it just those (no copy of the rest)
-    return clone_post_pass(salience, X[rows[-p.scan_rows :]], hotkeys, mode=mode, scan_rows=p.scan_rows)
+    return clone_post_pass(salience, take_rows(X, rows[-p.scan_rows :]), hotkeys, mode=mode, scan_rows=p.scan_rows)
 
 
 def _fixed_salience(
     X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: list[str], p: HitfirstParams,
-    cache: FitCache | None = None,
+    cache: FitCache | None = None, cols: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Fixed mode on a panel whose columns are distinct miners (copy groups reduced, H3)."""
+    """Fixed mode on the columns `cols` of X (default: all), distinct miners (copy groups reduced,
+    H3), read from X in row blocks (no copy of the panel)."""
     rows = training_rows(sidx, prices, "fixed", p)
     if len(rows) < max(p.min_rows, 1):
         return {}
@@ -776,7 +802,7 @@ def _fixed_salience(
     span = rows[labelled[0] : labelled[-1] + 1]
     s, labels = s[labelled[0] : labelled[-1] + 1], labels[labelled[0] : labelled[-1] + 1]
     labelled = np.flatnonzero(labels >= 0)
-    up, dn, present = hitfirst_features(X, "fixed", p.eps, rows=span)
+    up, dn, present = hitfirst_features(X, "fixed", p.eps, rows=span, cols=cols)
 
     passed = kept_gate(up, dn, present, labels, s, int(sidx[rows[0]]), p, cache)  # H4
     if not passed.any():

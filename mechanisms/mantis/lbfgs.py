@@ -139,15 +139,14 @@ from typing import Hashable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 from scipy.fft import prev_fast_len
-from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 
 from mechanisms.mantis.bootstrap import block_bootstrap_coefs
-from mechanisms.mantis.clones import group_shares
+from mechanisms.mantis.clones import group_shares, is_roots
 from mechanisms.mantis.entry import checked_panel, single_threaded
-from mechanisms.mantis.fitcache import FitCache, fit_key, kept
-from mechanisms.mantis.panel import Mode, presence
-from mechanisms.mantis.significance import gate_window, holm, ranks, shift_p
+from mechanisms.mantis.fitcache import FitCache, Rows, digest, fit_key, kept
+from mechanisms.mantis.panel import Mode, presence, row_blocks
+from mechanisms.mantis.significance import average_ranks, gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit,
     trailing_std,
@@ -521,10 +520,8 @@ def kept_cohorts(raw: np.ndarray, present: np.ndarray, sidx: np.ndarray, p: Lbfg
     w = slice(*(int(i) for i in np.searchsorted(sidx, [lo, hi])))
     H = raw.shape[1]
     key = None if cache is None else fit_key(
-        "lbfgs.cohorts.v1", p.cohort_min_rows, p.cohort_mean_tol, p.cohort_corr, _digest(raw[w], present[w]))
-    root = kept(cache, key, lambda: find_cohorts(raw[w], present[w], p),
-                lambda v: v.shape == (H,) and bool(np.isin(v, np.arange(H)).all())
-                and bool((v[v.astype(np.intp)] == v).all()))
+        "lbfgs.cohorts.v1", p.cohort_min_rows, p.cohort_mean_tol, p.cohort_corr, digest(raw[w], present[w]))
+    root = kept(cache, key, lambda: find_cohorts(raw[w], present[w], p), lambda v: is_roots(v, H))
     return root.astype(np.intp)
 
 
@@ -556,27 +553,23 @@ class _Data:
     cache: FitCache | None = None  # fixed mode (S8): fits and closed segments' edges by their inputs
 
 
-def _row_blocks(X: np.ndarray, rows: np.ndarray):
-    """(r0, X[rows[r0 : r0 + _BLOCK_ROWS]]) per block of rows: a view where the rows are consecutive
-    (a panel's history usually is), a copy otherwise."""
-    for r0 in range(0, len(rows), _BLOCK_ROWS):
-        r = rows[r0 : r0 + _BLOCK_ROWS]
-        consecutive = len(r) and r[-1] - r[0] == len(r) - 1 and bool((np.diff(r) == 1).all())
-        yield r0, (X[r[0] : r[-1] + 1] if consecutive else X[r])
-
-
 def _read(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, dims: slice) -> np.ndarray:
     """X[rows][:, cols, dims] as float32 with non-finite values → 0, read in row blocks."""
     out = np.empty((len(rows), len(cols), len(range(*dims.indices(X.shape[2])))), dtype=np.float32)
-    for r0, block in _row_blocks(X, rows):
-        block = block[:, :, dims]
-        out[r0 : r0 + len(block)] = np.where(np.isfinite(block), block, np.float32(0))[:, cols]
+    whole = np.array_equal(cols, np.arange(X.shape[1]))
+    for r0, block in row_blocks(X, rows, _BLOCK_ROWS // 4):  # (a block the cache holds)
+        o = out[r0 : r0 + len(block)]
+        if whole:
+            o[...] = block[:, :, dims]
+        else:
+            np.take(block[:, :, dims], cols, axis=1, out=o)
+        np.copyto(o, np.float32(0), where=~np.isfinite(o))
     return out
 
 
 def _present(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, mode: Mode) -> np.ndarray:
     out = np.empty((len(rows), len(cols)), dtype=bool)
-    for r0, block in _row_blocks(X, rows):
+    for r0, block in row_blocks(X, rows, _BLOCK_ROWS):
         out[r0 : r0 + len(block)] = presence(block, mode)[:, cols]
     return out
 
@@ -715,16 +708,6 @@ def anchored_segments(sidx: np.ndarray, p: LbfgsParams) -> list[Segment]:
     return out
 
 
-def _digest(*arrays: np.ndarray) -> bytes:
-    """SHA-256 over arrays' dtypes, shapes and bytes: a short stand-in for large inputs in a fit key."""
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"|{a.dtype.str}{a.shape}|".encode())
-        h.update(a.data)
-    return h.digest()
-
-
 def _lookup(cache: FitCache | None, key: bytes, compute) -> np.ndarray:
     """The stored float64 array under `key`, or `compute()` stored there; downstream values are always
     computed from the array as stored, so a hit and a fresh fit give the same bits."""
@@ -800,7 +783,7 @@ def _segment_edge(d: _Data, rows: np.ndarray, y: np.ndarray, p: LbfgsParams, clo
     """probability_edge on a segment's validation rows; a closed segment's is kept in the cache."""
     if not closed:
         return probability_edge(d, rows, y, p)
-    key = fit_key("lbfgs.edge.v1", p.prob_floor, _digest(d.raw[rows], d.present[rows], y))
+    key = fit_key("lbfgs.edge.v1", p.prob_floor, digest(Rows(d.raw, rows), Rows(d.present, rows), y))
     return _lookup(d.cache, key, lambda: probability_edge(d, rows, y, p))
 
 
@@ -812,13 +795,12 @@ def _meta_weights(d: _Data, rows: np.ndarray, y: np.ndarray, votes: np.ndarray, 
     normalised to a maximum of 1; all ones when no model has weight. The weights are looked up by
     the hash of exactly these inputs (a segment's training rows lie in the past: every epoch finds
     them), and the models by the hash of theirs."""
-    raw = d.raw[rows]
     if d.cache is None:
-        return _meta_weights_of(d, raw, y, votes, k, p)
+        return _meta_weights_of(d, d.raw[rows], y, votes, k, p)
     key = fit_key("lbfgs.meta.v1", p.prob_floor, p.cls_C, p.cls_max_iter, p.replicates, p.block, p.seed,
                   p.cls_seed_stride, p.recent, p.recent_mass, p.active_p, p.active_frac, p.top_by_ba, k,
-                  _digest(raw, votes, y))
-    return _lookup(d.cache, key, lambda: _meta_weights_of(d, raw, y, votes, k, p))
+                  digest(Rows(d.raw, rows), votes, y))
+    return _lookup(d.cache, key, lambda: _meta_weights_of(d, d.raw[rows], y, votes, k, p))
 
 
 def _meta_weights_of(d: _Data, raw: np.ndarray, y: np.ndarray, votes: np.ndarray, k: int,
@@ -831,7 +813,7 @@ def _meta_weights_of(d: _Data, raw: np.ndarray, y: np.ndarray, votes: np.ndarray
     x = raw[:, sel]
     seed = p.seed + p.cls_seed_stride * (k + 1)
     key = fit_key("lbfgs.cls.v1", p.prob_floor, p.cls_C, p.cls_max_iter, p.replicates, p.block, seed, p.recent,
-                  p.recent_mass, _digest(x, y))
+                  p.recent_mass, digest(x, y))
 
     def fit() -> np.ndarray:
         coefs = np.full((N_CLASSES, len(sel)), np.nan)  # NaN: no model for that bucket
@@ -1016,7 +998,10 @@ def auc_columns(F: np.ndarray, y: np.ndarray, present: np.ndarray | None = None)
         n0 = len(t) - n1
         if n1 == 0 or n0 == 0:
             continue
-        ranks = rankdata(f)
+        if np.isnan(f).any():  # (rankdata's NaN policy)
+            out[j] = np.nan
+            continue
+        ranks = average_ranks(f)
         out[j] = (ranks[t == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
     return out
 
@@ -1088,7 +1073,7 @@ def _q_fit(d: _Data, train: np.ndarray, hit: np.ndarray, active: np.ndarray, col
     present = d.present[train]
     times = d.sidx[train]
     key = fit_key("lbfgs.q.v1", p.q_C, p.q_max_iter, p.replicates, p.block, seed, p.recent, p.recent_mass, EPS,
-                  _digest(values, present, active, hit, times))
+                  digest(values, present, active, hit, times))
 
     def fit() -> np.ndarray:
         Z = _q_features(d, train, col)
@@ -1104,7 +1089,7 @@ def _q_auc(d: _Data, val: np.ndarray, hit: np.ndarray, col: int, closed: bool) -
     """(R,) each miner's AUC of its q on the validation rows it submitted; a closed segment's is kept."""
     if not closed:
         return auc_columns(_q_features(d, val, col), hit, d.present[val])
-    key = fit_key("lbfgs.qauc.v1", EPS, _digest(_q_values(d, val, col), d.present[val], hit))
+    key = fit_key("lbfgs.qauc.v1", EPS, digest(_q_values(d, val, col), d.present[val], hit))
     return _lookup(d.cache, key, lambda: auc_columns(_q_features(d, val, col), hit, d.present[val]))
 
 
@@ -1204,7 +1189,7 @@ def significance_gate(d: _Data, bins: Bins, p: LbfgsParams) -> tuple[np.ndarray,
     for c0 in range(0, len(tested), _GATE_CHUNK):
         chunk = tested[c0 : c0 + _GATE_CHUNK]
         values = np.empty((len(rows), len(chunk), DIM), dtype=np.float32)
-        for r0, block in _row_blocks(d.X, d.rows[rows]):
+        for r0, block in row_blocks(d.X, d.rows[rows], _BLOCK_ROWS):
             values[r0 : r0 + len(block)] = block[:, d.cols[chunk]]
         here = d.present[rows][:, chunk]
         for m, j in enumerate(chunk):
@@ -1237,7 +1222,7 @@ def kept_gate(d: _Data, bins: Bins, p: LbfgsParams, first: int) -> tuple[np.ndar
     key = None
     if d.cache is not None:
         h = hashlib.sha256()
-        for _, block in _row_blocks(d.X, window.rows):
+        for _, block in row_blocks(d.X, window.rows, _BLOCK_ROWS):
             h.update(np.ascontiguousarray(block).data)
         key = fit_key("lbfgs.gate.v1", p.sig_alpha, p.sig_min_shift, p.active_frac, p.ahead, p.q_thresholds,
                       p.q_sigma_window, EPS, h.digest(), d.cols, window.sidx, window.prices, window.present,

@@ -40,9 +40,14 @@ def ranks(values: np.ndarray) -> np.ndarray:
     the Mann–Whitney form of the AUC (a binary outcome) and no single extreme value can dominate it."""
     out = np.full(len(values), np.nan)
     ok = np.flatnonzero(np.isfinite(values))
-    if not len(ok):
-        return out
-    v = values[ok]
+    if len(ok):
+        out[ok] = average_ranks(values[ok])
+    return out
+
+
+def average_ranks(v: np.ndarray) -> np.ndarray:
+    """Average ranks (1..n) of values without NaN, ties shared (scipy's rankdata, without its
+    per-call overhead: the AUC loops call it for every miner)."""
     order = np.argsort(v)  # any order of equal values gives the same average ranks
     sorted_v = v[order]
     first = np.r_[True, sorted_v[1:] != sorted_v[:-1]]
@@ -52,8 +57,7 @@ def ranks(values: np.ndarray) -> np.ndarray:
     mean_rank = (starts + ends + 1) / 2.0  # ranks are 1-based: the mean of start+1 .. end
     r = np.empty(len(v))
     r[order] = mean_rank[group]
-    out[ok] = r
-    return out
+    return r
 
 
 def shift_statistics(forecasts: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
