@@ -3,7 +3,10 @@
 A fit's key is a hash of the exact inputs it was fitted on (mechanisms/mantis/fitcache.py), so a
 file is never stale: a rerun of any epoch finds the fits its data implies and refits the rest.
 A file that cannot be read is a miss and is fitted again; a store that cannot be written costs
-time, never a result.
+time, never a result. Every read marks its file as used, and once a day the salience asset drops
+the files no epoch has read for `keep_days` (closed windows that the history cap has passed, gates
+of past days): the store stays the size of the live history, and a rerun of an older epoch fits
+what it needs again.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import io
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -35,10 +39,13 @@ class DirectoryFitCache:
     def get(self, key: bytes) -> np.ndarray | None:
         value = self.memory.get(key)
         if value is None:
-            value = _read_vector(self._path(key))
+            path = self._path(key)
+            value = _read_vector(path)
             if value is None:
                 self.misses += 1
                 return None
+            with contextlib.suppress(OSError):  # in use: `prune` keeps it
+                os.utime(path)
             self.memory[key] = value
         self.hits += 1
         return value
@@ -59,6 +66,30 @@ class DirectoryFitCache:
             if tmp is not None:  # a full disk must not fill up with half-written temporaries
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+
+    def prune(self, keep_days: float, now: float | None = None, every_s: float = 86_400.0) -> int:
+        """Remove the fits (and stray temporaries) not read or written for `keep_days`; at most once
+        per `every_s` (a marker file's time), so an epoch normally costs one stat. Returns how
+        many files went. Errors (a file already gone, a read-only store) are skipped."""
+        now = time.time() if now is None else now
+        marker = self.root / ".pruned"
+        try:
+            if now - marker.stat().st_mtime < every_s:
+                return 0
+        except OSError:
+            pass
+        cutoff, removed = now - keep_days * 86_400.0, 0
+        for path in self.root.glob("*/*"):
+            with contextlib.suppress(OSError):
+                if path.suffix in (".npy", ".tmp") and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            os.utime(marker, (now, now))
+        return removed
 
 
 _MAX_BYTES = 1 << 16  # a fit is a few dozen numbers: a larger file is not one
@@ -91,6 +122,8 @@ def _read_vector(path: Path) -> np.ndarray | None:
 
 class FitStore(dg.ConfigurableResource):
     base_dir: str  # the artifacts directory (the IO manager's)
+    # fits no epoch has read for this long are dropped (the fixed-mode history is 60 days)
+    keep_days: float = 90.0
 
     def cache(self, challenge: str) -> DirectoryFitCache:
         return DirectoryFitCache(Path(self.base_dir, "fits", safe_name(challenge)))

@@ -40,14 +40,14 @@ def _score(panel, rows: int, cache=None, params: HitfirstParams = P) -> dict[str
 
 
 def test_incremental_epochs_equal_scoring_from_scratch(tmp_path):
-    """Eight consecutive epochs scored with the fits kept (in memory and in the storage directory)
+    """Ten consecutive epochs scored with the fits kept (in memory and in the storage directory)
     give exactly what scoring each from scratch gives; an epoch refits only the newest fit of each
     model (and a fold that has just opened), and rescoring an epoch fits nothing."""
     panel = _panel()
     memory, stored = MemoryFitCache(), FitStore(base_dir=str(tmp_path)).cache("ETH-HITFIRST")
-    first = len(panel.block) - 8 * EPOCH
+    first = len(panel.block) - 10 * EPOCH
     paid = []
-    for epoch in range(8):
+    for epoch in range(10):
         rows = first + epoch * EPOCH
         scratch = _score(panel, rows)
         before = memory.misses
@@ -61,7 +61,7 @@ def test_incremental_epochs_equal_scoring_from_scratch(tmp_path):
     assert min(paid) >= 4  # the equality is about real results, not empty ones
     assert memory.hits > 3 * memory.misses
     fresh = FitStore(base_dir=str(tmp_path)).cache("ETH-HITFIRST")  # a rerun in a new process
-    assert _score(panel, first + 7 * EPOCH, fresh) == _score(panel, first + 7 * EPOCH)
+    assert _score(panel, first + 9 * EPOCH, fresh) == _score(panel, first + 9 * EPOCH)
     assert fresh.misses == 0 and fresh.hits > 0
 
 

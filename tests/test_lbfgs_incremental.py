@@ -1,6 +1,8 @@
 """LBFGS fixed mode's anchored segments and kept fits (S8, mechanisms/mantis/lbfgs.py): a cache never
 changes the salience, a warm cache fits nothing, and an epoch's new samples refit nothing."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from mechanisms.mantis import lbfgs
 from mechanisms.mantis.fitcache import MemoryFitCache
 from mechanisms.mantis.lbfgs import LbfgsParams, anchored_segments, lbfgs_salience
 from mechanisms.registry import MECHANISMS
+from resources.fits import FitStore
 
 PROFILE = profiles.load()
 CHALLENGE = PROFILE.challenge("ETH-LBFGS")
@@ -69,6 +72,30 @@ def test_an_epoch_of_new_samples_refits_nothing(panel, params, monkeypatch):
     assert not fits
     monkeypatch.undo()
     assert incremental == _score(panel, params)
+
+
+@pytest.mark.slow
+def test_ten_consecutive_epochs_equal_scoring_from_scratch(tmp_path, params):
+    """Ten consecutive epochs across a day boundary (where the kept gate and cohorts are computed
+    anew), each scored with the fits kept in the storage directory, give exactly what scoring it
+    from scratch gives, and a rerun of an epoch in a new process finds every fit."""
+    small = generate(spec_for(PROFILE, CHALLENGE, seed=5, miners=16))
+    p = replace(params, replicates=2)
+    sidx = small.sidx(PROFILE.chain.sample_every)
+    day = p.rows_per_day
+    boundary = (int(sidx[-1]) - 5 * EPOCH) // day * day
+    first = int(np.searchsorted(sidx, boundary)) - 5 * EPOCH
+    store = FitStore(base_dir=str(tmp_path)).cache("ETH-LBFGS")
+    paid = []
+    for epoch in range(10):
+        head = small.head(first + (epoch + 1) * EPOCH)
+        scratch = _score(head, p)
+        assert _score(head, p, cache=store) == scratch
+        paid.append(sum(v > 0 for v in scratch.values()))
+    assert sidx[first + EPOCH - 1] < boundary <= sidx[first + 10 * EPOCH - 1]
+    assert min(paid) >= 3  # the equality is about real results, not empty ones
+    fresh = FitStore(base_dir=str(tmp_path)).cache("ETH-LBFGS")
+    assert _score(head, p, cache=fresh) == scratch and fresh.misses == 0
 
 
 def test_compat_ignores_the_cache(panel, params):

@@ -77,11 +77,12 @@ def salience(context: dg.AssetExecutionContext, panels: dict[str, Panel], settin
     result = mechanism.score(panels[challenge.name], challenge.mode, challenge.params,
                              sample_every=profile.chain.sample_every, horizon_blocks=challenge.mantis.horizon_blocks,
                              cache=cache)
+    pruned = cache.prune(fits.keep_days) if cache is not None else 0
     top = sorted(result.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     context.add_output_metadata({
         "mechanism": f"{challenge.mechanism} ({challenge.mode})",
         "miners_with_salience": sum(v > 0 for v in result.values()),
-        **({"fits_reused": cache.hits, "fits_new": cache.misses} if cache is not None else {}),
+        **({"fits_reused": cache.hits, "fits_new": cache.misses, "fits_pruned": pruned} if cache is not None else {}),
         "top": dg.MetadataValue.md("| hotkey | salience |\n|---|---|\n" + "\n".join(f"| {h} | {v:.4f} |" for h, v in top if v > 0)),
         **charts.show(SALIENCE, context.partition_key, lambda: salience_png(challenge.name, int(keys["epoch"]), result)),
     })
