@@ -123,3 +123,20 @@ def test_hitfirst_near_copies_that_appear_today_take_nothing():
     after = _salience(attacked, challenge)
     assert after[copiers].sum() == 0.0
     assert after[victim] >= 0.9 * before[victim]
+
+
+def test_hitfirst_copy_rescaled_row_by_row_is_still_a_copy():
+    """The scorer clips and renormalises each probability vector, so a copy multiplied by a
+    different factor on each row (every value still in range) states exactly the original's
+    forecasts while its raw values need neither match nor correlate. Found as a copy or not, the
+    pair gains nothing: the copy's features are the original's, and the L2 fit splits one
+    coefficient between identical columns."""
+    challenge = _challenge("hitfirst")
+    panel = generate(spec_for(PROFILE, challenge, seed=0, miners=32))
+    before = _salience(panel, challenge)
+    victim = int(np.argmax(before))
+    rng = np.random.default_rng(5)
+    copy = panel.embeddings[:, victim] * rng.uniform(0.05, 1.0, size=(len(panel.block), 1)).astype(np.float32)
+    attacked, copier = _with_attackers(panel, [copy], prefix="zz-rescaled")
+    after = _salience(attacked, challenge)
+    assert after[victim] + after[copier].sum() <= 1.02 * before[victim]  # the pair is paid as the original
