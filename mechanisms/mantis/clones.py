@@ -114,15 +114,18 @@ def _own_means(X: np.ndarray, present: np.ndarray, cols: np.ndarray, mode: str) 
     T, H, D = X.shape
     compat = mode == "compat"
     acc = np.zeros((H, D), dtype=np.float32 if compat else np.float64)
+    # fixed reads float16/32 values as float32 (exact) and sums them in float64: the same bits as
+    # converting first, with half the bytes to mask
+    work = np.float32 if compat or X.dtype != np.float64 else np.float64
     for r0 in range(0, T, _BLOCK_ROWS):
         # (errstate: only ±inf inputs could overflow or meet inf − inf; the prefilter copes with that)
-        y = X[r0 : r0 + _BLOCK_ROWS].astype(acc.dtype)  # every column: a column's sum ignores the others
+        y = X[r0 : r0 + _BLOCK_ROWS].astype(work)  # every column: a column's sum ignores the others
         np.copyto(y, 0, where=~present[r0 : r0 + _BLOCK_ROWS, :, None] | np.isnan(y))
         with np.errstate(invalid="ignore", over="ignore"):
             if compat:
                 acc = np.add.reduce(np.concatenate([acc[None], y]), axis=0)
             else:
-                acc += y.sum(axis=0)
+                acc += np.add.reduce(y, axis=0, dtype=np.float64)
     counts = present.sum(axis=0)[:, None]
     with np.errstate(invalid="ignore", over="ignore"):
         mean = (acc.astype(np.float64) / np.maximum(counts, 1))[cols]

@@ -64,11 +64,12 @@ Modes:
       - H3, copies and splits gain nothing: exact clones and soft cohorts (§12.1's finders, on the
         newest scan_rows rows; cohorts, which need days of joint rows, on the whole days before
         today, found once a day and kept: `kept_cohorts`) are reduced to the member that
-        submitted on the most rows before the fits, and the group's score is shared by the rows each member submitted among those
-        the gate read (`clones.group_shares`: a copy that appears today takes nothing, and cannot
-        stand for the group under a smaller hotkey) (compat collapses and equalises after the fit,
-        where near-copies that miss the exact-clone tolerance inflate the L2 fit's Σ|coef|: 30 of
-        them took four times the original's pay). A miner's importance is also scaled by √f, f the
+        submitted on the most rows before the fits, and the group's score is shared by the rows
+        each member submitted among those the gate read (`clones.group_shares`: a copy that
+        appears today takes nothing, and cannot stand for the group under a smaller hotkey)
+        (compat collapses and equalises after the fit, where near-copies that miss the
+        exact-clone tolerance inflate the L2 fit's Σ|coef|: 30 of them took four times the
+        original's pay). A miner's importance is also scaled by √f, f the
         share of the importance fit's rows it submitted on: H1 leaves a column present on a
         fraction f about √f of a full miner's |coef|, so without it a model split over k hotkeys
         on disjoint rows earned √k times as much.

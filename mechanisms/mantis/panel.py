@@ -71,9 +71,7 @@ def row_blocks(X: np.ndarray, rows: np.ndarray, block_rows: int = _BLOCK_ROWS):
     """(r0, X[rows[r0 : r0 + block_rows]]) per block of rows: a view where the rows are consecutive
     (a panel's history usually is), a copy otherwise, so a scorer reading a panel holds one block."""
     for r0 in range(0, len(rows), block_rows):
-        r = rows[r0 : r0 + block_rows]
-        consecutive = len(r) and r[-1] - r[0] == len(r) - 1 and bool((np.diff(r) == 1).all())
-        yield r0, (X[r[0] : r[-1] + 1] if consecutive else X[r])
+        yield r0, take_rows(X, rows[r0 : r0 + block_rows])
 
 
 def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
