@@ -67,7 +67,6 @@ class DirectoryFitCache:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
 
-
     def prune(self, keep_days: float, now: float | None = None, every_s: float = 86_400.0) -> int:
         """Remove the fits (and stray temporaries) not read or written for `keep_days`; at most once
         per `every_s` (a marker file's time), so an epoch normally costs one stat. Returns how

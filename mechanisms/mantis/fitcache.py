@@ -16,6 +16,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from mechanisms.mantis.panel import row_blocks
+
 
 class FitCache(Protocol):
     """Stored fits by key: float64 arrays (coefficients, an intercept, a marker for "no model")."""
@@ -60,8 +62,8 @@ def _update(h: "hashlib._Hash", part: np.ndarray | Rows) -> None:
     if isinstance(part, Rows):
         shape = (len(part.index),) + part.array.shape[1:]
         h.update(f"|{part.array.dtype.str}{shape}|".encode())
-        for r0 in range(0, len(part.index), Rows.BLOCK):
-            h.update(np.ascontiguousarray(part.array[part.index[r0 : r0 + Rows.BLOCK]]).data)
+        for _, block in row_blocks(part.array, part.index, Rows.BLOCK):  # views where rows are consecutive
+            h.update(np.ascontiguousarray(block).data)
         return
     a = np.ascontiguousarray(part)
     h.update(f"|{a.dtype.str}{a.shape}|".encode())

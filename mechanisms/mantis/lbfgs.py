@@ -132,7 +132,6 @@ identical panels give identical salience on every validator (§14).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from typing import Hashable, Mapping, NamedTuple, Sequence
@@ -1219,14 +1218,10 @@ def kept_gate(d: _Data, bins: Bins, p: LbfgsParams, first: int) -> tuple[np.ndar
         return np.zeros(R, dtype=bool), np.zeros(R, dtype=bool)
     window = _Data(d.mode, d.sidx[w], d.prices[w], d.present[w], d.raw[w], d.X, d.rows[w], d.cols)
     window_bins = Bins(bins.labels[w], bins.returns[w], bins.sigma[w])  # (σ: unread by the gate)
-    key = None
-    if d.cache is not None:
-        h = hashlib.sha256()
-        for _, block in row_blocks(d.X, window.rows, _BLOCK_ROWS):
-            h.update(np.ascontiguousarray(block).data)
-        key = fit_key("lbfgs.gate.v1", p.sig_alpha, p.sig_min_shift, p.active_frac, p.ahead, p.q_thresholds,
-                      p.q_sigma_window, EPS, h.digest(), d.cols, window.sidx, window.prices, window.present,
-                      window_bins.labels, window_bins.returns)
+    key = None if d.cache is None else fit_key(
+        "lbfgs.gate.v2", p.sig_alpha, p.sig_min_shift, p.active_frac, p.ahead, p.q_thresholds, p.q_sigma_window, EPS,
+        Rows(d.X, window.rows), d.cols, window.sidx, window.prices, window.present, window_bins.labels,
+        window_bins.returns)
     ok = kept(d.cache, key, lambda: np.concatenate(significance_gate(window, window_bins, p)[:2]),
               lambda v: v.shape == (2 * R,) and bool(np.isin(v, (0.0, 1.0)).all()))
     return ok[:R] == 1.0, ok[R:] == 1.0
