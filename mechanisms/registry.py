@@ -12,6 +12,8 @@ from mechanisms.mantis.fitcache import FitCache
 from mechanisms.mantis.hitfirst import HitfirstParams, hitfirst_salience
 from mechanisms.mantis.lbfgs import LbfgsParams, lbfgs_salience
 from mechanisms.mantis.panel import Panel
+from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, FUNDING_PREFIX
+from mechanisms.mantis.xsec import FundingParams, XsecParams, funding_salience, xsec_salience
 
 
 def horizon_samples(horizon_blocks: int, sample_every: int) -> int:
@@ -35,6 +37,14 @@ class Mechanism:
     horizon_param: str = ""  # MANTIS: the params field holding the label horizon in samples
     value_rule: str = "signed"  # MANTIS: how a submitted vector is checked (protocol/validation.py)
     cached: bool = False  # MANTIS: the scorer keeps its fixed-mode fits in a FitCache (`cache=`)
+    # MANTIS multi-asset challenges: the assets of the vector (its dim), miners' values are objects
+    # {asset: value}, and the panel's prices are one column per asset, read under prefix + asset.
+    assets: tuple[str, ...] = ()
+    price_prefix: str = ""
+
+    def price_keys(self, price: str) -> tuple[str, ...]:
+        """The price snapshot keys a challenge's panel reads: one per asset, or its own price key."""
+        return tuple(self.price_prefix + a for a in self.assets) if self.assets else (price,)
 
     def check_overrides(self, overrides: Mapping[str, Any]) -> None:
         """Unknown names are errors, and so are the reserved ones (the horizon, the mode, …)."""
@@ -71,6 +81,10 @@ MECHANISMS: dict[str, Mechanism] = {
     "hitfirst": Mechanism("hitfirst", HitfirstParams, "mantis", HORIZON, hitfirst_salience, "ahead", cached=True),
     "lbfgs": Mechanism("lbfgs", LbfgsParams, "mantis", HORIZON, lbfgs_salience, "ahead", value_rule="lbfgs",
                        cached=True),
+    "xsec_rank": Mechanism("xsec_rank", XsecParams, "mantis", HORIZON, xsec_salience, "ahead", value_rule="object",
+                           assets=BREAKOUT_ASSETS),
+    "funding_xsec": Mechanism("funding_xsec", FundingParams, "mantis", HORIZON, funding_salience, "ahead",
+                              value_rule="object", assets=FUNDING_ASSETS, price_prefix=FUNDING_PREFIX),
     "almanac": Mechanism("almanac", AlmanacParams, "almanac",
                          {"mode": "the challenge's mode", "variant": "the challenge's almanac.variant",
                           "burn_uid": "weights.burn_uid"}),

@@ -93,7 +93,18 @@ class Challenge(Strict):
             if part != family and present:
                 raise ValueError(f"a {self.mechanism} challenge is of the {family} family; {part} settings do not apply")
         MECHANISMS[self.mechanism].check_overrides(self.params)  # raises ValueError naming the bad key
+        assets = MECHANISMS[self.mechanism].assets
+        if assets and self.mantis is not None:
+            if self.mantis.dim != len(assets):
+                raise ValueError(f"a {self.mechanism} challenge's dim is its {len(assets)} assets, not {self.mantis.dim}")
+            if self.mantis.price_key is not None:
+                raise ValueError(f"a {self.mechanism} challenge reads one price per asset; price_key does not apply")
         return self
+
+    @property
+    def price_keys(self) -> tuple[str, ...]:
+        """The price snapshot keys a MANTIS challenge's panel reads (one per asset for a multi-asset one)."""
+        return MECHANISMS[self.mechanism].price_keys(self.mantis.price)
 
 
 class Vesting(Strict):
@@ -287,8 +298,8 @@ class Profile(Strict):
         raise KeyError(f"no challenge {name!r} in profile {self.name!r}; it has {', '.join(c.name for c in self.challenges)}")
 
     def challenge_formats(self) -> list[ChallengeFormat]:
-        return [ChallengeFormat(c.name, c.mantis.ticker, c.mantis.dim, MECHANISMS[c.mechanism].value_rule)
-                for c in self.mantis_challenges]
+        return [ChallengeFormat(c.name, c.mantis.ticker, c.mantis.dim, MECHANISMS[c.mechanism].value_rule,
+                                MECHANISMS[c.mechanism].assets) for c in self.mantis_challenges]
 
     def payload_limits(self) -> Limits:
         """The body and plaintext a real payload of the profile's challenges needs, at most: larger

@@ -3,9 +3,15 @@
 Numbers are finite ints or floats, never booleans. A challenge whose value is malformed stays
 absent for that payload, with a reason; the other challenges of the same payload still count.
 
-Two value rules: `signed` (every number in [-1, 1], else the key is refused) and `lbfgs` (17
+Three value rules: `signed` (every number in [-1, 1], else the key is refused), `lbfgs` (17
 numbers of any size: five bucket probabilities clipped to [1e-6, 1 − 1e-6] and renormalised, then
-twelve barrier probabilities clipped alike; an all-zero vector stays zero, as the reference keeps it).
+twelve barrier probabilities clipped alike; an all-zero vector stays zero, as the reference keeps it)
+and `object` (multi-asset challenges: `{asset: value}`, or a flat list under the signed rule).
+
+An object is never refused: each asset's cell is its number in [-1, 1], or its one-element list
+clipped to [-1, 1], and 0 for anything else (missing, malformed, out of range); other keys are
+ignored. A 0 cell therefore means "no value for that asset": the ledger stores the whole vector and
+the scorers read exact zeros as absent cells, as the reference does (mantis.md §7.4).
 """
 
 from __future__ import annotations
@@ -29,11 +35,21 @@ class ChallengeFormat:
     name: str
     ticker: str
     dim: int
-    rule: str = "signed"  # signed | lbfgs
+    rule: str = "signed"  # signed | lbfgs | object
+    assets: tuple[str, ...] = ()  # object: the assets of the vector, in order (len == dim)
+
+    def __post_init__(self) -> None:
+        if self.rule == "object" and len(self.assets) != self.dim:
+            raise ValueError(f"{self.name}: an object value needs its {self.dim} assets, got {len(self.assets)}")
 
     def max_json_chars(self) -> int:
-        """The longest `"key": [v, …],` a well-formed value of this challenge needs."""
-        return max(len(self.name), len(self.ticker)) + 8 + self.dim * (NUMBER_CHARS + 2)
+        """The longest `"key": value, ` a well-formed value of this challenge needs: a list of `dim`
+        numbers, or for an object `{"asset": [v], …}` (a one-element list is an asset's longest form)."""
+        key = max(len(self.name), len(self.ticker)) + 8  # quotes, ": ", ", " and the brackets or braces
+        flat = self.dim * (NUMBER_CHARS + 2)  # each `v, `
+        if self.rule != "object":
+            return key + flat
+        return key + max(flat, sum(len(a) + 8 + NUMBER_CHARS for a in self.assets))  # each `"a": [v], `
 
 
 def max_plaintext_bytes(formats: Sequence[ChallengeFormat]) -> int:
@@ -87,6 +103,30 @@ def lbfgs_vector(value: Any, dim: int) -> tuple[list[float] | None, str | None]:
     return [v / total for v in p] + [_clip(x) for x in value[LBFGS_BUCKETS:]], None
 
 
+def _cell(x: Any) -> float:
+    """One asset's cell of an object value: a number in [-1, 1], a one-element numeric list clipped
+    to it (compared before float(), so an int of any size clips), else 0, "no value" (§9)."""
+    if isinstance(x, list) and len(x) == 1 and _number(x[0]):
+        return float(min(max(x[0], -1), 1))
+    if _number(x) and -1 <= x <= 1:
+        return float(x)
+    return 0.0
+
+
+def object_vector(value: Any, fmt: ChallengeFormat) -> tuple[list[float] | None, str | None]:
+    """(the stored vector, None) for a multi-asset value, or (None, why not) (§9).
+
+    An object yields one cell per asset of `fmt.assets`, in order, and is never refused; a flat
+    list must pass the signed rule whole; any other value is refused.
+    """
+    if isinstance(value, dict):
+        return [_cell(value.get(a)) for a in fmt.assets], None
+    if isinstance(value, list):
+        problem = vector_problem(value, fmt.dim)
+        return (None, problem) if problem else ([float(x) for x in value], None)
+    return None, f"not an object or list but {type(value).__name__}"
+
+
 def challenge_values(
     values: Mapping[str, Any], formats: Sequence[ChallengeFormat]
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
@@ -102,6 +142,8 @@ def challenge_values(
             continue
         if fmt.rule == "lbfgs":
             vector, problem = lbfgs_vector(values[key], fmt.dim)
+        elif fmt.rule == "object":
+            vector, problem = object_vector(values[key], fmt)
         else:
             problem = vector_problem(values[key], fmt.dim)
             vector = None if problem else [float(x) for x in values[key]]

@@ -166,7 +166,7 @@ def shift_test(forecasts: np.ndarray, outcomes: np.ndarray, min_shift: int) -> t
     return z, p
 
 
-def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
+def shift_p(cross: np.ndarray, n: int, min_shift: int, lumpy_floor: bool = True) -> tuple[float, float]:
     """(z, p): the aligned statistic S(0) against its circular shifts, S = irfft(cross) (length n).
 
     The null is S(k) for k in [min_shift, n − min_shift]; z = (S(0) − mean) / sd over it. Under the
@@ -186,7 +186,10 @@ def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
     resolution. Nor is p below the empirical (1 + #{null ≥ S(0)}) / (1 + m) where some shift
     reaches S(0) (a lucky spike on a rare outcome ties with every shift that lands on the same
     outcome). (nan, 1.0) with fewer than MIN_NULL shifts or a null that does not vary. The test
-    both HITFIRST and LBFGS gate salience with, on their spectra."""
+    both HITFIRST and LBFGS gate salience with, on their spectra. `lumpy_floor=False` drops the
+    kurtosis floor for forecasts that cannot be lumpy (ranks): the lumps left come from outcomes held
+    for hours (a skilled forecast's null is then the outcome's few independent periods aligned with
+    each other, excess kurtosis 6–9), whose persistence n_eff already counts."""
     m = n - 2 * min_shift + 1
     if min_shift < 1 or m < MIN_NULL:
         return math.nan, 1.0
@@ -206,7 +209,7 @@ def shift_p(cross: np.ndarray, n: int, min_shift: int) -> tuple[float, float]:
     n_eff = min(max(m / tau, 2.0), float(m))
 
     p = float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
-    if abs(float((((null - mean) / sd) ** 4).mean()) - 3.0) > MAX_EXCESS_KURTOSIS:
+    if lumpy_floor and abs(float((((null - mean) / sd) ** 4).mean()) - 3.0) > MAX_EXCESS_KURTOSIS:
         p = max(p, 1.0 / (1.0 + n_eff))  # a null far from normal: no tail beyond the test's resolution
     reached = int(np.count_nonzero(null >= S[0]))
     return z, max(p, (1.0 + reached) / (1.0 + m)) if reached else p

@@ -1,0 +1,692 @@
+"""XSEC-RANK and FUNDING-XSEC salience (mantis.md §11.5, §11.6): which miners rank assets against
+their cross-sectional median.
+
+Both challenges pool (row, asset) cells into one binary problem (does the asset beat the row's
+median: its forward return for XSEC, its funding-rate change over 8 hours for FUNDING) and walk
+forward over segments of rows: per segment a 1-D logistic model per miner picks the 20 best by
+AUC, their out-of-sample decision values feed a block-bootstrapped L2 meta-model, and each picked
+miner's importance is |coef| scaled by the meta-model's validation AUC, weighted by recency.
+
+Every 1-D model reads its miner's values at the ledger's float16 precision, so a fit needs only
+the counts of each of the 65 536 float16 values per class over its rows (`_Histograms`): the
+logistic objective is a sum over those counts, minimised exactly by Newton's method, and the
+AUC of a 1-D model's decision values is the AUC of the values themselves, reversed when its slope
+is negative. A miner's column is read once per segment, never pooled with the others: the panel
+is held at 2 bytes a cell and a run holds one miner's column (and the meta-model's 20) at a time.
+
+Compat mode follows the reference. Fixed mode applies F2 and F3 (every fit ends a horizon before
+what it is judged on), F5 (rows pair by sample index), F6 (the history is capped by sample index),
+F9 (stable ranking) and F10 (all bootstrap replicates), and adds:
+
+- X1, a significance gate: a miner is picked only if its forecasts, standardised against their own
+  past (`significance.causal_z`) and ranked per asset, track the labels better than the same
+  forecasts shifted circularly by a day or more (`significance.shift_p`, Holm at 5 % over the
+  miners tested). Persistent noise (AR(1) values, values held for hours) against labels 4 or
+  8 hours long otherwise wins AUCs that look like skill. Ranks leave a forecast no spikes, so the
+  null's lumps can only come from the labels, whose persistence the test's effective number of
+  shifts already counts: shift_p's kurtosis floor is off here (with labels held for a horizon or a
+  whole settlement, it would fail every skilled miner of a history shorter than months).
+- X2, copy groups: exact clones and soft cohorts (`clones`) over the newest days are scored once, on
+  the member that submitted most, and the group's importance is split by rows submitted. The
+  reference lets five copies of one model take five of the twenty places.
+- X3, standardised meta inputs: a base model's decision values have its own slope's scale, so on
+  raw inputs |coef| measures the inverse of that scale as much as information.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
+from mechanisms.mantis.entry import single_threaded
+from mechanisms.mantis.fitcache import FitCache
+from mechanisms.mantis.panel import Mode
+from mechanisms.mantis.significance import causal_z, fast_length, holm, ranks, shift_p
+
+SEED = 42
+_CODES = 1 << 16  # float16 bit patterns
+
+
+@dataclass(frozen=True)
+class XsecParams:
+    ahead: int = 240  # samples between a row and its label's price (the challenge's horizon)
+    lag: int = 60  # the reference's LAG: validation starts this long after a segment's start
+    chunk: int = 8000  # rows per walk-forward segment
+    top_k: int = 20  # miners the meta-model takes per segment
+    half_life: int = 3  # segments: recency weight γ = 0.5^(1/half_life)
+    min_rows: int = 200  # pooled cells a fit or a validation needs
+    min_fit: int = 50  # a miner's non-zero fit cells for selection
+    min_eval: int = 20  # … and eval cells
+    C: float = 0.5  # L2 inverse strength of the base and meta models
+    replicates: int = 20  # meta-model bootstrap replicates
+    block: int = 120  # bootstrap block length, pooled cells
+    min_history: int = 500  # rows with a label the panel needs
+    history: int = 86_400  # fixed (F6): samples of history kept (60 days); compat keeps 432 000 rows
+    # fixed mode
+    gate_alpha: float = 0.05  # X1: Holm's family-wise level
+    min_shift: int = 1440  # X1: the null's smallest circular shift, samples (a day)
+    gate_min_rows: int = 1440  # X1: rows a miner needs to be tested
+    clone_rows: int = 2880  # X2: the newest rows the copy scan reads
+
+    @property
+    def embargo(self) -> int:
+        return max(self.lag, self.ahead)
+
+
+@dataclass(frozen=True)
+class FundingParams(XsecParams):
+    ahead: int = 480
+    min_unique: int = 5  # distinct non-zero fit values a miner needs for selection
+    stale_std: float = 1e-4  # a (miner, asset) column whose std over paired rows is below this is zeroed
+    tolerance: float = 0.15  # pairing by sample index: the partner lies within int(tolerance · ahead)
+
+
+# -- float16 codes ------------------------------------------------------------------------------
+
+
+def _order_table() -> tuple[np.ndarray, np.ndarray]:
+    """(key of each float16 bit pattern, in value order; value of each key)."""
+    bits = np.arange(_CODES, dtype=np.uint32)
+    key = np.where(bits >= 0x8000, 0xFFFF - bits, bits + 0x8000).astype(np.uint16)
+    value = np.empty(_CODES)
+    value[key] = bits.astype(np.uint16).view(np.float16).astype(np.float64)
+    return key, value
+
+
+_KEY, _VALUE = _order_table()
+
+
+def _keys(v16: np.ndarray) -> np.ndarray:
+    """Monotone uint16 keys of float16 values (−0 and +0 differ: zeros are never counted)."""
+    return _KEY[v16.view(np.uint16)]
+
+
+# -- the pooled problem -------------------------------------------------------------------------
+
+
+@dataclass
+class _Pool:
+    """The (row, asset) cells with a label, row-major: `rows` (n,) row index, `t` (n,) time
+    coordinate (compat: the row; fixed: the sample index from the first row), `cell` (n,) flat
+    index into (rows, assets), `y` (n,) labels."""
+
+    X: np.ndarray  # (R, H, A) float16 values of the kept rows, NaN = no vector
+    rows: np.ndarray
+    t: np.ndarray
+    cell: np.ndarray
+    y: np.ndarray
+    zeroed: np.ndarray | None = None  # (H, A) bool: FUNDING's stale columns
+
+    def column(self, j: int) -> np.ndarray:
+        """Miner j's values at the pooled cells, float16, 0 where it has none."""
+        v = self.X[:, j, :].reshape(-1)[self.cell]
+        v = np.where(np.isnan(v), np.float16(0), v)
+        if self.zeroed is not None and self.zeroed[j].any():
+            v[self.zeroed[j][self.cell % self.X.shape[2]]] = 0
+        return v
+
+    def at(self, t: int) -> int:
+        """The first pooled cell at time ≥ t."""
+        return int(np.searchsorted(self.t, t, side="left"))
+
+
+def _labels_xsec(prices: np.ndarray, sidx: np.ndarray, ahead: int, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
+    """(rows (U,), y (U, A) in {0, 1, NaN}): the rows that have a partner `ahead` on and their labels
+    1[ret > nanmedian ret] (compat: the partner is `ahead` rows on; fixed: the sample `ahead` on)."""
+    T = len(prices)
+    if mode == "compat":
+        rows = np.arange(max(T - ahead, 0))
+        partner = rows + ahead
+    else:
+        at = np.searchsorted(sidx, sidx + ahead)
+        found = (at < T) & (sidx[np.minimum(at, T - 1)] == sidx + ahead)
+        rows, partner = np.flatnonzero(found), at[found]
+    p0, p1 = prices[rows], prices[partner]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret = np.where((p0 > 0) & (p1 > 0), p1 / p0 - 1.0, np.nan)
+    return rows, _above_median(ret)
+
+
+def _above_median(d: np.ndarray) -> np.ndarray:
+    """1[d > the row's nanmedian] (strict: a lone asset is 0), NaN where d or the median is NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row's median is NaN, as wanted
+        med = np.nanmedian(d, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(d) | np.isnan(med), np.nan, (d > med).astype(np.float64))
+
+
+def funding_pairs(sidx: np.ndarray, ahead: int, tol: int) -> np.ndarray:
+    """(T,) each row's partner row, or −1: of the rows just before and at the first sample index
+    ≥ sidx + ahead, the one closest to that target, strictly after the row and within `tol`
+    (inclusive); a tie goes to the earlier row (§11.6)."""
+    T = len(sidx)
+    target = sidx + ahead
+    at = np.searchsorted(sidx, target, side="left")
+    out = np.full(T, -1, dtype=np.int64)
+    best = np.full(T, np.inf)
+    for cand in (at - 1, at):
+        ok = (cand > np.arange(T)) & (cand < T)
+        c = np.where(ok, cand, 0)
+        dist = np.abs(sidx[c] - target).astype(np.float64)
+        take = ok & (dist <= tol) & (dist < best)
+        out[take], best[take] = c[take], dist[take]
+    return out
+
+
+def _pool(X: np.ndarray, rows: np.ndarray, y: np.ndarray, t_of_row: np.ndarray) -> _Pool:
+    A = y.shape[1]
+    flat = np.isfinite(y).ravel()
+    cell_in_rows = np.flatnonzero(flat)
+    r = rows[cell_in_rows // A]
+    return _Pool(X, r, t_of_row[r], r * A + cell_in_rows % A, y.ravel()[flat])
+
+
+# -- histograms and 1-D fits --------------------------------------------------------------------
+
+
+class _Histograms:
+    """A miner's counts of each float16 value per class over prefixes of the pool: `range(a, b)`
+    gives the counts over pooled cells [a, b) from prefix sums at the positions asked for."""
+
+    def __init__(self, keys: np.ndarray, y: np.ndarray, nz: np.ndarray, cuts: Sequence[int]) -> None:
+        self.cuts = sorted(set(int(c) for c in cuts) | {0})
+        code = keys.astype(np.int64) + _CODES * (y > 0.5)
+        prefix, acc, last = {}, np.zeros(2 * _CODES, dtype=np.int64), 0
+        for c in self.cuts:
+            if c > last:
+                acc = acc + np.bincount(code[last:c][nz[last:c]], minlength=2 * _CODES)
+                last = c
+            prefix[c] = acc
+        self.prefix = prefix
+
+    def range(self, a: int, b: int) -> np.ndarray:
+        return self.prefix[b] - self.prefix[a]
+
+
+def fit_1d(counts: np.ndarray, C: float) -> tuple[float, float]:
+    """(intercept, slope) minimising ½b² + C·Σ logloss over cells counted per float16 value and
+    class (`counts` (2·65 536,): class 0 then class 1), by Newton's method to convergence:
+    scikit-learn's L2 LogisticRegression on the same cells, without its solver tolerance."""
+    n0, n1 = counts[:_CODES], counts[_CODES:]
+    used = np.flatnonzero(n0 + n1)
+    x, w0, w1 = _VALUE[used], n0[used].astype(np.float64), n1[used].astype(np.float64)
+    w = w0 + w1
+    a, b = math.log(w1.sum() / w0.sum()), 0.0
+
+    def loss(a: float, b: float) -> float:
+        z = a + b * x
+        return 0.5 * b * b + C * float((w1 * np.logaddexp(0, -z) + w0 * np.logaddexp(0, z)).sum())
+
+    current = loss(a, b)
+    for _ in range(100):
+        z = a + b * x
+        p = 0.5 * (1 + np.tanh(0.5 * z))
+        r = w * p - w1
+        ga, gb = C * r.sum(), b + C * float((r * x).sum())
+        s = C * w * p * (1 - p)
+        haa, hab, hbb = float(s.sum()), float((s * x).sum()), float((s * x * x).sum()) + 1.0
+        det = haa * hbb - hab * hab
+        if not det > 0:
+            break
+        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        step = 1.0
+        while step > 1e-8:
+            trial = loss(a - step * da, b - step * db)
+            if trial <= current:
+                break
+            step /= 2
+        a, b, current = a - step * da, b - step * db, trial
+        if abs(step * da) + abs(step * db) < 1e-12 * (1 + abs(a) + abs(b)):
+            break
+    return a, b
+
+
+def auc_of_counts(counts: np.ndarray) -> float:
+    """AUC of the values against the labels, from counts per value (ties count half)."""
+    n0, n1 = counts[:_CODES].astype(np.float64), counts[_CODES:].astype(np.float64)
+    N0, N1 = n0.sum(), n1.sum()
+    below = np.cumsum(n0) - n0
+    return float((n1 * (below + 0.5 * n0)).sum() / (N0 * N1))
+
+
+def _oriented_auc(counts: np.ndarray, slope: float) -> float:
+    """The AUC of a 1-D model's decision values a + b·x: the values' own AUC, reversed for b < 0."""
+    if slope == 0:
+        return 0.5
+    auc = auc_of_counts(counts)
+    return auc if slope > 0 else 1.0 - auc
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    from mechanisms.mantis.significance import average_ranks
+
+    pos = y > 0.5
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0 or not np.isfinite(score).all():
+        return 0.5
+    r = average_ranks(score)
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+# -- the meta-model -----------------------------------------------------------------------------
+
+
+def _balanced(y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """scikit-learn's class_weight="balanced" over the resampled cells, times each cell's count."""
+    n = counts.sum()
+    n1 = counts[y > 0.5].sum()
+    return counts * np.where(y > 0.5, n / (2.0 * n1), n / (2.0 * (n - n1)))
+
+
+def quadratic_meta(X: np.ndarray, y: np.ndarray, counts: np.ndarray, C: float) -> np.ndarray:
+    """(K + 1,) the balanced L2 logistic meta-model as its quadratic expansion at even odds (fixed
+    mode, as `logistic.ridge_step`): w = (C·H + I)⁻¹·C·g with g = Σ s(y − ȳ)x̃, H = ¼ Σ s·x̃x̃ᵀ, the
+    cells weighted s by their count and class; one pass over the design, no solver tolerance."""
+    s = _balanced(y, counts)
+    total = s.sum()
+    xbar = (s @ X) / total
+    ybar = float(s @ y) / total
+    G = X.T @ (X * s[:, None]) - total * np.outer(xbar, xbar)
+    g = X.T @ (s * (y - ybar)) - xbar * float(s @ (y - ybar))
+    w = np.linalg.solve(C * 0.25 * G + np.eye(len(xbar)), C * g)
+    return np.r_[w, math.log(ybar / (1 - ybar)) - float(xbar @ w)]
+
+
+def sklearn_meta(X: np.ndarray, y: np.ndarray, counts: np.ndarray, C: float, seed: int) -> np.ndarray:
+    """(K + 1,) the reference's fit (compat): scikit-learn's balanced L2 LogisticRegression, lbfgs,
+    100 iterations, on the drawn cells with their counts as weights (the same objective and so the
+    same iterates as the drawn copies, without copying the design)."""
+    from sklearn.linear_model import LogisticRegression
+
+    drawn = counts > 0
+    clf = LogisticRegression(C=C, class_weight="balanced", solver="lbfgs", max_iter=100, random_state=seed)
+    clf.fit(X[drawn], y[drawn], sample_weight=counts[drawn])
+    return np.r_[np.asarray(clf.coef_, dtype=np.float64).ravel(), float(clf.intercept_[0])]
+
+
+def sklearn_1d(counts: np.ndarray, C: float) -> tuple[float, float]:
+    """(intercept, slope) of the reference's 1-D fit (compat): scikit-learn's L2 LogisticRegression,
+    lbfgs, 200 iterations, on each float16 value and class once with its count as weight."""
+    from sklearn.linear_model import LogisticRegression
+
+    used = np.flatnonzero(counts)
+    x = _VALUE[used % _CODES].astype(np.float32).reshape(-1, 1)
+    clf = LogisticRegression(C=C, solver="lbfgs", max_iter=200, random_state=SEED)
+    clf.fit(x, (used >= _CODES).astype(np.float64), sample_weight=counts[used].astype(np.float64))
+    return float(clf.intercept_[0]), float(clf.coef_[0, 0])
+
+
+def bootstrap_meta(X: np.ndarray, y: np.ndarray, *, seed: int, replicates: int, block: int, C: float,
+                   fixed: bool) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """(signed mean coef, mean intercept, median-of-means |coef|) over block-bootstrap replicates
+    of the balanced L2 logistic meta-model (§11.0), or None. A replicate's cells carry counts (how
+    often each was drawn). Fixed mode uses every replicate (F10) and the quadratic model."""
+    T = len(y)
+    if T < 2 * block or replicates <= 1 or np.unique(y).size < 2:
+        return None
+    n_blocks = max(1, T // block)
+    X32 = None if fixed else X.astype(np.float32)
+    coefs, intercepts = [], []
+    for b in range(replicates):
+        rng = np.random.default_rng(seed + b)
+        starts = np.sort(rng.integers(0, T - block + 1, size=n_blocks))
+        edges = np.zeros(T + 1, dtype=np.int64)
+        np.add.at(edges, starts, 1)
+        np.add.at(edges, starts + block, -1)
+        counts = np.cumsum(edges[:T]).astype(np.float64)
+        if np.unique(y[counts > 0]).size < 2:
+            continue
+        try:
+            beta = quadratic_meta(X, y, counts, C) if fixed else sklearn_meta(X32, y, counts, C, seed + b)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if not np.isfinite(beta).all():
+            continue
+        coefs.append(beta[:-1])
+        intercepts.append(beta[-1])
+    if not coefs:
+        return None
+    stack = np.stack(coefs)
+    absolute = np.abs(stack)
+    groups = min(4, len(stack))
+    if groups < 2:
+        agg = absolute.mean(axis=0)
+    elif fixed:
+        agg = np.median(np.stack([p.mean(axis=0) for p in np.array_split(absolute, groups)]), axis=0)
+    else:
+        size = len(stack) // groups
+        agg = np.median(np.stack([absolute[g * size:(g + 1) * size].mean(axis=0) for g in range(groups)]), axis=0)
+    return stack.mean(axis=0), float(np.mean(intercepts)), agg
+
+
+# -- the walk-forward ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a segment's windows end, per challenge and mode (§11.5, §11.6, F2, F3)."""
+
+    offset: int  # validation start − segment start
+    eval_back: int  # selection eval end = validation start − eval_back
+    fit_back: int  # selection fit end = eval start − fit_back
+    train_back: int  # meta-train end = validation start − train_back
+    sub_offset: int  # a sub-segment's OOS start − its start
+    sub_fit_back: int  # a sub-segment fit ends this long before its OOS start
+    min_unique: int
+    stable: bool
+    fixed: bool  # F10, X3 and exact models instead of the reference's scikit-learn fits
+
+    def base(self, counts: np.ndarray, C: float) -> tuple[float, float]:
+        return fit_1d(counts, C) if self.fixed else sklearn_1d(counts, C)
+
+
+def plan_for(params: XsecParams, mode: Mode, funding: bool) -> Plan:
+    fixed = mode == "fixed"
+    h, lag = params.ahead, params.lag
+    if funding:
+        return Plan(params.embargo, h, h, h, h, h if fixed else 0, params.min_unique, fixed, fixed)
+    if fixed:
+        return Plan(params.embargo, h, h, h, lag, h, 0, True, True)
+    return Plan(lag, 0, lag, 0, lag, 0, 0, True, False)
+
+
+def recency_weight(n_segments: int, i: int, half_life: int) -> float:
+    """γ^(n − 1 − i), γ = 0.5^(1/half_life): the newest segment weighs 1, one half-life back ½."""
+    return (0.5 ** (1.0 / max(1, half_life))) ** (n_segments - 1 - i)
+
+
+def windows(segment: tuple[int, int, int], plan: Plan, chunk: int) -> tuple[int, int, int, int]:
+    """(selection fit end, eval start, eval end, meta-train end) of a segment (s, vs, e): times, not
+    cells. The selection fits rows before the fit end, is judged on [eval start, eval end), and the
+    meta-model trains before the meta-train end."""
+    _, vs, _ = segment
+    eval_end = max(0, vs - plan.eval_back)
+    eval_start = max(0, eval_end - chunk)
+    return max(0, eval_start - plan.fit_back), eval_start, eval_end, vs - plan.train_back
+
+
+def segments_of(T_u: int, offset: int, chunk: int) -> list[tuple[int, int, int]]:
+    out, s = [], 0
+    while s < T_u:
+        vs = s + offset
+        if vs >= T_u:
+            break
+        e = min(s + chunk, T_u)
+        if e <= vs:
+            break
+        out.append((s, vs, e))
+        s = e
+    return out
+
+
+def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan, candidates: np.ndarray) -> np.ndarray:
+    """(H,) importance, summed over segments with recency weights and divided by their total; T_u
+    is where the segments end (the time after the last labelled row)."""
+    segments = segments_of(T_u, plan.offset, params.chunk)
+    if not segments:
+        return np.zeros(H)
+    cells = [tuple(pool.at(t) for t in windows(seg, plan, params.chunk)[:3]) for seg in segments]
+    cuts = [c for w in cells for c in w]
+    aucs = np.full((len(segments), H), 0.5, dtype=np.float32)
+    ok_seg = np.zeros(len(segments), dtype=bool)
+    for i, (f, a, b) in enumerate(cells):
+        ok_seg[i] = (f >= params.min_rows and b - a >= params.min_rows and np.unique(pool.y[:f]).size == 2
+                     and np.unique(pool.y[a:b]).size == 2)
+    for j in candidates:
+        if not ok_seg.any():
+            break
+        v = pool.column(int(j))
+        nz = v != 0
+        hist = _Histograms(_keys(v), pool.y, nz, cuts)
+        for i, (f, a, b) in enumerate(cells):
+            if not ok_seg[i]:
+                continue
+            fit, ev = hist.range(0, f), hist.range(a, b)
+            if fit.sum() < params.min_fit or ev.sum() < params.min_eval:
+                continue
+            if min(fit[:_CODES].sum(), fit[_CODES:].sum()) == 0 or min(ev[:_CODES].sum(), ev[_CODES:].sum()) == 0:
+                continue
+            if plan.min_unique and np.count_nonzero(fit[:_CODES] + fit[_CODES:]) < plan.min_unique:
+                continue
+            _, slope = plan.base(fit, params.C)
+            aucs[i, j] = _oriented_auc(ev, slope)
+    importance = np.zeros(H)
+    total_w = 0.0
+    for i, (s, vs, e) in enumerate(segments):
+        if not ok_seg[i]:
+            continue
+        order = np.argsort(-aucs[i], kind="stable" if plan.stable else None)
+        if len(candidates) < H:
+            order = order[np.isin(order, candidates)]
+            order = order[aucs[i, order] > 0.5]
+        selected = order[: min(params.top_k, H)]
+        if not len(selected):
+            continue
+        seg = _segment(pool, params, plan, i, (s, vs, e), selected)
+        if seg is None:
+            continue
+        w = recency_weight(len(segments), i, params.half_life)
+        importance[selected] += w * seg
+        total_w += w
+    return importance / total_w if total_w > 0 else np.zeros(H)
+
+
+def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: tuple[int, int, int],
+             selected: np.ndarray) -> np.ndarray | None:
+    """(K,) importance of the selected miners from one segment's meta-model, or None (skipped)."""
+    _, vs, e = segment
+    cutoff = windows(segment, plan, params.chunk)[3]
+    if cutoff <= 0:
+        return None
+    n_tr, v0, v1 = pool.at(cutoff), pool.at(vs), pool.at(e)
+    y_tr, y_va = pool.y[:n_tr], pool.y[v0:v1]
+    if v1 - v0 < params.min_rows or np.unique(y_va).size < 2:
+        return None
+    subs = segments_of(cutoff, plan.sub_offset, max(params.chunk, 2000))
+    sub_cells = [(pool.at(ss_val - plan.sub_fit_back), pool.at(ss_val), pool.at(ss_end)) for ss, ss_val, ss_end in subs]
+    K = len(selected)
+    meta_tr = np.full((n_tr, K), np.nan, dtype=np.float32)
+    meta_va = np.full((v1 - v0, K), np.nan, dtype=np.float32)
+    cuts = [c for sc in sub_cells for c in sc] + [n_tr]
+    for col, j in enumerate(selected):
+        v = pool.column(int(j))[: max(n_tr, v1)]
+        nz = v != 0
+        keys = _keys(v)
+        hist = _Histograms(keys, pool.y[: len(v)], nz, cuts)
+        for f, a, b in sub_cells:
+            fit = hist.range(0, f)
+            oos = np.flatnonzero(nz[a:b]) + a
+            if fit.sum() < params.min_fit or not len(oos) or min(fit[:_CODES].sum(), fit[_CODES:].sum()) == 0:
+                continue
+            icpt, slope = plan.base(fit, params.C)
+            meta_tr[oos, col] = icpt + slope * _VALUE[keys[oos]]
+        full = hist.range(0, n_tr)
+        if full.sum() >= params.min_fit and min(full[:_CODES].sum(), full[_CODES:].sum()) > 0:
+            icpt, slope = plan.base(full, params.C)
+            va = np.flatnonzero(nz[v0:v1]) + v0
+            meta_va[va - v0, col] = icpt + slope * _VALUE[keys[va]]
+    has = ~np.isnan(meta_tr).all(axis=1)
+    if has.sum() < params.min_rows:
+        return None
+    X_tr = np.nan_to_num(meta_tr[has].astype(np.float64), nan=0.0)
+    y_meta = y_tr[has]
+    if np.unique(y_meta).size < 2:
+        return None
+    X_va = np.nan_to_num(meta_va.astype(np.float64), nan=0.0)
+    fixed = plan.fixed
+    if fixed:  # X3: standardised meta inputs (fixed)
+        mu, sd = X_tr.mean(axis=0), X_tr.std(axis=0)
+        sd = np.where(sd > 0, sd, 1.0)
+        X_tr, X_va = (X_tr - mu) / sd, (X_va - mu) / sd
+    agg = bootstrap_meta(X_tr, y_meta, seed=SEED + 7919 * (seg_i + 1), replicates=params.replicates,
+                         block=params.block, C=params.C, fixed=fixed)
+    if agg is not None:
+        signed, intercept, coef = agg
+        with np.errstate(over="ignore"):
+            proba = 1.0 / (1.0 + np.exp(-(X_va @ signed + intercept)))
+        auc = roc_auc(y_va, proba)
+    else:  # the reference's single fit (a history too short for the bootstrap)
+        ones = np.ones(len(y_meta))
+        beta = quadratic_meta(X_tr, y_meta, ones, params.C) if fixed else sklearn_meta(
+            X_tr.astype(np.float32), y_meta, ones, params.C, SEED)
+        auc = roc_auc(y_va, X_va @ beta[:-1] + beta[-1])
+        coef = np.abs(beta[:-1])
+    return coef * max((auc - 0.5) / 0.5, 0.0)
+
+
+# -- fixed mode's gate and copy groups ----------------------------------------------------------
+
+
+def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams, reps: np.ndarray) -> np.ndarray:
+    """X1: the representatives whose forecasts beat their circular shifts (Holm over those tested)."""
+    X = pool.X
+    R, H, A = X.shape
+    n = fast_length(len(rows))
+    rows = rows[len(rows) - n:]
+    o = y2[len(y2) - n:] - 0.5
+    o_ok = np.isfinite(o)
+    o = np.where(o_ok, o - np.nanmean(np.where(o_ok, o, np.nan), axis=0), 0.0)
+    O = np.fft.rfft(o, axis=0)
+    window = 4 * params.ahead
+    tested, pvals = [], []
+    for j in reps:
+        v = X[rows, j, :].astype(np.float64)
+        v[v == 0] = np.nan
+        if pool.zeroed is not None:
+            v[:, pool.zeroed[j]] = np.nan
+        if np.count_nonzero(np.isfinite(v).any(axis=1)) < params.gate_min_rows:
+            continue
+        f = np.stack([ranks(causal_z(v[:, a], window)) for a in range(A)], axis=1)
+        ok = np.isfinite(f) & o_ok
+        if ok.sum() < params.gate_min_rows:
+            continue
+        f = np.where(ok, f, np.nan)
+        f = np.where(ok, f - np.nanmean(f, axis=0), 0.0)
+        cross = (np.conj(np.fft.rfft(f, axis=0)) * O).sum(axis=1)
+        _, p = shift_p(cross, n, params.min_shift, lumpy_floor=False)
+        tested.append(int(j))
+        pvals.append(p)
+    if not tested:
+        return np.zeros(0, dtype=np.int64)
+    passed = holm(np.array(pvals), params.gate_alpha)
+    return np.array(tested, dtype=np.int64)[passed]
+
+
+def _copy_groups(X: np.ndarray, hotkeys: Sequence[str], params: XsecParams) -> np.ndarray:
+    """X2: (H,) each column's group root: exact clones and soft cohorts over the newest rows."""
+    recent = np.asarray(X[-params.clone_rows:], dtype=np.float32)
+    roots = join_groups(find_correlated_cohorts(recent, hotkeys, mode="fixed"), hotkeys)
+    return join_groups(find_clusters(recent, hotkeys, mode="fixed"), hotkeys, roots)
+
+
+# -- entry --------------------------------------------------------------------------------------
+
+
+def _checked(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Sequence[str], mode: Mode
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The panel as float16 values in sorted-hotkey columns (ValueError saying what disagrees)."""
+    if mode not in ("compat", "fixed"):
+        raise ValueError(f"mode must be 'compat' or 'fixed', not {mode!r}")
+    X, sidx, prices = np.asarray(X), np.asarray(sidx), np.asarray(prices, dtype=np.float64)
+    hotkeys = [str(h) for h in hotkeys]
+    if (X.ndim != 3 or X.shape[1] != len(hotkeys) or sidx.shape != (len(X),) or prices.shape != (len(X), X.shape[2])):
+        raise ValueError("panel shapes disagree: X (T, H, A), sidx (T,), prices (T, A), hotkeys (H,)")
+    if sidx.dtype.kind not in "iu" or np.any(np.diff(sidx) <= 0):
+        raise ValueError("sidx must be strictly increasing integers")
+    if len(set(hotkeys)) != len(hotkeys):
+        raise ValueError("hotkeys must be unique")
+    cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
+    if not np.array_equal(cols, np.arange(len(hotkeys))):
+        X = X[:, cols]
+        hotkeys = [hotkeys[c] for c in cols]
+    if X.dtype != np.float16:  # the ledger's precision; a float32 panel file is read as the ledger stores it
+        with np.errstate(over="ignore"):
+            X = X.astype(np.float16)
+        X[~np.isfinite(X)] = np.nan
+    return X, sidx.astype(np.int64), prices, hotkeys
+
+
+def _kept_rows(sidx: np.ndarray, any_value: np.ndarray, mode: Mode, params: XsecParams) -> np.ndarray:
+    """Rows with a price (or rate), under the history cap (compat: 432 000 rows; fixed F6: by sample index)."""
+    rows = np.flatnonzero(any_value)
+    if mode == "compat":
+        return rows[-432_000:]
+    return rows[sidx[rows] > sidx[rows[-1]] - params.history] if len(rows) else rows
+
+
+def _result(importance: np.ndarray, hotkeys: Sequence[str]) -> dict[str, float]:
+    out = {hotkeys[j]: float(v) for j, v in enumerate(importance) if v > 0}
+    total = sum(out.values())
+    return {h: v / total for h, v in out.items()} if total > 0 else {}
+
+
+def _score(X: np.ndarray, rows: np.ndarray, y2: np.ndarray, t_of_row: np.ndarray, T_u: int, hotkeys: list[str],
+           mode: Mode, params: XsecParams, funding: bool, zeroed: np.ndarray | None = None) -> dict[str, float]:
+    H = X.shape[1]
+    pool = _pool(X, rows, y2, t_of_row)
+    pool.zeroed = zeroed
+    if len(pool.y) < params.min_rows or np.unique(pool.y).size < 2:
+        return {}
+    plan = plan_for(params, mode, funding)
+    if mode == "compat":
+        return _result(_walk_forward(pool, T_u, H, params, plan, np.arange(H)), hotkeys)
+    roots = _copy_groups(X, hotkeys, params)
+    present = ~np.isnan(X[:, :, 0])
+    rep, share = group_shares(roots, present, np.ones(len(X), dtype=bool))
+    reps = np.unique(rep)
+    passed = _gate(pool, y2, rows, params, reps)
+    group_imp = _walk_forward(pool, T_u, H, params, plan, passed)
+    return _result(group_imp[rep] * share, hotkeys)
+
+
+def xsec_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Sequence[str], mode: Mode,
+                  params: XsecParams = XsecParams(), *, cache: FitCache | None = None) -> dict[str, float]:
+    """XSEC-RANK salience (§11.5): X (T, H, A) scores in [−1, 1] (NaN: no vector; 0: no value for
+    that asset), prices (T, A) of the same assets. {hotkey: share}, empty when nothing scores."""
+    X, sidx, prices, hotkeys = _checked(X, sidx, prices, hotkeys, mode)
+    with single_threaded():
+        with np.errstate(invalid="ignore"):
+            kept = _kept_rows(sidx, (prices > 0).any(axis=1), mode, params)
+        X, sidx, prices = X[kept], sidx[kept], prices[kept]
+        rows, y2 = _labels_xsec(prices, sidx, params.ahead, mode)
+        if len(rows) < params.min_history:
+            return {}
+        t_of_row = np.arange(len(sidx)) if mode == "compat" else sidx - sidx[0]
+        T_u = len(rows) if mode == "compat" else int(t_of_row[rows[-1]]) + 1
+        return _score(X, rows, y2, t_of_row, T_u, hotkeys, mode, params, funding=False)
+
+
+def funding_salience(X: np.ndarray, sidx: np.ndarray, rates: np.ndarray, hotkeys: Sequence[str], mode: Mode,
+                     params: FundingParams = FundingParams(), *, cache: FitCache | None = None) -> dict[str, float]:
+    """FUNDING-XSEC salience (§11.6): X (T, H, A) scores, rates (T, A) funding rates (NaN: missing)."""
+    X, sidx, rates, hotkeys = _checked(X, sidx, rates, hotkeys, mode)
+    with single_threaded():
+        kept = _kept_rows(sidx, np.isfinite(rates).any(axis=1), mode, params)
+        X, sidx, rates = X[kept], sidx[kept], rates[kept]
+        partner = funding_pairs(sidx, params.ahead, max(1, int(params.tolerance * params.ahead)))
+        rows = np.flatnonzero(partner >= 0)
+        if len(rows) < params.min_history:
+            return {}
+        y2 = _above_median(rates[partner[rows]] - rates[rows])
+        zeroed = stale_columns(X, rows, params.stale_std)
+        t_of_row = np.arange(len(sidx)) if mode == "compat" else sidx - sidx[0]
+        return _score(X, rows, y2, t_of_row, int(t_of_row[rows[-1]]) + 1, hotkeys, mode, params, funding=True,
+                      zeroed=zeroed)
+
+
+def stale_columns(X: np.ndarray, rows: np.ndarray, min_std: float) -> np.ndarray:
+    """(H, A) the (miner, asset) columns whose population std over the paired rows, absent values as
+    0, is below min_std (§11.6); a NaN std (never, from float16 values) zeroes nothing."""
+    H, A = X.shape[1:]
+    out = np.zeros((H, A), dtype=bool)
+    for j in range(H):
+        v = X[rows, j, :].astype(np.float32)
+        v[np.isnan(v)] = 0
+        out[j] = v.std(axis=0) < min_std
+    return out
