@@ -5,6 +5,11 @@ wants every value scored must; `malformed` miners rotate through a catalogue of 
 each of which a validator must refuse with a known reason; `hostile` miners each keep up one attack
 on the validator itself (HOSTILITIES), which must cost nobody but themselves. Encryption runs in a
 process pool when there are enough payloads to pay for the workers.
+
+Multi-asset challenges (value rule `object`, mantis.md §9) take `{asset: value}`: honest miners send
+every asset they have a value for, in one of the three well-formed forms by miner (a number, a
+one-element list, or the flat list), so the validator reads all of them; hostile miners send the
+cells §9 zeroes (`hostile_object`), which cost nobody but themselves either.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from devnet.world import World
 from protocol import payload as pl
 from protocol.drand import QUICKNET
 from protocol.timelock import TimelockEncryptor
+from protocol.validation import ChallengeFormat
 
 # Each malformation and the refusal it must meet (the ledger's status or rejection reason).
 MALFORMATIONS = {
@@ -51,6 +57,7 @@ HOSTILITIES = {
 }
 _HOSTILE_KINDS = tuple(HOSTILITIES)
 _POOL_MIN_JOBS = 24
+BOMB_EXCESS = 256  # bytes past the plaintext limit a breadth bomb carries, at least: its body is still fetched
 ROUND_GRID = 100  # rounds (5 min at 3 s): consecutive samples share a round, and its pairing table
 
 
@@ -63,6 +70,7 @@ class Job:
     owner_pk: bytes
     malformation: str | None = None
     foreign_hotkey: str = ""
+    plaintext_limit: int = 0  # the validator's plaintext limit (a breadth bomb must pass it)
 
 
 _ENCRYPTORS: dict[bytes, TimelockEncryptor] = {}
@@ -80,6 +88,66 @@ def hostility(world: World, hotkey: str) -> str | None:
     return _HOSTILE_KINDS[hostile.index(hotkey) % len(_HOSTILE_KINDS)] if hotkey in hostile else None
 
 
+def object_answer(assets: tuple[str, ...], row: np.ndarray, form: int = 0) -> dict[str, float] | list[float]:
+    """An honest miner's value for a multi-asset challenge: each asset whose planted value is finite
+    (NaN: it has none), as a number (form 0), a one-element list (1), or the flat list (2, when it
+    has every asset). Each yields the same vector at the validator (§9)."""
+    values = [float(x) for x in row]
+    if form % 3 == 2 and all(math.isfinite(v) for v in values):
+        return values
+    return {a: [v] if form % 3 == 1 else v for a, v in zip(assets, values) if math.isfinite(v)}
+
+
+# Cells of a hostile object value and what §9 makes of each (v: a worthless signal in [-0.5, 0.5]).
+# NaN and 1e999 are JSON literals json.dumps(allow_nan=False) cannot write: spliced in after
+# (`_RAW`). One asset in every len(_CELLS) + 1 is left out (missing: 0).
+_RAW = {"@NaN@": b"NaN", "@1e999@": b"1e999"}
+_CELLS = (
+    (lambda v: v, lambda v: v),  # kept
+    (lambda v: [3 * v], lambda v: max(-1.0, min(1.0, 3 * v))),  # one-element list: clipped
+    (lambda v: 1 + abs(v) + 1e-9, lambda v: 0.0),  # out of range
+    (lambda v: "0.5", lambda v: 0.0),
+    (lambda v: True, lambda v: 0.0),
+    (lambda v: [True], lambda v: 0.0),
+    (lambda v: [[v]], lambda v: 0.0),
+    (lambda v: [v, v], lambda v: 0.0),
+    (lambda v: None, lambda v: 0.0),
+    (lambda v: {"v": v}, lambda v: 0.0),
+    (lambda v: "@NaN@", lambda v: 0.0),
+    (lambda v: ["@1e999@"], lambda v: 0.0),  # [inf]
+)
+_HUGE = 10**400  # one cell per object: an int no float holds (two, bare and listed, would crowd the size limit)
+
+
+def hostile_object(assets: tuple[str, ...], v: float, shift: int) -> tuple[dict, list[float]]:
+    """(a hostile object value with `v` as its signal, the vector §9 makes of it).
+
+    Every kind of cell §9 keeps, clips or zeroes, rotating over the assets with `shift`; unknown and
+    lower-cased asset names, which are ignored; and one huge int, bare (0) or in a list (±1).
+    """
+    value, expected = {}, []
+    for k, asset in enumerate(assets):
+        form = (k + shift) % (len(_CELLS) + 1)
+        if form == len(_CELLS):  # missing
+            expected.append(0.0)
+            continue
+        send, get = _CELLS[form]
+        value[asset], cell = send(v), get(v)
+        expected.append(0.0 if cell == 0 else float(cell))
+    huge = assets[shift % len(assets)]
+    value[huge], expected[shift % len(assets)] = ([_HUGE], 1.0) if shift % 2 else (_HUGE, 0.0)
+    value |= {"NOT-AN-ASSET": v, assets[0].lower(): 1.0, "hotkey": 0.5}
+    return value, expected
+
+
+def hostile_plaintext(answer: dict, hotkey: str) -> bytes:
+    """`pl.plaintext_bytes` with the placeholders of `_RAW` spliced in as the literals JSON cannot write."""
+    plaintext = pl.plaintext_bytes(answer, hotkey)
+    for placeholder, literal in _RAW.items():
+        plaintext = plaintext.replace(json.dumps(placeholder).encode(), literal)
+    return plaintext
+
+
 def _hostile_body(job: Job) -> bytes:
     kind = job.malformation.removeprefix("hostile:")
     if kind == "utf16-deep":
@@ -89,7 +157,7 @@ def _hostile_body(job: Job) -> bytes:
         return ('["\u0122\u5d5d\u0122",' * depth + "0" + "]" * depth).encode("utf-16-le")
     plaintext = job.plaintext
     if kind == "breadth-bomb":  # a wide plaintext, just small enough for the body to be fetched
-        wide = ",".join(["0"] * 1000)
+        wide = ",".join(["0"] * max(1000, (job.plaintext_limit + BOMB_EXCESS - len(plaintext)) // 2))
         plaintext = plaintext[:-1] + b',"wide":[' + wide.encode() + b"]}"
     body = pl.seal(job.hotkey, job.round, plaintext, _encryptor(job.beacon_pk), job.owner_pk).to_json()
     if kind == "padded":
@@ -138,6 +206,8 @@ class Miners:
         self._pool: ProcessPoolExecutor | None = None
         self._ahead: tuple[int, float, tuple] | None = None  # (sidx, now, _bodies(...)) started early
         self.owner_pk = bytes.fromhex(world.profile.protocol.owner_pk)
+        self.formats: dict[str, ChallengeFormat] = {f.name: f for f in world.profile.challenge_formats()}
+        self.plaintext_limit = world.profile.payload_limits().plaintext
 
     def close(self) -> None:
         self._ahead = None
@@ -173,17 +243,21 @@ class Miners:
         hostile_rounds = {"late-lock": latest // ROUND_GRID * ROUND_GRID, "ancient-round": 1 + ROUND_GRID * (sidx // 5 % 1000)}
         challenges = world.profile.mantis_challenges
         values = {c.mantis.ticker: world.panels[c.name].embeddings[row] for c in challenges}
+        assets = {c.mantis.ticker: self.formats[c.name].assets for c in challenges
+                  if self.formats[c.name].rule == "object"}
         jobs, silent = [], []
         for i, miner in enumerate(world.miners):
             if miner.role == "hostile":
                 kind = hostility(world, miner.hotkey)
                 if kind == "huge-int":  # integers no float holds, for the first challenge (one kept under the size limit)
                     answer = {challenges[0].mantis.ticker: [10**400] * challenges[0].mantis.dim}
-                else:  # late-lock and the rest: a worthless signal
+                else:  # late-lock and the rest: a worthless signal, and every cell §9 zeroes in objects
                     answer = {c.mantis.ticker: [0.5 * math.sin(sidx + i)] * c.mantis.dim for c in challenges}
-                plaintext = pl.plaintext_bytes(answer, miner.hotkey)
+                    answer |= {t: hostile_object(a, 0.5 * math.sin(sidx + i), sidx + i + k)[0]
+                               for k, (t, a) in enumerate(assets.items())}
+                plaintext = hostile_plaintext(answer, miner.hotkey)
                 jobs.append(Job(miner.hotkey, hostile_rounds.get(kind, round_), plaintext, chain.public_key,
-                                self.owner_pk, f"hostile:{kind}"))
+                                self.owner_pk, f"hostile:{kind}", plaintext_limit=self.plaintext_limit))
             elif miner.role == "malformed":
                 kind = _KINDS[(sidx + i) % len(_KINDS)]
                 other = world.miners[(i + 1) % len(world.miners)].hotkey
@@ -193,7 +267,9 @@ class Miners:
             else:
                 # Each challenge's values where the miner submits them this sample; nothing at all
                 # (silent, young before its start, a miss everywhere) removes its file.
-                answer = {t: [float(x) for x in v[i]] for t, v in values.items() if not np.isnan(v[i]).any()}
+                # A multi-asset challenge's values go as an object of the assets it has (form by miner).
+                answer = {t: object_answer(assets[t], v[i], i) if t in assets else [float(x) for x in v[i]]
+                          for t, v in values.items() if not (np.isnan(v[i]).all() if t in assets else np.isnan(v[i]).any())}
                 if not answer:
                     silent.append(miner.hotkey)
                     continue
@@ -232,4 +308,5 @@ class Miners:
         return {job.hotkey: job for job in jobs}
 
 
-__all__ = ["HOSTILITIES", "MALFORMATIONS", "Job", "Miners", "build", "hostility"]
+__all__ = ["HOSTILITIES", "MALFORMATIONS", "Job", "Miners", "build", "hostile_object", "hostile_plaintext", "hostility",
+           "object_answer"]
