@@ -21,7 +21,7 @@ from bittensor_core import Keypair
 
 from devnet.almanac.market import HISTORY_BEFORE_LIVE_DAYS, Market
 from devnet.almanac.trades import GP_MIX, TraderMix
-from devnet.mantis.signals import PlantedMiner, generate, spec_for
+from devnet.mantis.signals import PlantedMiner, generate, spec_for, xsec_market
 from mechanisms.mantis.panel import Panel
 from profiles import Challenge, Profile
 from protocol.drand import LocalBeacon
@@ -57,14 +57,17 @@ class World:
     @cached_property
     def panels(self) -> dict[str, Panel]:
         """Every MANTIS challenge's planted panel. One seed: the same miners with the same roles and
-        skills answer every challenge, and challenges reading one price key share its path."""
+        skills answer every challenge, and challenges reading one price key share its path. With an
+        XSEC challenge its market is the source of every price it holds: a single-asset challenge
+        reading an XSEC asset (ETH, BTC, …) reads that asset's column (ETH's is the seed's ETH path)."""
         dev, challenges = self.profile.devnet, self.profile.mantis_challenges
         longest = max(self.profile.horizon_samples(c) for c in challenges)
-        out = {}
-        for c in challenges:
-            spec = spec_for(self.profile, c, days=dev.bootstrap_days + dev.live_days, copy_lag=self.copy_lag)
-            out[c.name] = generate(replace(spec, first_block=FIRST_BLOCK, gap_rate=0.0, path_horizon=longest))
-        return out
+        days = dev.bootstrap_days + dev.live_days
+        specs = {c.name: replace(spec_for(self.profile, c, days=days, copy_lag=self.copy_lag), first_block=FIRST_BLOCK,
+                                 gap_rate=0.0, path_horizon=longest) for c in challenges}
+        xsec = [s for s in specs.values() if s.kind == "xsec_rank"]
+        market = xsec_market(xsec[0]) if xsec else None
+        return {name: generate(spec, market) for name, spec in specs.items()}
 
     @property
     def panel(self) -> Panel:
@@ -81,8 +84,13 @@ class World:
         return math.ceil(self.lock_seconds() / (self.sample_every * self.block_time))
 
     def prices(self, row: int) -> dict[str, float]:
-        """The price snapshot of a panel row: one price per key the challenges read."""
-        return {c.mantis.price: float(self.panels[c.name].price[row]) for c in self.profile.mantis_challenges}
+        """The price snapshot of a panel row: one price per key the challenges read (`Challenge.price_keys`:
+        a multi-asset challenge's one per asset, funding rates under `funding_key(asset)`). Challenges
+        reading one key read one path, so which of them gives it does not matter."""
+        out: dict[str, float] = {}
+        for c in self.profile.mantis_challenges:
+            out.update(zip(c.price_keys, np.atleast_1d(self.panels[c.name].price[row]).tolist()))
+        return out
 
     @property
     def seed(self) -> int:

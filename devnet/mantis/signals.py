@@ -1,7 +1,8 @@
 """Seeded synthetic challenge panels with planted miner roles, for tests, benchmarks and the devnet.
 
 The truth is known by construction: an informative miner's first feature is a noisy view of the
-standardised future return, tuned so that its own AUC on the label equals its planted skill; every
+standardised future return (cross-sectional kinds: of each asset's standardised outcome against the
+cross-sectional median), tuned so that its own AUC on the label equals its planted skill; every
 other role is built to be worth nothing (noise, constants, silence, stale copies, slowly wandering
 noise, values held for hours) or exactly as much as a miner it copies. A scorer is right when its
 salience recovers that truth.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -21,11 +22,18 @@ from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
 from mechanisms.mantis.panel import Panel
+from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS
 from profiles import Challenge, Profile
 from protocol.validation import LBFGS_BUCKETS, PROB_FLOOR
 
 DEFAULT_PRICE_KEY = "ETH"
-KINDS = {"binary": None, "hitfirst": 3, "lbfgs": 17}  # what a panel's values mean → their dimension (binary: any)
+# what a panel's values mean → their dimension (binary: any)
+KINDS = {"binary": None, "hitfirst": 3, "lbfgs": 17, "xsec_rank": len(BREAKOUT_ASSETS), "funding_xsec": len(FUNDING_ASSETS)}
+# Kinds whose values are one score in [-1, 1] per asset, of a panel with one price column per asset;
+# a cell of exactly 0 is "no value for that asset" (mantis.md §9).
+CROSS_SECTIONAL = ("xsec_rank", "funding_xsec")
+SIGNED = ("binary",) + CROSS_SECTIONAL  # free-form values in [-1, 1] (the others are probabilities)
+F16_TINY = float(np.finfo(np.float16).smallest_subnormal)  # the smallest non-zero value the ledger stores
 ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "persistent", "stale", "young",
          "malformed", "hostile")
 # Worthless roles whose values look alive (they wander, or change now and then) and come from streams of
@@ -34,6 +42,19 @@ ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat
 ADVERSARIAL = ("persistent", "stale")
 PERSISTENT_PHI = (0.8, 0.97)  # a persistent miner's AR(1) coefficients, per coordinate
 STALE_HOURS = (2.0, 8.0)  # how long a stale miner holds one value
+# The XSEC market (`xsec_market`): per asset a loading on the market factor (ETH's returns) and on one
+# of five sector factors, drawn uniformly from these ranges; noise of its own makes up the rest of
+# ETH's per-sample variance.
+MARKET_BETA = (0.4, 0.8)
+SECTOR_GAMMA = (0.2, 0.45)
+SECTORS = 5
+# The funding world (`funding_rates`): a new rate per asset every 8 hours, an AR(1) around the asset's
+# mean with a shock common to every asset and one of its own; constant between settlements.
+SETTLE_HOURS = 8.0
+FUNDING_MEAN = (0.5e-4, 1.5e-4)
+FUNDING_PHI = 0.7
+FUNDING_COMMON = 3e-5
+FUNDING_SHOCK = 5e-5
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,7 @@ class SignalSpec:
     price_start: float = 3000.0
     vol_per_sample: float = 0.0008
     missing_rate: float = 0.01  # an honest miner misses this share of samples
+    omit_rate: float = 0.02  # cross-sectional kinds: an honest miner leaves this share of its cells out (0)
     gap_rate: float = 0.002  # samples the validator itself missed (whole rows absent)
     scale: float = 0.35  # feature scale inside [-1, 1]
     # The informative (twin, young) miners' noise: None iid; else AR(1) with unit stationary variance and
@@ -117,6 +139,8 @@ class SignalSpec:
             raise ValueError("auc_range must lie in (0.5, 1)")
         if self.noise_phi is not None and not 0 <= self.noise_phi[0] <= self.noise_phi[1] < 1:
             raise ValueError("noise_phi must be two AR(1) coefficients with 0 <= low <= high < 1")
+        if not 0 <= self.omit_rate < 1:
+            raise ValueError("omit_rate must lie in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -139,6 +163,7 @@ def _half_normal_sum_grid() -> tuple[np.ndarray, np.ndarray]:
     return s, mass / mass.sum()
 
 
+@lru_cache(maxsize=1024)  # a world's challenges plant the same skills
 def rho_for_auc(auc: float) -> float:
     """Correlation ρ of f = ρZ + √(1−ρ²)ε with a standard normal Z such that AUC(f, 1[Z>0]) = auc.
 
@@ -202,6 +227,58 @@ def _price_path(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarra
     return np.log(spec.price_start) + np.concatenate([[0.0], np.cumsum(returns)])
 
 
+def _samples(spec: SignalSpec) -> tuple[int, int]:
+    """The panel's samples T and the path's samples past its start, n = T + the path's horizon."""
+    T = round(spec.days * spec.samples_per_day)
+    return T, T + (spec.path_horizon or spec.horizon)
+
+
+def xsec_market(spec: SignalSpec) -> np.ndarray:
+    """(n + 1, 33) log prices of the XSEC universe (BREAKOUT_ASSETS order) over the path's samples.
+
+    ETH's column is the seed's own ETH path (what a challenge reading ETH sees without a market) and
+    its standardised returns are the market factor m; every other asset's return is
+    vol · (β m + γ s_k + √(1 − β² − γ²) e): β ~ U[0.4, 0.8], one of five sector factors s_k with
+    γ ~ U[0.2, 0.45], noise e of its own; so every asset has ETH's per-sample vol. Depends only on the
+    seed, the sample count, the path's horizon, vol and start price: every spec of a world draws it alike.
+    """
+    T, n = _samples(spec)
+    eth = _price_path(replace(spec, price_key=DEFAULT_PRICE_KEY), np.random.default_rng(spec.seed), T)
+    m = np.diff(eth) / spec.vol_per_sample
+    rng = np.random.default_rng([spec.seed, zlib.crc32(b"xsec-market")])
+    A = len(BREAKOUT_ASSETS)
+    beta, gamma = rng.uniform(*MARKET_BETA, size=A), rng.uniform(*SECTOR_GAMMA, size=A)
+    sector = rng.integers(0, SECTORS, size=A)
+    returns = rng.standard_normal((n, A))
+    returns *= np.sqrt(1 - beta * beta - gamma * gamma)
+    returns += beta * m[:, None] + gamma * rng.standard_normal((n, SECTORS))[:, sector]
+    returns *= spec.vol_per_sample
+    out = np.empty((n + 1, A))
+    out[0] = math.log(spec.price_start)
+    np.cumsum(returns, axis=0, out=out[1:])
+    out[1:] += out[0]
+    out[:, BREAKOUT_ASSETS.index(DEFAULT_PRICE_KEY)] = eth  # the very bits of the single-asset path
+    return out
+
+
+def funding_rates(spec: SignalSpec) -> np.ndarray:
+    """(n + 1, 20) funding rates of FUNDING_ASSETS over the path's samples, settling every 8 hours at
+    the sample indices that are multiples of the period (480 samples at one a minute) and constant in
+    between. Each settlement's rate is an AR(1) (φ 0.7) around the asset's mean (U[0.5, 1.5]·1e-4)
+    with a common shock (sd 3e-5) and one of its own (sd 5e-5), started from its stationary law; rates
+    can be negative, as real ones. A label over one period is the change at the next settlement."""
+    _, n = _samples(spec)
+    period = max(1, round(spec.samples_per_day * SETTLE_HOURS / 24))
+    sidx = spec.first_block // spec.sample_every + np.arange(n + 1)
+    settled = sidx // period - sidx[0] // period  # settlements since the first sample
+    K, A = int(settled[-1]) + 1, len(FUNDING_ASSETS)
+    rng = np.random.default_rng([spec.seed, zlib.crc32(b"funding-rates")])
+    mean = rng.uniform(*FUNDING_MEAN, size=A)
+    shock = FUNDING_COMMON * rng.standard_normal((K, 1)) + FUNDING_SHOCK * rng.standard_normal((K, A))
+    shock[0] /= math.sqrt(1 - FUNDING_PHI**2)  # the stationary law of the first settlement's rate
+    return mean + lfilter([1.0], [1.0, -FUNDING_PHI], shock, axis=0)[settled]
+
+
 def _standardised(a: np.ndarray) -> np.ndarray:
     a = a.astype(np.float64)
     std = a.std(axis=0)
@@ -216,9 +293,15 @@ def truth(kind: str, log_price: np.ndarray, T: int, h: int, vol: float) -> np.nd
     std) the path reaches first, one-hot over (up, down, neither). lbfgs: the return's z-bucket
     (≤ −2, (−2, −1), [−1, 1], (1, 2), ≥ 2), one-hot, then the twelve barrier events the q columns
     price: an up move from the previous sample of ≥ 0.5, 1, 2 σ (columns 5–10: twice, for buckets 0
-    and 1), a down move of as much (columns 11–16: for buckets 3 and 4)."""
+    and 1), a down move of as much (columns 11–16: for buckets 3 and 4). xsec_rank, funding_xsec (log
+    prices, funding rates: (n + 1, A)): each asset's change over h samples less the cross-sectional
+    median, in units of its own root mean square, so it is > 0 exactly where the label is 1."""
     sigma = vol * math.sqrt(h)
     future = log_price[h : h + T] - log_price[:T]
+    if kind in CROSS_SECTIONAL:
+        future -= np.median(future, axis=1, keepdims=True)
+        rms = np.sqrt((future * future).mean(axis=0))
+        return future / np.where(rms > 0, rms, 1.0)
     if kind == "binary":
         return (future / sigma)[:, None]  # ≈ standard normal
     path = np.lib.stride_tricks.sliding_window_view(log_price[: T + h], h + 1)[:T]  # [t, t + h]
@@ -276,9 +359,26 @@ def as_submitted(kind: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _as_stored_scores(a: np.ndarray) -> None:
+    """Scores (float32, NaN where absent) as the ledger stores them, in place: clipped to [-1, 1] and
+    rounded to the nearest float16 (ties to even, as `astype(np.float16)` rounds, several times
+    faster), except that a non-zero score never becomes 0 ("no value"): float16's smallest step of its
+    sign instead."""
+    np.clip(a, -1, 1, out=a)
+    small = np.abs(a) < np.float32(2.0**-14)  # float16's subnormals: one fixed step of 2^-24
+    steps = a[small] * np.float32(2.0**24)
+    bits = a.view(np.uint32)  # normal range: keep 10 of float32's 23 mantissa bits, rounding to even
+    bits += ((bits >> 13) & 1) + np.uint32(0x0FFF)
+    bits &= np.uint32(0xFFFF_E000)
+    rounded = np.rint(steps)
+    lost = (rounded == 0) & (steps != 0)
+    rounded[lost] = np.sign(steps[lost])
+    a[small] = rounded * np.float32(2.0**-24)
+
+
 def _worthless(kind: str, rng: np.random.Generator, shape: tuple[int, ...], D: int) -> np.ndarray:
-    """Well-formed values that carry no information: uniform features, or random probabilities."""
-    if kind == "binary":
+    """Well-formed values that carry no information: uniform features (scores), or random probabilities."""
+    if kind in SIGNED:
         return rng.uniform(-1, 1, size=shape + (D,))
     if kind == "hitfirst":
         return rng.dirichlet(np.ones(3), size=shape)
@@ -290,9 +390,9 @@ def _persistent(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarra
     (φ ~ U[0.8, 0.97] each, unit stationary variance) mapped as `_worthless` maps its draws: binary
     the scaled series; hitfirst a softmax of three; lbfgs a softmax of five (the buckets) and the
     normal CDF of twelve (the barrier events). Missing at the honest rate."""
-    n = {"binary": spec.dim, "hitfirst": 3, "lbfgs": LBFGS_BUCKETS + 12}[spec.kind]
+    n = spec.dim if spec.kind in SIGNED else {"hitfirst": 3, "lbfgs": LBFGS_BUCKETS + 12}[spec.kind]
     x = ar1(rng, rng.uniform(*PERSISTENT_PHI, size=n), T)
-    if spec.kind == "binary":
+    if spec.kind in SIGNED:
         values = spec.scale * x
     elif spec.kind == "hitfirst":
         values = _softmax(x)
@@ -315,8 +415,15 @@ def _stale(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarray:
     return np.repeat(_worthless(spec.kind, rng, (len(starts),), spec.dim), held, axis=0)
 
 
-def generate(spec: SignalSpec = SignalSpec()) -> Panel:
+def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) -> Panel:
     """One challenge's panel: samples × miners × dim (NaN = not submitted), the price path, the roles.
+
+    Cross-sectional kinds have one price column per asset: xsec_rank the XSEC market's prices,
+    funding_xsec the funding rates (`xsec_market`, `funding_rates`); their honest values are never
+    exactly 0 (float16's smallest step of the value's sign instead), a cell of 0 is an asset left out.
+    `market` (a world with an XSEC challenge: `xsec_market` of its specs) is the one source of every
+    price it holds: an XSEC panel's prices and, for a price key that is an XSEC asset, a single-asset
+    panel's path (its ETH column is the seed's ETH path anyway).
 
     Specs with the same seed and path_horizon get the same miners, roles and informative skills and,
     per price key, the same price path, whatever their kind, so a world's challenges share one
@@ -329,8 +436,18 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     if KINDS[kind] not in (None, D):
         raise ValueError(f"{kind} values have {KINDS[kind]} dimensions, not {D}")
     H = spec.roles.total - spec.roles.hostile  # hostile miners come after everyone, outside the draws
-    log_price = _price_path(spec, rng, T)
+    log_price = _price_path(spec, rng, T)  # drawn for every kind: every spec of a seed consumes rng alike
+    if market is not None and market.shape != (len(log_price), len(BREAKOUT_ASSETS)):
+        raise ValueError(f"the market must be ({len(log_price)}, {len(BREAKOUT_ASSETS)}) log prices, not {market.shape}")
+    if kind == "xsec_rank":
+        log_price = xsec_market(spec) if market is None else market
+    elif kind == "funding_xsec":
+        log_price = funding_rates(spec)  # rates, not log prices
+    elif market is not None and spec.price_key in BREAKOUT_ASSETS:
+        log_price = market[:, BREAKOUT_ASSETS.index(spec.price_key)]
     outcome = truth(kind, log_price, T, h, spec.vol_per_sample)
+    if kind in CROSS_SECTIONAL:
+        outcome = outcome.astype(np.float32)  # (T, A) per miner: float32 halves the generator's traffic
     gaps = np.maximum(outcome.max(axis=0) - outcome.min(axis=0), 1e-9)  # an event's two standardised values
 
     roles = [r for r in _roles(spec) if r not in ("hostile",) + ADVERSARIAL]
@@ -347,13 +464,24 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     X = np.full((T, spec.roles.total, D), np.nan, dtype=np.float32)
     miners: list[PlantedMiner | None] = [None] * spec.roles.total
 
-    def informative(skill: float) -> np.ndarray:
+    def informative(skill: float, first: int = 0) -> np.ndarray:
         """A noisy view of the outcome whose AUC on it is the planted skill (binary: feature 0 on the
-        direction; otherwise each column's view on its event, with noise orthogonal to it in the
-        sample, so the realised skill is the planted one); probabilities are a softmax of the views
-        (buckets, hit-first classes) or their normal CDF (barrier events)."""
+        direction; cross-sectional: every asset's score, a few left out; otherwise each column's view
+        on its event, with noise orthogonal to it in the sample, so the realised skill is the planted
+        one); probabilities are a softmax of the views (buckets, hit-first classes) or their normal
+        CDF (barrier events). The rows from `first` on (the older kinds still draw every row)."""
         phi = None if spec.noise_phi is None else float(rng.uniform(*spec.noise_phi))  # one φ a miner
-        if kind == "binary":
+        rows = T - first if kind in CROSS_SECTIONAL else T
+        if kind in CROSS_SECTIONAL:
+            rho = rho_for_auc(float(skill))
+            if phi is None:
+                values = rng.standard_normal((rows, D), dtype=np.float32)
+            else:
+                values = ar1(rng, np.full(D, phi), rows).astype(np.float32)
+            values *= np.float32(spec.scale * math.sqrt(1 - rho * rho))
+            values += np.float32(spec.scale * rho) * outcome[first:]
+            values[rng.random((rows, D), dtype=np.float32) < spec.omit_rate] = 0.0
+        elif kind == "binary":
             rho = rho_for_auc(float(skill))
             if phi is None:
                 values = spec.scale * rng.normal(size=(T, D))
@@ -368,8 +496,8 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
                 values = _softmax(view)
             else:
                 values = np.concatenate([_softmax(view[:, :LBFGS_BUCKETS]), ndtr(view[:, LBFGS_BUCKETS:])], axis=1)
-        values[rng.random(T) < spec.missing_rate] = np.nan
-        return values
+        values[rng.random(rows) < spec.missing_rate] = np.nan
+        return values[rows - (T - first) :]
 
     slots = {r: [int(order[i]) for i, role in enumerate(roles) if role == r] for r in ROLES}
     slots |= {r: [int(taken[i]) for i, role in enumerate(adversarial) if role == r] for r in ADVERSARIAL}
@@ -383,8 +511,8 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     for col in slots["twin"]:
         X[:, col] = informative(miners[original].skill)
         miners[col] = PlantedMiner(hotkeys[col], "twin", miners[original].skill, 0, hotkeys[original])
-    for col in slots["clone"]:
-        X[:, col] = as_submitted(kind, X[:, original] + rng.uniform(-2e-4, 2e-4, size=(T, D)))
+    for col in slots["clone"]:  # a near copy; what the source leaves out (0) it leaves out too
+        X[:, col] = as_submitted(kind, X[:, original] + (X[:, original] != 0) * rng.uniform(-2e-4, 2e-4, size=(T, D)))
         miners[col] = PlantedMiner(hotkeys[col], "clone", miners[original].skill, 0, hotkeys[original])
     for col in slots["copycat"]:
         X[spec.copy_lag :, col] = X[: T - spec.copy_lag, best]
@@ -405,18 +533,26 @@ def generate(spec: SignalSpec = SignalSpec()) -> Panel:
     start = T - round(spec.young_days * spec.samples_per_day)
     for col in slots["young"]:
         skill = float(rng.uniform(lo, hi))
-        X[start:, col] = informative(skill)[start:]
+        first = range(T)[start:].start  # the row X[start:] starts at
+        X[first:, col] = informative(skill, first)
         miners[col] = PlantedMiner(hotkeys[col], "young", skill, start)
 
-    # What the ledger stores: validated values as float16, read back as float32.
-    X = as_submitted(kind, X).astype(np.float16).astype(np.float32)
+    # What the ledger stores: validated values as float16, read back as float32 (in place, a few rows at
+    # a time: a cross-sectional panel is hundreds of MB).
+    for r0 in range(0, T, 256):
+        rows = X[r0 : r0 + 256]
+        if kind in CROSS_SECTIONAL:
+            _as_stored_scores(rows)
+        else:
+            rows[:] = as_submitted(kind, rows).astype(np.float16)
     kept = rng.random(T) >= spec.gap_rate
     sidx = spec.first_block // spec.sample_every + np.arange(T)
+    price = log_price[:T] if kind == "funding_xsec" else np.exp(log_price[:T])
     return Panel(
         hotkeys=tuple(hotkeys),
         block=(sidx * spec.sample_every)[kept].astype(np.int64),
-        price=np.exp(log_price[:T])[kept],
-        embeddings=X[kept],
+        price=price[kept],
+        embeddings=X if kept.all() else X[kept],
         roles=tuple(m.role for m in miners),
         skill=np.array([m.skill for m in miners]),
         sources=tuple(m.source for m in miners),
