@@ -23,7 +23,7 @@ from mechanisms.registry import MECHANISMS
 LIVE = "mantis.yaml"
 # benchmark name → the live profile's challenge it scores at production scale
 SCALE_CHALLENGES = {"binary": "ETH-1H-BINARY", "hitfirst": "ETH-HITFIRST-100M", "lbfgs": "ETH-LBFGS",
-                    "lbfgs-6h": "BTC-LBFGS-6H"}
+                    "lbfgs-6h": "BTC-LBFGS-6H", "xsec": "XSEC-RANK", "funding": "FUNDING-XSEC"}
 SEEDS = (0, 1, 2)
 EPOCH_SAMPLES = 72  # what one epoch adds (360 blocks, a sample every 5)
 

@@ -187,7 +187,7 @@ def shift_p(cross: np.ndarray, n: int, min_shift: int, lumpy_floor: bool = True)
     reaches S(0) (a lucky spike on a rare outcome ties with every shift that lands on the same
     outcome). (nan, 1.0) with fewer than MIN_NULL shifts or a null that does not vary. The test
     both HITFIRST and LBFGS gate salience with, on their spectra. `lumpy_floor=False` drops the
-    kurtosis floor for forecasts that cannot be lumpy (ranks): the lumps left come from outcomes held
+    kurtosis floor for forecasts that cannot be lumpy (ranked or clipped): the lumps left come from outcomes held
     for hours (a skilled forecast's null is then the outcome's few independent periods aligned with
     each other, excess kurtosis 6–9), whose persistence n_eff already counts."""
     m = n - 2 * min_shift + 1

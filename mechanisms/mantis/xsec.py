@@ -19,10 +19,10 @@ what it is judged on), F5 (rows pair by sample index), F6 (the history is capped
 F9 (stable ranking) and F10 (all bootstrap replicates), and adds:
 
 - X1, a significance gate: a miner is picked only if its forecasts, standardised against their own
-  past (`significance.causal_z`) and ranked per asset, track the labels better than the same
+  past four horizons (`causal_scores`, `significance.causal_z`'s rule over rows) and clipped at ±3, track the labels better than the same
   forecasts shifted circularly by a day or more (`significance.shift_p`, Holm at 5 % over the
   miners tested). Persistent noise (AR(1) values, values held for hours) against labels 4 or
-  8 hours long otherwise wins AUCs that look like skill. Ranks leave a forecast no spikes, so the
+  8 hours long otherwise wins AUCs that look like skill. Clipped, a forecast has no spikes, so the
   null's lumps can only come from the labels, whose persistence the test's effective number of
   shifts already counts: shift_p's kurtosis floor is off here (with labels held for a horizon or a
   whole settlement, it would fail every skilled miner of a history shorter than months).
@@ -45,8 +45,8 @@ import numpy as np
 from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
 from mechanisms.mantis.entry import single_threaded
 from mechanisms.mantis.fitcache import FitCache
-from mechanisms.mantis.panel import Mode
-from mechanisms.mantis.significance import causal_z, fast_length, holm, ranks, shift_p
+from mechanisms.mantis.panel import Mode, in_columns, row_blocks
+from mechanisms.mantis.significance import fast_length, holm, shift_p
 
 SEED = 42
 _CODES = 1 << 16  # float16 bit patterns
@@ -212,7 +212,8 @@ class _Histograms:
 def fit_1d(counts: np.ndarray, C: float) -> tuple[float, float]:
     """(intercept, slope) minimising ½b² + C·Σ logloss over cells counted per float16 value and
     class (`counts` (2·65 536,): class 0 then class 1), by Newton's method to convergence:
-    scikit-learn's L2 LogisticRegression on the same cells, without its solver tolerance."""
+    scikit-learn's L2 LogisticRegression on the same cells, without its solver tolerance. The
+    objective is strictly convex and smooth; a step that would raise it is halved."""
     n0, n1 = counts[:_CODES], counts[_CODES:]
     used = np.flatnonzero(n0 + n1)
     x, w0, w1 = _VALUE[used], n0[used].astype(np.float64), n1[used].astype(np.float64)
@@ -223,7 +224,7 @@ def fit_1d(counts: np.ndarray, C: float) -> tuple[float, float]:
         z = a + b * x
         return 0.5 * b * b + C * float((w1 * np.logaddexp(0, -z) + w0 * np.logaddexp(0, z)).sum())
 
-    current = loss(a, b)
+    current = None
     for _ in range(100):
         z = a + b * x
         p = 0.5 * (1 + np.tanh(0.5 * z))
@@ -235,15 +236,17 @@ def fit_1d(counts: np.ndarray, C: float) -> tuple[float, float]:
         if not det > 0:
             break
         da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-        step = 1.0
-        while step > 1e-8:
-            trial = loss(a - step * da, b - step * db)
-            if trial <= current:
-                break
-            step /= 2
-        a, b, current = a - step * da, b - step * db, trial
-        if abs(step * da) + abs(step * db) < 1e-12 * (1 + abs(a) + abs(b)):
+        if abs(da) + abs(db) < 1e-12 * (1 + abs(a) + abs(b)):
             break
+        step = 1.0
+        if abs(db) > 0.5 or abs(da) > 0.5:  # far from the optimum: guard against overshooting
+            current = loss(a, b) if current is None else current
+            while step > 1e-8 and loss(a - step * da, b - step * db) > current:
+                step /= 2
+            current = loss(a - step * da, b - step * db)
+        else:
+            current = None
+        a, b = a - step * da, b - step * db
     return a, b
 
 
@@ -562,7 +565,7 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams, rep
             v[:, pool.zeroed[j]] = np.nan
         if np.count_nonzero(np.isfinite(v).any(axis=1)) < params.gate_min_rows:
             continue
-        f = np.stack([ranks(causal_z(v[:, a], window)) for a in range(A)], axis=1)
+        f = causal_scores(v, window)
         ok = np.isfinite(f) & o_ok
         if ok.sum() < params.gate_min_rows:
             continue
@@ -576,6 +579,24 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams, rep
         return np.zeros(0, dtype=np.int64)
     passed = holm(np.array(pvals), params.gate_alpha)
     return np.array(tested, dtype=np.int64)[passed]
+
+
+def causal_scores(v: np.ndarray, window: int) -> np.ndarray:
+    """(n, A) each column's values standardised by the mean and std of its values in the `window`
+    rows before (`significance.causal_z`'s rule, over rows rather than values, so all columns go in
+    one pass) and clipped to ±3, so no spike can stand for a forecast; NaN where a value is absent,
+    or its window holds fewer than half a window of values or does not vary."""
+    n, A = v.shape
+    ok = np.isfinite(v)
+    x = np.where(ok, v, 0.0)
+    c1, c2, cn = (np.vstack([np.zeros((1, A)), np.cumsum(a, axis=0)]) for a in (x, x * x, ok.astype(np.float64)))
+    lo = np.maximum(np.arange(n) - window, 0)
+    k = cn[:-1] - cn[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c1[:-1] - c1[lo]) / k
+        sd = np.sqrt(np.maximum((c2[:-1] - c2[lo]) / k - mean * mean, 0.0))
+        valid = ok & (k >= window / 2) & (sd > 1e-9 * np.maximum(np.abs(mean), 1.0))
+        return np.where(valid, np.clip((v - mean) / np.where(valid, sd, 1.0), -3.0, 3.0), np.nan)
 
 
 def _copy_groups(X: np.ndarray, hotkeys: Sequence[str], params: XsecParams) -> np.ndarray:
@@ -602,14 +623,18 @@ def _checked(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Seque
     if len(set(hotkeys)) != len(hotkeys):
         raise ValueError("hotkeys must be unique")
     cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
-    if not np.array_equal(cols, np.arange(len(hotkeys))):
-        X = X[:, cols]
-        hotkeys = [hotkeys[c] for c in cols]
-    if X.dtype != np.float16:  # the ledger's precision; a float32 panel file is read as the ledger stores it
-        with np.errstate(over="ignore"):
-            X = X.astype(np.float16)
-        X[~np.isfinite(X)] = np.nan
-    return X, sidx.astype(np.int64), prices, hotkeys
+    hotkeys = [hotkeys[c] for c in cols]
+    if X.dtype == np.float16:
+        return in_columns(X, cols), sidx.astype(np.int64), prices, hotkeys
+    # the ledger's precision (a float32 panel file is read as the ledger stores it), a block of rows at a
+    # time so a large float32 panel is never copied whole
+    out = np.empty(X.shape, dtype=np.float16)
+    for r0, block in row_blocks(X, np.arange(len(X))):
+        part = out[r0 : r0 + len(block)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            part[:] = in_columns(block, cols)
+        part[np.isinf(part)] = np.nan  # beyond float16's range: not a value the ledger could hold
+    return out, sidx.astype(np.int64), prices, hotkeys
 
 
 def _kept_rows(sidx: np.ndarray, any_value: np.ndarray, mode: Mode, params: XsecParams) -> np.ndarray:
