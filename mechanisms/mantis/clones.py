@@ -318,7 +318,8 @@ def collapse_salience(salience: Mapping[str, float], clusters: Iterable[Sequence
     return out
 
 
-def group_shares(root: np.ndarray, present: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def group_shares(root: np.ndarray, present: np.ndarray, seen: np.ndarray,
+                 eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(representative, share) per column of the groups `root` (a group's columns share a root):
     fixed mode's way of scoring a copy group once and paying it out. `present` (T, H) marks the
     history's rows each miner submitted on, `seen` (T,) the rows its significance gate reads.
@@ -327,12 +328,23 @@ def group_shares(root: np.ndarray, present: np.ndarray, seen: np.ndarray) -> tup
     and its score is split by the rows each member submitted among the seen ones. The reference's
     smallest hotkey and equal split let a copy that appears today take its share at once, and, under
     a smaller hotkey, have the group scored on its own few rows, which the gate fails; here a member
-    the gate has not seen gets nothing and cannot stand for the group."""
+    the gate has not seen gets nothing and cannot stand for the group.
+
+    With `eligible` (H,) bool (the members that passed a gate on their own: XSEC and FUNDING), only
+    eligible members stand for a group and share its pay: a member that joined the group by copying
+    another's recent values, and fails the gate on its own history, can neither sink the group by
+    standing for it nor take part of its pay."""
     rows_of = present.sum(axis=0)
     seen_rows = present[seen].sum(axis=0).astype(np.float64)
     rep, share = np.arange(len(root)), np.ones(len(root))
     for g in np.unique(root):
         members = np.flatnonzero(root == g)
+        if eligible is not None:
+            members, others = members[eligible[members]], members[~eligible[members]]
+            share[others] = 0.0
+            if not len(members):
+                continue
+            rep[others] = members[np.argmax(rows_of[members])]
         rep[members] = members[np.argmax(rows_of[members])]  # argmax: the first of the most
         total = seen_rows[members].sum()
         share[members] = seen_rows[members] / total if total > 0 else 0.0

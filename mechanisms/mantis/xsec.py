@@ -26,9 +26,12 @@ F9 (stable ranking) and F10 (all bootstrap replicates), and adds:
   null's lumps can only come from the labels, whose persistence the test's effective number of
   shifts already counts: shift_p's kurtosis floor is off here (with labels held for a horizon or a
   whole settlement, it would fail every skilled miner of a history shorter than months).
-- X2, copy groups: exact clones and soft cohorts (`clones`) over the newest days are scored once, on
-  the member that submitted most, and the group's importance is split by rows submitted. The
-  reference lets five copies of one model take five of the twenty places.
+- X2, copies: exact clones and soft cohorts (`clones`) over the newest days are scored once, on the
+  member that submitted most among those that pass the gate on their own, and the group's
+  importance is split by rows submitted among them; and a segment takes no second miner whose
+  values over its eval window correlate at 0.8 or more with one it took (`_distinct`), so sybils
+  that differ only where the copy scan looks take one place. The reference lets five copies of one
+  model take five of the twenty places.
 - X3, standardised meta inputs: a base model's decision values have its own slope's scale, so on
   raw inputs |coef| measures the inverse of that scale as much as information.
 """
@@ -72,6 +75,7 @@ class XsecParams:
     min_shift: int = 1440  # X1: the null's smallest circular shift, samples (a day)
     gate_min_rows: int = 1440  # X1: rows a miner needs to be tested
     clone_rows: int = 2880  # X2: the newest rows the copy scan reads
+    max_corr: float = 0.8  # X2: a segment takes no second miner whose eval values correlate this much with one taken
 
     @property
     def embargo(self) -> int:
@@ -428,7 +432,8 @@ def segments_of(T_u: int, offset: int, chunk: int) -> list[tuple[int, int, int]]
     return out
 
 
-def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan, candidates: np.ndarray) -> np.ndarray:
+def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan, candidates: np.ndarray,
+                  seniority: np.ndarray | None = None) -> np.ndarray:
     """(H,) importance, summed over segments with recency weights and divided by their total; T_u
     is where the segments end (the time after the last labelled row)."""
     segments = segments_of(T_u, plan.offset, params.chunk)
@@ -465,10 +470,11 @@ def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan,
         if not ok_seg[i]:
             continue
         order = np.argsort(-aucs[i], kind="stable" if plan.stable else None)
-        if len(candidates) < H:
+        if plan.fixed:
             order = order[np.isin(order, candidates)]
-            order = order[aucs[i, order] > 0.5]
-        selected = order[: min(params.top_k, H)]
+            selected = _distinct(pool, order[aucs[i, order] > 0.5], cells[i][1:], params, seniority)
+        else:
+            selected = order[: min(params.top_k, H)]
         if not len(selected):
             continue
         seg = _segment(pool, params, plan, i, (s, vs, e), selected)
@@ -478,6 +484,38 @@ def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan,
         importance[selected] += w * seg
         total_w += w
     return importance / total_w if total_w > 0 else np.zeros(H)
+
+
+def _distinct(pool: _Pool, order: np.ndarray, window: tuple[int, int], params: XsecParams,
+              seniority: np.ndarray) -> np.ndarray:
+    """X2 within a segment: the top_k miners in AUC order, where a miner whose values over the
+    selection's eval cells correlate (|r| ≥ max_corr, over the cells both scored) with one already
+    taken shares its place: the senior of the two holds it (`seniority`: smaller is senior). Sybils of
+    one model that differ only where the copy scan looks take one place, and a transformed copy that
+    happens to rank above its original in a segment does not take the original's place."""
+    a, b = window
+    taken: list[int] = []
+    kept: list[np.ndarray] = []
+    for j in order:
+        v = pool.column(int(j))[a:b].astype(np.float64)
+        twin = next((k for k, u in enumerate(kept) if abs(_corr(v, u)) >= params.max_corr), None)
+        if twin is None:
+            if len(taken) == params.top_k:
+                break
+            taken.append(int(j))
+            kept.append(v)
+        elif seniority[j] < seniority[taken[twin]]:
+            taken[twin], kept[twin] = int(j), v
+    return np.array(taken, dtype=np.int64)
+
+
+def _corr(v: np.ndarray, u: np.ndarray) -> float:
+    both = (v != 0) & (u != 0)
+    if both.sum() < 3:
+        return 0.0
+    x, y = v[both] - v[both].mean(), u[both] - u[both].mean()
+    denom = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / denom if denom > 0 else 0.0
 
 
 def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: tuple[int, int, int],
@@ -546,8 +584,8 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: t
 # -- fixed mode's gate and copy groups ----------------------------------------------------------
 
 
-def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams, reps: np.ndarray) -> np.ndarray:
-    """X1: the representatives whose forecasts beat their circular shifts (Holm over those tested)."""
+def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams) -> np.ndarray:
+    """X1: (H,) whether each miner's forecasts beat their circular shifts (Holm over those tested)."""
     X = pool.X
     R, H, A = X.shape
     n = fast_length(len(rows))
@@ -558,7 +596,7 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams, rep
     O = np.fft.rfft(o, axis=0)
     window = 4 * params.ahead
     tested, pvals = [], []
-    for j in reps:
+    for j in range(H):
         v = X[rows, j, :].astype(np.float64)
         v[v == 0] = np.nan
         if pool.zeroed is not None:
@@ -569,16 +607,17 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams, rep
         ok = np.isfinite(f) & o_ok
         if ok.sum() < params.gate_min_rows:
             continue
-        f = np.where(ok, f, np.nan)
-        f = np.where(ok, f - np.nanmean(f, axis=0), 0.0)
+        used = ok.any(axis=0)  # an asset the miner never scored contributes nothing
+        f[:, used] -= np.nanmean(np.where(ok[:, used], f[:, used], np.nan), axis=0)
+        f = np.where(ok, f, 0.0)
         cross = (np.conj(np.fft.rfft(f, axis=0)) * O).sum(axis=1)
         _, p = shift_p(cross, n, params.min_shift, lumpy_floor=False)
         tested.append(int(j))
         pvals.append(p)
-    if not tested:
-        return np.zeros(0, dtype=np.int64)
-    passed = holm(np.array(pvals), params.gate_alpha)
-    return np.array(tested, dtype=np.int64)[passed]
+    out = np.zeros(H, dtype=bool)
+    if tested:
+        out[np.array(tested, dtype=np.int64)] = holm(np.array(pvals), params.gate_alpha)
+    return out
 
 
 def causal_scores(v: np.ndarray, window: int) -> np.ndarray:
@@ -624,7 +663,7 @@ def _checked(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Seque
         raise ValueError("hotkeys must be unique")
     cols = np.argsort(np.asarray(hotkeys, dtype=str), kind="stable")
     hotkeys = [hotkeys[c] for c in cols]
-    if X.dtype == np.float16:
+    if X.dtype == np.float16 and not any(np.isinf(block).any() for _, block in row_blocks(X, np.arange(len(X)))):
         return in_columns(X, cols), sidx.astype(np.int64), prices, hotkeys
     # the ledger's precision (a float32 panel file is read as the ledger stores it), a block of rows at a
     # time so a large float32 panel is never copied whole
@@ -661,12 +700,14 @@ def _score(X: np.ndarray, rows: np.ndarray, y2: np.ndarray, t_of_row: np.ndarray
     plan = plan_for(params, mode, funding)
     if mode == "compat":
         return _result(_walk_forward(pool, T_u, H, params, plan, np.arange(H)), hotkeys)
-    roots = _copy_groups(X, hotkeys, params)
+    passed = _gate(pool, y2, rows, params)
     present = ~np.isnan(X[:, :, 0])
-    rep, share = group_shares(roots, present, np.ones(len(X), dtype=bool))
-    reps = np.unique(rep)
-    passed = _gate(pool, y2, rows, params, reps)
-    group_imp = _walk_forward(pool, T_u, H, params, plan, passed)
+    rep, share = group_shares(_copy_groups(X, hotkeys, params), present, np.ones(len(X), dtype=bool), eligible=passed)
+    # seniority: the first row present, then more rows (a copier starts after what it copies)
+    first = np.where(present.any(axis=0), present.argmax(axis=0), len(X))
+    seniority = np.empty(H, dtype=np.int64)
+    seniority[np.lexsort((np.arange(H), -present.sum(axis=0), first))] = np.arange(H)
+    group_imp = _walk_forward(pool, T_u, H, params, plan, np.unique(rep[passed]), seniority)
     return _result(group_imp[rep] * share, hotkeys)
 
 
