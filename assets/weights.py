@@ -11,6 +11,7 @@ The submission sends the stored u16.
 
 
 import math
+from collections.abc import Mapping
 
 import dagster as dg
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from assets.epochs import EpochBlocks, epoch_params
 from assets.almanac import SALIENCE as ALMANAC_SALIENCE
 from assets.charts import weights_png
-from assets.mantis.scoring import EAGER, SALIENCE as MANTIS_SALIENCE
+from assets.mantis.scoring import EAGER, FIRST_SEEN, SALIENCE as MANTIS_SALIENCE
 from assets.vesting import VESTING
 from mechanisms.mantis.panel import Panel, first_seen_blocks
 from mechanisms.vesting.ledger import apply_multipliers
@@ -30,12 +31,13 @@ from resources.chain import ChainResource
 from resources.charts import ChartStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
+from resources.storage import StoredArtifacts
 
 
 SALIENCES = {"mantis": MANTIS_SALIENCE, "almanac": ALMANAC_SALIENCE}  # each family's salience asset
 INS = {f"{family}_salience": dg.AssetIn(key=SALIENCES[family], partition_mapping=BY_EPOCH) for family in PROFILE.families}
 if "mantis" in PROFILE.families:
-    INS["panels"] = dg.AssetIn()  # first submissions: the young-uid rule
+    INS["panels"] = dg.AssetIn()  # first submissions (the young-uid rule): their record, no panel loaded
 
 
 @dg.asset(group_name="weights", partitions_def=EPOCHS, automation_condition=EAGER, ins=INS,
@@ -53,11 +55,10 @@ def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, set
                     for key, value in inputs.get(f"{family}_salience", {}).items()}
     scores = aggregate_challenges(by_challenge, {c.name: c.weight for c in profile.challenges})
     scores, vesting = _vesting(store, profile, epoch, scores)
-    panels: dict[str, Panel] = inputs.get("panels", {})
     w = profile.weights
     rules = WeightRules(w.burn_uid, w.burn_share, w.young_window_blocks, w.young_weight, profile.ema_alpha,
                         w.degenerate_rel_std, w.accept_all_burn)
-    first_seen = first_seen_blocks(panels, {c.name: c.mode for c in profile.mantis_challenges})
+    first_seen = _first_seen(inputs.get("panels", {}), {c.name: c.mode for c in profile.mantis_challenges})
     new = weight_vector(scores, metagraph.uids, metagraph.hotkeys, first_seen, blocks.last, rules)
     previous = store.latest_weights_before(epoch)
     old = dict(zip(previous.hotkeys, previous.weights)) if previous else None
@@ -102,6 +103,16 @@ def final_weights(context: dg.AssetExecutionContext, ledger: LedgerResource, set
                       lambda: weights_png(epoch, out["weights"], out["uids"], w.burn_uid)),
     })
     return out
+
+
+def _first_seen(panels: Mapping[str, Panel], modes: dict[str, str]) -> dict[str, int]:
+    """Each hotkey's first block present in any challenge's panel (the young-uid rule): the panels'
+    `first_seen` record, read without loading a panel; for panels saved before the record existed
+    (or under other challenges or modes), computed from the panels, each loaded in turn."""
+    record = panels.record(FIRST_SEEN) if isinstance(panels, StoredArtifacts) else None
+    if record is not None and record.get("modes") == modes and set(panels) == set(modes):
+        return {hotkey: int(block) for hotkey, block in record["blocks"].items()}
+    return first_seen_blocks(panels, modes)
 
 
 def _top_table(out: dict, order, m_of: list[float]) -> dg.MetadataValue:

@@ -36,5 +36,5 @@ def _write_range(world: World, ledger, sidxs: range) -> int:
         values = panel.embeddings[at]
         present = ~np.isnan(values).any(axis=2)
         ledger.store_embeddings_many(name, new, panel.hotkeys, np.nan_to_num(values), present, source=SOURCE)
-    ledger.store_prices_many({sidx: world.prices(rows[sidx]) for sidx in new}, source=SOURCE)
+    ledger.store_snapshots({sidx: world.prices(rows[sidx]) for sidx in new}, world.profile.price_layout(), source=SOURCE)
     return len(new)

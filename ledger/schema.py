@@ -110,6 +110,23 @@ prices = sa.Table(
     sa.CheckConstraint(_source_check, name="source"),
 )
 
+# A set of price keys read together (a multi-asset challenge's assets, in order) and its samples'
+# values packed as one row each: a 33-asset panel reads one row per sample, not 33.
+price_sets = sa.Table(
+    "price_sets", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key_list", sa.Text, nullable=False, unique=True),  # JSON list of the keys, in order
+)
+
+price_vectors = sa.Table(
+    "price_vectors", metadata,
+    sa.Column("set_id", sa.Integer, sa.ForeignKey("price_sets.id"), primary_key=True, autoincrement=False),
+    sa.Column("sidx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # float64 little-endian per key, NaN = missing
+    sa.CheckConstraint(_source_check, name="source"),
+)
+
 metagraphs = sa.Table(
     "metagraphs", metadata,
     sa.Column("block", sa.BigInteger, primary_key=True, autoincrement=False),

@@ -34,8 +34,8 @@ Total length is exactly 12 + 4H + ⌈H/8⌉ + 2PD; any other length, a wrong mag
 set padding bits make the blob unreadable (ValueError). The float16 values are the given floats
 rounded to nearest, ties to even (numpy `astype(float16)` from the dtype they arrive in, without an
 intermediate float32 step), and are always finite. An absent hotkey has no vector at all, so a
-present all-zero vector stays distinct from "absent". Reading casts to float32 and puts NaN where a
-hotkey is absent or not listed in a row.
+present all-zero vector stays distinct from "absent". Reading casts to float32 (or keeps float16:
+`Ledger.embeddings(dtype=np.float16)`) and puts NaN where a hotkey is absent or not listed in a row.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import struct
 import threading
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -67,6 +69,7 @@ from resources.chain_types import ChainParams, Commitment, Metagraph, Neuron, We
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
 _CHUNK = 900  # bound on IN (...) lists and rows per statement
+_STREAM_ROWS = 256  # embedding rows fetched at a time while streaming (a 33 × 256 row is 17 kB)
 PLANTED_ROLES = "roles"  # devnet key: hotkey → planted role
 _SENDING = "sending"  # weights meta key: the vector is being sent (Ledger.sending_weights)
 _DAY0 = dt.date(1970, 1, 1)
@@ -208,6 +211,17 @@ def pack_embedding_blob(ids: np.ndarray, present: np.ndarray, vectors: np.ndarra
     ))
 
 
+def _blob_ids(blob: bytes) -> tuple[bytes, int]:
+    """(the hotkey ids' bytes, D) from a blob's header alone; ValueError if the header is not one."""
+    blob = bytes(blob)
+    if len(blob) < _HEADER.size:
+        raise ValueError("embedding blob: shorter than its header")
+    magic, h, d = _HEADER.unpack_from(blob)
+    if magic != _MAGIC or d < 1 or len(blob) < _HEADER.size + 4 * h:
+        raise ValueError("embedding blob: bad magic, dimension or length")
+    return blob[_HEADER.size : _HEADER.size + 4 * h], d
+
+
 def unpack_embedding_blob(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids (H,) int64, present (H,) bool, vectors (P, D) float16) from a blob; ValueError if corrupt."""
     blob = bytes(blob)
@@ -240,6 +254,19 @@ def unpack_embedding_blob(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarr
 # Engine
 
 
+_ENGINES: "weakref.WeakSet[sa.Engine]" = weakref.WeakSet()
+
+
+def _forget_connections_in_child() -> None:
+    """A forked process (the devnet run's scoring workers) must not use its parent's pooled
+    connections: it opens its own, and leaves the parent's to the parent."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_connections_in_child)
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine for `url` with the ledger's connection settings (see the module docstring)."""
     u = sa.make_url(url)
@@ -253,9 +280,12 @@ def make_engine(url: str) -> sa.Engine:
             Path(u.database).resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(u, **kwargs)
         _sqlite_events(engine, wal=not memory)
+        _ENGINES.add(engine)
         return engine
     if backend == "postgresql":
-        return sa.create_engine(u, pool_pre_ping=True)
+        engine = sa.create_engine(u, pool_pre_ping=True)
+        _ENGINES.add(engine)
+        return engine
     raise ValueError(f"unsupported ledger database {backend!r}: use sqlite or postgresql")
 
 
@@ -400,6 +430,20 @@ class Ledger:
         """Inside `transaction()`, its connection (read your own writes); else a fresh one."""
         conn = getattr(self._local, "conn", None)
         return nullcontext(conn) if conn is not None else self.engine.connect()
+
+    @contextmanager
+    def _snapshot_read(self) -> Iterator[sa.Connection]:
+        """`_read`, with every statement seeing one snapshot: SQLite's deferred BEGIN holds its
+        snapshot from the first read; PostgreSQL's default (read committed) would not, so a fresh
+        connection reads at repeatable read."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as conn:
+            if self._dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            yield conn
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         conn = getattr(self._local, "conn", None)
@@ -716,30 +760,68 @@ class Ledger:
                              "data": pack_embedding_blob(ids, pres, vectors)})
             return self._insert_new(conn, t.embeddings, rows, ["challenge", "sidx"])
 
-    def embeddings(self, challenge: str, lo: int, hi: int) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+    def embeddings(self, challenge: str, lo: int, hi: int, *, dtype: type = np.float32,
+                   rows: np.ndarray | None = None, among: Iterable[str] | None = None,
+                   dim: int | None = None) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
         """(sidx (T,) int64 ascending, hotkeys (sorted union over the rows), values (T, H, D)
-        float32 with NaN where a hotkey has no vector) for sidx in [lo, hi)."""
+        with NaN where a hotkey has no vector) for sidx in [lo, hi).
+
+        `dtype` float32 (default) or float16: the stored precision itself, exact and half the
+        memory. `rows` (ascending sidx): the output's rows are exactly these (all NaN where the
+        ledger has no row; ledger rows at other sidx are skipped). `among`: only these hotkeys'
+        columns. `dim`: D when no row is read (else each row must have it).
+
+        The blobs are streamed twice in one read transaction, never held: once for the hotkeys
+        (and the rows), once to fill the array, so the array is the only large allocation.
+        """
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float16, np.float32, np.float64):
+            raise ValueError(f"dtype must be float16, float32 or float64, not {dtype}")
         e = t.embeddings.c
         q = (sa.select(e.sidx, e.data).where(e.challenge == challenge, e.sidx >= lo, e.sidx < hi)
-             .order_by(e.sidx))
-        with self._read() as conn:
-            rows = [(int(s), unpack_embedding_blob(d)) for s, d in conn.execute(q).tuples()]
-            all_ids = np.unique(np.concatenate([r[1][0] for r in rows])) if rows else np.empty(0, np.int64)
-            names = self._hotkey_names(conn, all_ids.tolist())
-        sidx = np.array([s for s, _ in rows], dtype=np.int64)
-        if not rows:
-            return sidx, (), np.empty((0, 0, 0), dtype=np.float32)
-        dims = {vec.shape[1] for _, (_, _, vec) in rows}
-        if len(dims) != 1:
-            raise ValueError(f"{challenge}: rows in [{lo}, {hi}) have different dimensions {sorted(dims)}")
-        (dim,) = dims
-        hotkeys = tuple(sorted(names.values()))
-        col_of = {h: i for i, h in enumerate(hotkeys)}
-        col_by_id = np.array([col_of[names[int(i)]] for i in all_ids], dtype=np.int64)
-        out = np.full((len(rows), len(hotkeys), dim), np.nan, dtype=np.float32)
-        for k, (_, (ids, pres, vec)) in enumerate(rows):
-            cols = col_by_id[np.searchsorted(all_ids, ids[pres])]
-            out[k, cols] = vec.astype(np.float32)
+             .order_by(e.sidx).execution_options(yield_per=_STREAM_ROWS))
+        wanted = None if among is None else set(among)
+        with self._snapshot_read() as conn:
+            seen: set[int] = set()
+            got_sidx: list[int] = []
+            dims: set[int] = set()
+            last_ids = None
+            for s, blob in conn.execute(q).tuples():  # the headers only: rows are checked as they are read
+                ids, width = _blob_ids(blob)
+                if ids != last_ids:  # consecutive rows mostly list the same hotkeys
+                    seen.update(np.frombuffer(ids, dtype="<u4").tolist())
+                    last_ids = ids
+                got_sidx.append(int(s))
+                dims.add(width)
+            if dims and dim is not None:
+                dims.add(dim)
+            if len(dims) > 1:
+                raise ValueError(f"{challenge}: rows in [{lo}, {hi}) have different dimensions {sorted(dims)}")
+            width = dims.pop() if dims else (dim or 0)
+            names = self._hotkey_names(conn, seen)
+            if wanted is not None:
+                names = {i: h for i, h in names.items() if h in wanted}
+            hotkeys = tuple(sorted(names.values()))
+            sidx = np.array(got_sidx, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+            if rows is not None and (sidx.ndim != 1 or np.any(np.diff(sidx) <= 0)):
+                raise ValueError("rows must be strictly increasing sample indices")
+            out = np.full((len(sidx), len(hotkeys), width), np.nan, dtype=dtype)
+            if not hotkeys or not len(sidx):
+                return sidx, hotkeys, out
+            col_of = {h: j for j, h in enumerate(hotkeys)}
+            col_by_id = {i: col_of[h] for i, h in names.items()}
+            last_ids, cols = None, None
+            for s, blob in conn.execute(q).tuples():
+                k = int(np.searchsorted(sidx, s))
+                if k == len(sidx) or sidx[k] != s:
+                    continue
+                ids, pres, vec = unpack_embedding_blob(blob)
+                if last_ids is None or not np.array_equal(ids, last_ids):
+                    last_ids = ids  # the output column of each listed hotkey, −1 if not among them
+                    cols = np.array([col_by_id.get(i, -1) for i in ids.tolist()], dtype=np.int64)
+                at = cols[pres]
+                ok = at >= 0
+                out[k, at[ok]] = vec[ok]
         return sidx, hotkeys, out
 
     def embedding_sources(self, challenge: str, lo: int, hi: int) -> dict[str, int]:
@@ -779,6 +861,86 @@ class Ledger:
         sidx = np.array([r[0] for r in rows], dtype=np.int64)
         vals = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
         return sidx, vals
+
+    def _price_set_id(self, conn: sa.Connection, keys: Sequence[str], *, create: bool) -> int | None:
+        text = json.dumps(list(keys), separators=(",", ":"))
+        ps = t.price_sets.c
+        found = conn.execute(sa.select(ps.id).where(ps.key_list == text)).scalar()
+        if found is None and create:
+            conn.execute(self._insert(t.price_sets).on_conflict_do_nothing(index_elements=["key_list"]), [{"key_list": text}])
+            found = conn.execute(sa.select(ps.id).where(ps.key_list == text)).scalar()
+        return None if found is None else int(found)
+
+    def store_snapshots(self, snapshots: Mapping[int, Mapping[str, float]], layout: tuple[Sequence[str], Sequence[Sequence[str]]],
+                        *, source: str = "live") -> None:
+        """Samples' price snapshots ({sidx: {key: value}}) kept as `layout` says (`Profile.price_layout`:
+        single keys as rows of their own, each key set as one packed row a sample), in one transaction."""
+        single, sets = layout
+        with self.transaction():
+            self.store_prices_many({s: {k: snap[k] for k in single} for s, snap in snapshots.items()}, source=source)
+            for keys in sets:
+                self.store_price_vectors(keys, {s: [snap[k] for k in keys] for s, snap in snapshots.items()}, source=source)
+
+    def store_price_vectors(self, keys: Sequence[str], snapshots: Mapping[int, Sequence[float]], *,
+                            source: str = "live") -> int:
+        """The values of `keys` (a set read together: a multi-asset challenge's assets, in order) at many
+        samples ({sidx: K values, NaN = missing}), one packed row a sample; returns how many samples
+        were new (an existing row is left alone, as for single prices)."""
+        _check_source(source)
+        keys = [str(k) for k in keys]
+        if not keys or len(set(keys)) != len(keys):
+            raise ValueError("price keys must be distinct and at least one")
+        rows = []
+        for sidx, values in snapshots.items():
+            _check_int64("sidx", sidx)
+            v = np.asarray(values, dtype="<f8")
+            if v.shape != (len(keys),):
+                raise ValueError(f"sidx {sidx}: {v.shape} values for {len(keys)} keys")
+            rows.append({"sidx": int(sidx), "source": source, "data": v.tobytes()})
+        with self._write() as conn:
+            set_id = self._price_set_id(conn, keys, create=True)
+            for r in rows:
+                r["set_id"] = set_id
+            return self._insert_new(conn, t.price_vectors, rows, ["set_id", "sidx"])
+
+    def price_matrix(self, keys: Sequence[str], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sidx (T,) int64 ascending, values (T, K) float64) of several keys, for sidx in [lo, hi):
+        a row per sample at which any key has a row, column k for keys[k], NaN where that key has
+        no row or a missing price. Rows stored as a vector of exactly these keys
+        (`store_price_vectors`) are read one per sample; single keys' rows fill in beside them,
+        streamed into the matrix (one read transaction), so nothing but the matrix grows with T × K."""
+        keys = list(keys)
+        if len(set(keys)) != len(keys):
+            raise ValueError("price keys must be distinct")
+        p = t.prices.c
+        sidx = np.empty(0, dtype=np.int64)
+        with self._snapshot_read() as conn:
+            set_id = self._price_set_id(conn, keys, create=False)
+            packed: list[tuple[int, bytes]] = []
+            if set_id is not None:
+                v = t.price_vectors.c
+                q = sa.select(v.sidx, v.data).where(v.set_id == set_id, v.sidx >= lo, v.sidx < hi).order_by(v.sidx)
+                packed = [(int(a), bytes(b)) for a, b in conn.execute(q).tuples()]
+                sidx = np.array([a for a, _ in packed], dtype=np.int64)
+            for chunk in _chunks(keys):
+                q = sa.select(p.sidx).distinct().where(p.key.in_(chunk), p.sidx >= lo, p.sidx < hi)
+                sidx = np.union1d(sidx, np.fromiter(conn.execute(q).scalars(), dtype=np.int64))
+            values = np.full((len(sidx), len(keys)), np.nan, dtype=np.float64)
+            if packed:
+                at = np.searchsorted(sidx, [a for a, _ in packed])
+                if any(len(b) != 8 * len(keys) for _, b in packed):
+                    raise ValueError(f"price vectors of {keys[:3]}…: a row of the wrong length")
+                values[at] = np.frombuffer(b"".join(b for _, b in packed), dtype="<f8").reshape(len(packed), len(keys))
+            for c0, chunk in zip(range(0, len(keys), _CHUNK), _chunks(keys)):
+                col = {k: c0 + j for j, k in enumerate(chunk)}
+                q = (sa.select(p.sidx, p.key, p.value).where(p.key.in_(chunk), p.sidx >= lo, p.sidx < hi)
+                     .execution_options(yield_per=_STREAM_ROWS * 64))
+                for part in conn.execute(q).partitions():
+                    at = np.searchsorted(sidx, np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part)))
+                    cols = np.fromiter((col[r[1]] for r in part), dtype=np.int64, count=len(part))
+                    values[at, cols] = np.fromiter((np.nan if r[2] is None else r[2] for r in part),
+                                                   dtype=np.float64, count=len(part))
+        return sidx, values
 
     # -- metagraph snapshots -----------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 """Live price feed: the MANTIS price snapshot over HTTP (mantis.md §1, §10).
 
 Format: `{"prices": {KEY: number}, "funding_rates": {ASSET: number}, <timestamp>: …}`. Project
-rules: an invalid price is NaN, never 0 (builders drop both alike, but NaN cannot be mistaken for a
-quote), and a snapshot whose own timestamp is older than `max_age_s` is refused.
+rules: an invalid price (not a finite number > 0) is NaN, never 0 (builders drop both alike, but
+NaN cannot be mistaken for a quote); an invalid funding rate (not a finite number; zero and negative
+rates are valid) is NaN; a snapshot whose own timestamp is older than `max_age_s` is refused. The
+collection stores `PriceSnapshot.values(keys)`: every key the profile's challenges read, an asset's
+funding rate under `funding_key(asset)`, NaN for what the snapshot lacks.
 
 Timestamp fields accepted, first present wins: "timestamp", "ts", "time", "updated_at". A value is
 unix seconds as a JSON number (values above 1e11 are taken as milliseconds: 1e11 seconds is the
@@ -26,35 +29,13 @@ from pydantic import Field
 
 from protocol import json_guard
 from resources.payloads_http import BodyTooLarge, DeadlinePassed, describe_error, read_capped
-from resources.prices import PriceFeed, PriceFeedError, PriceSnapshot
+from resources.prices import PriceFeed, PriceFeedError, PriceSnapshot, price_value, rate_value
 
 DEFAULT_PRICE_URL = "https://pub-ba8c1b8edb8046edaccecbd26b5ca7f8.r2.dev/latest_prices.json"
 DEFAULT_TAO_USD_URL = "https://api.coingecko.com/api/v3/simple/price?ids=bittensor&vs_currencies=usd"
 TAO_USD_MAX_BYTES = 64 * 1024  # the answer is a few dozen bytes; more is not CoinGecko's simple price
 TIMESTAMP_FIELDS = ("timestamp", "ts", "time", "updated_at")
 _MILLISECONDS_ABOVE = 1e11
-
-
-def price_value(value: Any) -> float:
-    """A price as float, or NaN unless it is a finite JSON number > 0 (bools and strings are not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    try:
-        price = float(value)
-    except OverflowError:  # an integer beyond float range
-        return math.nan
-    return price if math.isfinite(price) and price > 0 else math.nan
-
-
-def rate_value(value: Any) -> float:
-    """A funding rate as float, or NaN unless it is a finite JSON number (zero and negative are valid)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    try:
-        rate = float(value)
-    except OverflowError:
-        return math.nan
-    return rate if math.isfinite(rate) else math.nan
 
 
 def snapshot_time(doc: dict[str, Any]) -> float | None:

@@ -436,6 +436,30 @@ def test_invalid_prices_are_nan_never_zero():
     assert math.isnan(snap.funding_rates["S"]) and math.isnan(snap.funding_rates["I"])
 
 
+def test_every_key_of_the_challenges_from_one_snapshot():
+    """What the collection stores (mantis.md §10): each key the profile's challenges read, an asset's
+    price from "prices" (finite and > 0), its funding rate under funding_key(asset) from
+    "funding_rates" (any finite number), NaN where the snapshot has none or an invalid one."""
+    from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, funding_key
+
+    prices = {a: 1.0 + i for i, a in enumerate(BREAKOUT_ASSETS)} | {"ETH": 0, "DOGE": "0.1", "XAGUSD": 31.5}
+    rates = {a: (-1) ** i * 1e-5 * i for i, a in enumerate(FUNDING_ASSETS)} | {"SOL": None, "TAO": 1e999}
+    del prices["SKY"], rates["ONDO"]
+    body = json.dumps({"prices": prices, "funding_rates": rates, "timestamp": NOW - 5}).encode()
+    keys = ("XAGUSD", *BREAKOUT_ASSETS, *(funding_key(a) for a in FUNDING_ASSETS))
+    with serve(feed_route(body)) as (base, _):
+        got = HttpPriceFeed(url=base + "/p", read_timeout_s=1.0).snapshot(NOW).values(keys)
+    assert list(got) == list(keys)
+    assert got["XAGUSD"] == 31.5 and got["BTC"] == 1.0 and got["TON"] == 1.0 + BREAKOUT_ASSETS.index("TON")
+    assert all(math.isnan(got[k]) for k in ("ETH", "DOGE", "SKY"))  # zero, a string, absent
+    assert got[funding_key("BTC")] == 0.0 and got[funding_key("ETH")] == -1e-5 and got[funding_key("SUI")] == -9e-5
+    assert all(math.isnan(got[funding_key(a)]) for a in ("SOL", "TAO", "ONDO"))  # null, infinite, absent
+    stale = json.dumps({"prices": prices, "funding_rates": rates, "timestamp": NOW - 121}).encode()
+    with serve(feed_route(stale)) as (base, _):
+        with pytest.raises(PriceFeedError, match="121 s old"):  # funding rates do not make a stale snapshot usable
+            HttpPriceFeed(url=base + "/p", read_timeout_s=1.0).snapshot(NOW)
+
+
 @pytest.mark.parametrize(
     ("stamp", "taken_at"),
     [

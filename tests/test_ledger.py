@@ -62,9 +62,9 @@ def _count(led: Ledger, table: sa.Table) -> int:
 
 
 def test_package_exports_and_head_revision():
-    assert migrations.head() == "0006"
+    assert migrations.head() == "0007"
     for name in ("0001_initial.py", "0002_drand_unserved.py", "0003_chain_params.py", "0004_trades.py",
-                 "0005_almanac_epochs.py", "0006_vesting.py"):
+                 "0005_almanac_epochs.py", "0006_vesting.py", "0007_price_vectors.py"):
         assert (migrations.SCRIPT_LOCATION / "versions" / name).is_file()
     assert Ledger is store.Ledger and Sample is store.Sample and Submission is store.Submission
 
@@ -403,6 +403,37 @@ def test_embeddings_union_over_changing_hotkeys(ledger):
     assert empty[0].shape == (0,) and empty[1] == () and empty[2].shape == (0, 0, 0)
 
 
+def test_embeddings_in_float16_on_given_rows_and_hotkeys(ledger):
+    """The panel builder's read: float16 as stored (exact), the output's rows the given sample
+    indices (all NaN where the ledger has none, other rows skipped), columns only `among`'s hotkeys."""
+    rng = np.random.default_rng(5)
+    vals = rng.uniform(-1, 1, size=(5, 4, 3))
+    pres = rng.random((5, 4)) < 0.8
+    pres[:, 0] = True
+    ledger.store_embeddings_many("M", [10, 11, 13, 14, 16], HK[:4], vals, pres)
+    ledger.store_embeddings("M", 12, [HK[5]], np.zeros((1, 3)), np.array([True]))  # the only row of HK[5]
+    sidx, hks, full = ledger.embeddings("M", 0, 100)
+    assert hks == tuple(sorted(HK[:4] + [HK[5]])) and full.dtype == np.float32
+    rows = np.array([9, 10, 11, 13, 15, 16])  # 9 and 15 have no ledger row; 12 and 14 are skipped
+    got_sidx, got_hks, half = ledger.embeddings("M", 0, 100, dtype=np.float16, rows=rows, among={HK[0], HK[2], HK[7]})
+    assert got_sidx.tolist() == rows.tolist() and got_hks == tuple(sorted([HK[0], HK[2]]))
+    assert half.dtype == np.float16 and half.shape == (6, 2, 3)
+    cols = [hks.index(h) for h in got_hks]
+    want = np.full((6, 2, 3), np.nan, dtype=np.float32)
+    for k, s in enumerate(rows):
+        if s in sidx:
+            want[k] = full[sidx.tolist().index(s)][cols]
+    np.testing.assert_array_equal(half.astype(np.float32), want)  # the same numbers: float16 is what is stored
+    assert np.isnan(half[[0, 4]]).all()
+    # Nothing in range: the rows asked for, no hotkeys, the dimension given.
+    empty = ledger.embeddings("M", 50, 60, dtype=np.float16, rows=np.array([50, 51]), dim=3)
+    assert empty[0].tolist() == [50, 51] and empty[1] == () and empty[2].shape == (2, 0, 3)
+    with pytest.raises(ValueError, match="different dimensions"):
+        ledger.embeddings("M", 0, 100, dim=2)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ledger.embeddings("M", 0, 100, rows=np.array([11, 10]))
+
+
 def test_embeddings_idempotent_and_canonical(ledger):
     vals = np.array([[0.25, 0.5], [0.75, 1.0], [1.25, 1.5]])
     pres = np.array([True, False, True])
@@ -480,6 +511,51 @@ def test_blob_decoder_rejects_corruption():
 
 # ----------------------------------------------------------------------------------------------
 # Prices, metagraph, weights, submissions
+
+
+def test_price_matrix_reads_many_keys_at_once(ledger):
+    """A multi-asset panel's prices: a row per sample at which any key has a row, NaN where a key
+    has none (or a NULL), columns in the order asked; funding keys read like any other."""
+    ledger.store_prices(5, {"BTC": 60000.0, "ETH": 3000.0, "funding:BTC": -1e-4})
+    ledger.store_prices(6, {"ETH": float("nan"), "funding:BTC": 2e-4, "DOGE": 0.1})
+    ledger.store_prices(7, {"DOGE": 0.2})  # none of the keys asked
+    ledger.store_prices(8, {"BTC": 61000.0})
+    ledger.store_prices(20, {"BTC": 1.0})  # outside [0, 10)
+    sidx, vals = ledger.price_matrix(["ETH", "BTC", "funding:BTC", "SOL"], 0, 10)
+    assert sidx.dtype == np.int64 and vals.dtype == np.float64 and sidx.tolist() == [5, 6, 8]
+    n = np.nan
+    np.testing.assert_array_equal(vals, [[3000.0, 60000.0, -1e-4, n], [n, n, 2e-4, n], [n, 61000.0, n, n]])
+    for j, key in enumerate(["ETH", "BTC"]):  # each column is that key's own series where it has rows
+        s, v = ledger.prices(key, 0, 10)
+        np.testing.assert_array_equal(vals[np.searchsorted(sidx, s), j], v)
+    keys = [f"K{i}" for i in range(1000)]  # more keys than one IN list holds
+    ledger.store_prices(3, dict.fromkeys(keys, 1.5))
+    s, v = ledger.price_matrix(keys, 0, 4)
+    assert s.tolist() == [3] and v.shape == (1, 1000) and (v == 1.5).all()
+    assert ledger.price_matrix(["X"], 0, 10)[1].shape == (0, 1)
+    with pytest.raises(ValueError, match="distinct"):
+        ledger.price_matrix(["BTC", "BTC"], 0, 10)
+
+
+def test_price_vectors_one_row_a_sample(ledger):
+    """A key set's values at a sample packed in one row (a multi-asset challenge's snapshot), read
+    back by price_matrix for exactly those keys, beside single rows of other samples; a stored row is
+    left alone, a set read in another order or another set finds none of it."""
+    keys = ["BTC", "ETH", "SOL"]
+    assert ledger.store_price_vectors(keys, {5: [1.0, 2.0, np.nan], 6: [1.5, 2.5, 3.5]}) == 2
+    assert ledger.store_price_vectors(keys, {6: [9.0, 9.0, 9.0], 7: [1.0, 1.0, 1.0]}, source="bootstrap") == 1
+    ledger.store_prices(8, {"ETH": 4.0})  # a single row of one of the keys, at another sample
+    sidx, vals = ledger.price_matrix(keys, 0, 10)
+    n = np.nan
+    assert sidx.tolist() == [5, 6, 7, 8]
+    np.testing.assert_array_equal(vals, [[1.0, 2.0, n], [1.5, 2.5, 3.5], [1.0, 1.0, 1.0], [n, 4.0, n]])
+    assert ledger.price_matrix(["ETH", "BTC", "SOL"], 0, 10)[0].tolist() == [8]
+    assert ledger.price_matrix(keys, 6, 7)[0].tolist() == [6]
+    with pytest.raises(ValueError, match="values for 3 keys"):
+        ledger.store_price_vectors(keys, {9: [1.0, 2.0]})
+    ledger.store_snapshots({10: {"ETH": 5.0, "BTC": 6.0, "SOL": 7.0, "X": 1.0}}, (("ETH",), (tuple(keys),)))
+    assert ledger.prices("ETH", 10, 11)[1].tolist() == [5.0] and ledger.prices("BTC", 10, 11)[0].size == 0
+    assert ledger.price_matrix(keys, 10, 11)[1].tolist() == [[6.0, 5.0, 7.0]]
 
 
 def test_prices_nan_as_null(ledger):

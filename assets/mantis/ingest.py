@@ -20,7 +20,7 @@ from resources.chain import ChainResource
 from resources.drand import DrandResource
 from resources.ledger import LedgerResource
 from resources.payloads import FETCHED, FetchResult, PayloadStore
-from resources.prices import PriceFeed, PriceFeedError
+from resources.prices import PriceFeed, PriceFeedError, missing
 from resources.settings_resource import SettingsResource
 
 PAYLOADS = dg.AssetKey(["raw", "payloads"])
@@ -31,6 +31,13 @@ METAGRAPH = dg.AssetKey(["chain", "metagraph"])
 class CollectConfig(dg.Config):
     fetch_deadline_s: float = 20.0  # a sample is taken when this passes, even if miners hang
     block_timeout_s: float = 120.0  # how long to wait for the chain to reach a sample block
+
+
+def price_keys(profile) -> tuple[str, ...]:
+    """Every price snapshot key the profile's MANTIS challenges read (`Challenge.price_keys`), once
+    each in challenge order: a single-asset challenge's price, a multi-asset one's assets (funding
+    rates as `funding_key(asset)`)."""
+    return tuple(dict.fromkeys(k for c in profile.mantis_challenges for k in c.price_keys))
 
 
 KEEP_REFUSED_BYTES = 4096  # of a body refused at download: enough to see what it was
@@ -85,6 +92,7 @@ def collect_epoch(
     blocks = EpochBlocks.of(epoch_of(context), profile)
     beacon = drand.chain()
     have = {s.sidx for s in store.samples(blocks.sidx_range.start, blocks.sidx_range.stop)}
+    keys, layout = price_keys(profile), profile.price_layout()
     statuses: Counter[str] = Counter()
     taken = 0
     for block in blocks.sample_blocks:
@@ -100,16 +108,16 @@ def collect_epoch(
         urls = {hk: c.data for hk, c in chain.commitments(block).items() if hk in metagraph_hotkeys}
         results = payloads.fetch_all(urls, config.fetch_deadline_s)
         try:
-            snapshot = prices.snapshot(now).prices
+            snapshot = prices.snapshot(now).values(keys)  # every key, NaN where the feed has none
         except PriceFeedError as exc:
             context.log.warning(f"sample {sidx}: no prices ({exc})")
-            snapshot = {c.mantis.price: float("nan") for c in profile.mantis_challenges}
+            snapshot = missing(keys)
         rules = SampleRules.of(beacon, profile, now)
         rows = [screened_row(r, sidx, now, rules) for r in results.values()]
         with store.transaction():
             store.record_sample(sidx, block, now)
             store.record_payloads(rows)
-            store.store_prices(sidx, snapshot)
+            store.store_snapshots({sidx: snapshot}, layout)
         statuses.update(r.status for r in rows)
         taken += 1
     chain.wait_for_block(blocks.last, config.block_timeout_s)
@@ -131,7 +139,7 @@ def collect_epoch(
             "max_round": max((max(r) for r in rounds), default=0),
         },
     )
-    yield dg.MaterializeResult(asset_key=PRICES, metadata={"samples": len(samples), "price_keys": ", ".join(dict.fromkeys(c.mantis.price for c in profile.mantis_challenges))})
+    yield dg.MaterializeResult(asset_key=PRICES, metadata={"samples": len(samples), "price_keys": ", ".join(keys)})
     yield dg.MaterializeResult(
         asset_key=METAGRAPH,
         metadata={"block": metagraph.block, "neurons": len(metagraph.neurons),

@@ -20,6 +20,7 @@ from resources.charts import ChartStore
 from resources.fits import FitStore
 from resources.ledger import LedgerResource
 from resources.settings_resource import SettingsResource
+from resources.storage import BuiltOnAccess
 
 HISTORY_DAYS = 60  # MANTIS MAX_DAYS: the training window
 EAGER = dg.AutomationCondition.eager()
@@ -29,38 +30,66 @@ SALIENCE = dg.AssetKey(["mantis", "salience"])
 def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str]) -> Panel:
     """One challenge's panel from the ledger by sample range: the samples its scorer reads (the
     history, and for fixed BINARY the training range of its oldest window), prices to the epoch's
-    end, values to the cutoff."""
+    end, values to the cutoff.
+
+    A single-asset challenge's rows are the samples with a row of its price key and its price is
+    (T,); a multi-asset one reads its keys (`Challenge.price_keys`) in one query, its rows are the
+    samples at which any key has a row and its price is (T, A) in asset order. The values are
+    float16, as the ledger stores them, filled in place from the ledger's rows: the panel is the
+    one large allocation (a 33-asset panel of 256 miners over 60 days is 1.46 GB)."""
     every = blocks.every
     hi = blocks.sidx_range.stop
-    lookback = MECHANISMS[challenge.mechanism].lookback(challenge.params, challenge.mode, sample_every=every,
-                                                        horizon_blocks=challenge.mantis.horizon_blocks)
+    mechanism = MECHANISMS[challenge.mechanism]
+    lookback = mechanism.lookback(challenge.params, challenge.mode, sample_every=every,
+                                  horizon_blocks=challenge.mantis.horizon_blocks)
     lo = hi - (lookback or HISTORY_DAYS * round(86_400 / (every * profile.chain.block_time)))
-    price_sidx, price = store.prices(challenge.mantis.price, lo, hi)
-    emb_sidx, emb_hotkeys, values = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1)
-    keep = [j for j, h in enumerate(emb_hotkeys) if h in hotkeys]
-    X = np.full((len(price_sidx), len(keep), challenge.mantis.dim), np.nan, dtype=np.float32)
-    rows = np.searchsorted(price_sidx, emb_sidx)
-    found = (rows < len(price_sidx)) & (price_sidx[np.minimum(rows, len(price_sidx) - 1)] == emb_sidx)
-    if keep and found.any():
-        X[rows[found]] = values[found][:, keep]
-    return Panel(tuple(emb_hotkeys[j] for j in keep), price_sidx * every, price, X)
+    if mechanism.assets:
+        price_sidx, price = store.price_matrix(challenge.price_keys, lo, hi)
+    else:
+        price_sidx, price = store.prices(challenge.mantis.price, lo, hi)
+    _, keep, X = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1, dtype=np.float16,
+                                  rows=price_sidx, among=hotkeys, dim=challenge.mantis.dim)
+    return Panel(keep, price_sidx * every, price, X)
+
+
+def first_seen_of(panel: Panel, seen: np.ndarray) -> dict[str, int]:
+    """{hotkey: first block present} of one panel, from its presence (T, H) (`first_seen_blocks`'s
+    rule, for one challenge: a miner never present has no entry)."""
+    rows = seen.argmax(axis=0)
+    return {panel.hotkeys[j]: int(panel.block[rows[j]]) for j in np.flatnonzero(seen.any(axis=0))}
+
+
+FIRST_SEEN = "first_seen"  # the panels' record: each miner's first submission over every challenge
 
 
 @dg.asset(group_name="scoring", partitions_def=EPOCHS, deps=[EMBEDDINGS, PRICES, METAGRAPH],
           automation_condition=EAGER,
           description="Each challenge's training panel (samples × miners × dim) over its lookback window.")
-def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: SettingsResource) -> dict[str, Panel]:
+def panels(context: dg.AssetExecutionContext, ledger: LedgerResource, settings: SettingsResource) -> BuiltOnAccess:
+    """Built one challenge at a time as the IO manager saves them (a run never holds two panels),
+    with the `first_seen` record the young-uid rule reads instead of the panels: {"modes": {challenge:
+    mode}, "blocks": {hotkey: first block present in any panel, by its challenge's presence rule}}."""
     profile, store = settings.profile(), ledger.ledger()
     blocks = EpochBlocks.of(epoch_of(context), profile)
     metagraph = store.metagraph(blocks.last)
     if metagraph is None:
         raise dg.Failure(f"no metagraph snapshot at block {blocks.last}: collect the epoch first")
-    out = {c.name: build_panel(store, profile, c, blocks, set(metagraph.hotkeys)) for c in profile.mantis_challenges}
-    context.add_output_metadata({
-        name: f"{len(p.block)} samples × {len(p.hotkeys)} miners, "
-              f"{int(presence(p.embeddings, profile.challenge(name).mode).sum())} values"
-        for name, p in out.items()
-    } | {"train_cutoff_sidx": blocks.train_cutoff_sidx})
+    active = set(metagraph.hotkeys)
+    challenges = {c.name: c for c in profile.mantis_challenges}
+    first: dict[str, int] = {}
+
+    def build(name: str) -> Panel:
+        challenge = challenges[name]
+        p = build_panel(store, profile, challenge, blocks, active)
+        seen = presence(p.embeddings, challenge.mode)
+        for hotkey, block in first_seen_of(p, seen).items():
+            first[hotkey] = min(first.get(hotkey, block), block)
+        out.metadata[name] = f"{len(p.block)} samples × {len(p.hotkeys)} miners, {int(seen.sum())} values"
+        return p
+
+    out = BuiltOnAccess(tuple(challenges), build)
+    out.records[FIRST_SEEN] = {"modes": {c.name: c.mode for c in challenges.values()}, "blocks": first}
+    out.metadata["train_cutoff_sidx"] = blocks.train_cutoff_sidx
     return out
 
 

@@ -98,9 +98,42 @@ def _write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, array in arrays.items():
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+            array = np.asanyarray(array)
+            # float16 values deflate to ~60 % at ~55 MB/s: a large member is stored as it is, so saving a
+            # 33-asset panel costs its write, not seconds of compression
+            target: str | zipfile.ZipInfo = f"{name}.npy"  # the archive's own: deflated at level 1
+            if array.dtype == np.float16 and array.nbytes > _STORE_BYTES:
+                target = zipfile.ZipInfo(f"{name}.npy")
+                target.compress_type = zipfile.ZIP_STORED
+            with archive.open(target, "w", force_zip64=True) as member:
+                _write_npy(member, array)
     tmp.replace(path)
+
+
+_WRITE_BYTES = 2**20  # a large array is written in slices of this size: no copy of it whole
+_STORE_BYTES = 2**24  # float16 members above this are stored, not deflated (`_write_npz`)
+
+
+def _write_npy(member, array: np.ndarray) -> None:
+    """`np.lib.format.write_array`, except that a large C-contiguous numeric array goes out as
+    views of its memory (numpy's own writer copies it 16 MiB at a time, or whole when smaller)."""
+    if array.dtype.hasobject or not array.flags.c_contiguous or array.nbytes <= _WRITE_BYTES:
+        np.lib.format.write_array(member, array, allow_pickle=False)
+        return
+    np.lib.format.write_array_header_1_0(member, np.lib.format.header_data_from_array_1_0(array))
+    flat = array.reshape(-1).view(np.uint8)
+    for start in range(0, flat.size, _WRITE_BYTES):
+        member.write(memoryview(flat[start : start + _WRITE_BYTES]))
+
+
+def _stored_values(values: np.ndarray) -> np.ndarray:
+    """The (T, H, D) values as a panel file holds them: float16 when that is exact (float16 values
+    themselves, or wider ones that are float16 numbers, as the ledger's are), else float32."""
+    if values.dtype == np.float16:
+        return values
+    wide = values.astype(np.float32)
+    half = wide.astype(np.float16)
+    return half if np.array_equal(half.astype(np.float32), wide, equal_nan=True) else wide
 
 
 def first_seen_blocks(panels: Mapping[str, Panel], modes: Mapping[str, Mode]) -> dict[str, int]:
@@ -125,7 +158,10 @@ class Panel:
     hotkeys: tuple[str, ...]  # (H,)
     block: np.ndarray  # (T,) int64, sample blocks in time order
     price: np.ndarray  # (T,) float64, or (T, A) for multi-asset challenges
-    embeddings: np.ndarray  # (T, H, D) float32, NaN where a miner did not submit
+    # (T, H, D) float32, or float16 as the ledger stores them (panels built from the ledger, and
+    # files of float16 values: kept so, half the memory); NaN where a miner did not submit.
+    # Scorers take their own dtype (entry.checked_panel: float32).
+    embeddings: np.ndarray
     # Planted truth, present only in generated panels.
     roles: tuple[str, ...] = ()
     skill: np.ndarray | None = None
@@ -149,14 +185,13 @@ class Panel:
         )
 
     def save(self, path: str | Path, prefix: str) -> None:
-        """The npz file. Values the ledger stored (float16) are written as float16, and the archive
-        is deflated at level 1: a 17-dim panel of two weeks writes in a second, not six."""
-        emb = self.embeddings.astype(np.float32)
-        half = emb.astype(np.float16)
+        """The npz file. Values the ledger stored (float16) are written as float16 (float16 values
+        as they are, without a wider copy), and the archive is deflated at level 1: a 17-dim panel
+        of two weeks writes in a second, not six."""
         arrays = {
             "hotkeys": np.array(self.hotkeys, dtype=str),
             "block": self.block.astype(np.int64),
-            f"{prefix}__embeddings": half if np.array_equal(half.astype(np.float32), emb, equal_nan=True) else emb,
+            f"{prefix}__embeddings": _stored_values(self.embeddings),
             (f"{prefix}__prices" if self.price.ndim == 2 else f"{prefix}__price"): self.price,
         }
         if self.roles:
@@ -193,6 +228,7 @@ class Panel:
             raise PanelFormatError("block must be strictly increasing")
         roles = tuple(data["roles"].tolist()) if "roles" in data else ()
         return cls(
-            tuple(hotkeys.tolist()), block.astype(np.int64), price.astype(np.float64), emb.astype(np.float32),
+            tuple(hotkeys.tolist()), block.astype(np.int64), price.astype(np.float64),
+            emb if emb.dtype == np.float16 else emb.astype(np.float32),
             roles, data.get("skill"), tuple(data["sources"].tolist()) if "sources" in data else (),
         )
