@@ -23,6 +23,7 @@ from devnet.almanac.market import HISTORY_BEFORE_LIVE_DAYS, Market
 from devnet.almanac.trades import GP_MIX, TraderMix
 from devnet.mantis.signals import PlantedMiner, generate, spec_for, xsec_market
 from mechanisms.mantis.panel import Panel
+from mechanisms.registry import MECHANISMS
 from profiles import Challenge, Profile
 from protocol.drand import LocalBeacon
 from resources.chain_types import Neuron
@@ -62,9 +63,13 @@ class World:
         reading an XSEC asset (ETH, BTC, …) reads that asset's column (ETH's is the seed's ETH path)."""
         dev, challenges = self.profile.devnet, self.profile.mantis_challenges
         longest = max(self.profile.horizon_samples(c) for c in challenges)
+        # the single-asset challenges' longest horizon sets every spec's path (and so how the seed's draws
+        # fall: the same population everywhere); the market reaches as far as the longest horizon
+        single = [self.profile.horizon_samples(c) for c in challenges if not MECHANISMS[c.mechanism].assets]
         days = dev.bootstrap_days + dev.live_days
         specs = {c.name: replace(spec_for(self.profile, c, days=days, copy_lag=self.copy_lag), first_block=FIRST_BLOCK,
-                                 gap_rate=0.0, path_horizon=longest) for c in challenges}
+                                 gap_rate=0.0, path_horizon=max(single, default=longest), market_horizon=longest)
+                 for c in challenges}
         xsec = [s for s in specs.values() if s.kind == "xsec_rank"]
         market = xsec_market(xsec[0]) if xsec else None
         return {name: generate(spec, market) for name, spec in specs.items()}

@@ -291,6 +291,14 @@ class Profile(Strict):
         """The families the profile's challenges belong to, in FAMILY_PARTS order."""
         return tuple(f for f in FAMILY_PARTS if self.family_challenges(f))
 
+    def price_layout(self) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        """(single keys, key sets): how a sample's price snapshot is kept. A single-asset challenge's
+        key is one price row; a multi-asset challenge's keys are one packed row a sample (its set),
+        read together (`Ledger.store_price_vectors`)."""
+        single = tuple(dict.fromkeys(c.mantis.price for c in self.mantis_challenges if not MECHANISMS[c.mechanism].assets))
+        sets = tuple(dict.fromkeys(c.price_keys for c in self.mantis_challenges if MECHANISMS[c.mechanism].assets))
+        return single, sets
+
     def challenge(self, name: str) -> Challenge:
         for c in self.challenges:
             if name == c.name or (c.mantis is not None and name == c.mantis.ticker):

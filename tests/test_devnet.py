@@ -227,7 +227,13 @@ def test_price_feed_follows_the_world(state, world):
     now = state.clock.now()
     snap = feed.snapshot(now)
     row = world.row(world.block_at(now) // world.sample_every)
-    assert snap.prices == {world.challenge.mantis.ticker: float(world.panel.price[row])}
+    assert snap.prices[world.challenge.mantis.price] == float(world.panel.price[row])
+    # Every key the collection stores: asset prices in `prices`, funding rates in `funding_rates`.
+    from assets.mantis.ingest import price_keys
+
+    got, planted = snap.values(price_keys(world.profile)), world.prices(row)
+    assert list(got) == list(planted) and np.array_equal(list(got.values()), list(planted.values()), equal_nan=True)
+    assert not any(k.startswith("funding:") for k in snap.prices)
 
 
 def test_bootstrap_history_reads_back_as_the_planted_panel(world, ledger_url):
@@ -319,7 +325,7 @@ def test_hostile_miners_cost_nobody_but_themselves(world, tmp_path):
             assert (hotkey in vectors[sidx]) == (HOSTILITIES[kind] is None)
     # The late-locking miner holds the reveal no longer than the challenges' horizons need.
     assert calm_wait <= wait <= world.profile.latest_lock_seconds()
-    assert world.profile.latest_lock_seconds() < world.profile.round_deadline_seconds() / 2
+    assert world.profile.latest_lock_seconds() < world.profile.round_deadline_seconds()  # and it ends before the deadline
 
 
 def test_payload_store_reads_only_regular_files(tmp_path):

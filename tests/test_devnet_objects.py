@@ -47,7 +47,8 @@ class PlantedRows:
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    base = World(profiles.load())
+    devnet = profiles.load()  # it holds both object challenges: drawn per row here instead
+    base = World(devnet.model_copy(update={"challenges": tuple(c for c in devnet.challenges if c.name not in OBJECTS)}))
     doc = base.profile.model_dump()
     doc["challenges"] = list(doc["challenges"]) + [
         {"name": name, "mechanism": mech, "weight": 1.0, "mode": "fixed",

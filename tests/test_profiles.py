@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import profiles
+from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS
 from mechanisms.mantis.panel import Panel
 from mechanisms.registry import MECHANISMS
 from profiles import ProfileError
@@ -51,7 +52,7 @@ def test_environment_variable_selects_the_profile(tmp_path, monkeypatch):
         ("informative: 24", "informative: 3", "devnet.roles.informative"),
         ("  burn_share: 0.35", "  burn_share: 1.5", "weights.burn_share"),
         ("  payload_hosts: [.r2.dev,", "  payload_hosts: [evil.example/x,", "payload_hosts"),
-        ("  round_deadline_blocks: 1200", "  round_deadline_blocks: 799", "longest horizon plus maturity_blocks (800)"),
+        ("  round_deadline_blocks: 2880", "  round_deadline_blocks: 2699", "longest horizon plus maturity_blocks (2700)"),
         ("    mantis:  ", "    other:  ", "challenges.0.other"),
         ("      ticker: ETH\n", "", "challenges.0.mantis.ticker"),
     ],
@@ -89,7 +90,7 @@ def test_unknown_challenge_lists_the_known_ones():
 def test_lock_rules_per_challenge_mode(tmp_path):
     fixed = profiles.load()
     c = fixed.challenges[0]
-    assert fixed.uses_horizon_lock(c) and fixed.round_deadline_seconds() == 1200 * 12.0
+    assert fixed.uses_horizon_lock(c) and fixed.round_deadline_seconds() == 2880 * 12.0
     compat = profiles.load(write(tmp_path, DEVNET.replace("    mode: fixed", "    mode: compat")))
     assert not compat.uses_horizon_lock(compat.challenges[0])
     assert compat.lock_seconds(compat.challenges[0]) == 30.0 and compat.maturity_seconds() == 300 * 12.0
@@ -121,7 +122,7 @@ def test_a_challenge_carries_exactly_its_familys_settings():
     with pytest.raises(ValueError, match="needs its mantis settings"):
         Challenge(name="X", mechanism="binary", weight=1.0)
     c = Challenge(name="X", mechanism="binary", weight=1.0, mantis={"ticker": "X", "dim": 2, "horizon_blocks": 300})
-    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:3]
+    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:5]
     with pytest.raises(ValueError, match="almanac family; mantis settings do not apply"):
         Challenge(name="A", mechanism="almanac", weight=1.0, almanac={}, mantis={"ticker": "X", "dim": 2,
                                                                              "horizon_blocks": 300})
@@ -154,11 +155,17 @@ def test_the_live_mantis_profile_has_every_implemented_challenge_in_reference_or
         ("NZDUSD-1H-BINARY", "NZDUSD", "NZDUSD", 2, 300, "binary", 0.5),
         ("CHFUSD-1H-BINARY", "CHFUSD", "CHFUSD", 2, 300, "binary", 1.0),
         ("XAGUSD-1H-BINARY", "XAGUSD", "XAGUSD", 2, 300, "binary", 1.0),
+        ("XSEC-RANK", "MULTIXSEC", "MULTIXSEC", 33, 1200, "xsec_rank", 3.0),
+        ("FUNDING-XSEC", "FUNDINGXSEC", "FUNDINGXSEC", 20, 2400, "funding_xsec", 4.0),
     ]
+    # the multi-asset challenges read one price per asset: the 33 breakout assets, the 20 funding rates
+    xsec, funding = live.challenges[-2:]
+    assert xsec.price_keys == BREAKOUT_ASSETS and funding.price_keys == tuple(f"funding:{a}" for a in FUNDING_ASSETS)
+    assert live.price_layout() == (("ETH", "BTC", "CADUSD", "NZDUSD", "CHFUSD", "XAGUSD"), (xsec.price_keys, funding.price_keys))
     # Compat everywhere, under the reference's lock rule: a 30 s lock counts, rounds wait the maturity.
     assert {c.mode for c in live.challenges} == {"compat"} and live.protocol.lock_rule == "reference"
     assert live.earliest_lock_seconds() is None and live.latest_lock_blocks() == live.protocol.maturity_blocks == 300
-    assert [f.rule for f in live.challenge_formats()] == ["signed", "signed", "lbfgs", "lbfgs"] + ["signed"] * 4
+    assert [f.rule for f in live.challenge_formats()] == ["signed", "signed", "lbfgs", "lbfgs"] + ["signed"] * 4 + ["object"] * 2
 
 
 def test_fixed_mode_rules_apply_only_to_fixed_challenges(tmp_path):

@@ -182,16 +182,9 @@ def test_funding_rates_settle_every_eight_hours(panels):
 
 
 def cross_profile(**devnet) -> profiles.Profile:
-    """The devnet profile with XSEC-RANK and FUNDING-XSEC added (the funding horizon needs a later
-    round deadline)."""
+    """The devnet profile (it holds XSEC-RANK and FUNDING-XSEC) with devnet settings overridden."""
     d = profiles.load().model_dump(mode="json")
-    d["challenges"] += [
-        {"name": "XSEC-RANK", "mechanism": "xsec_rank", "weight": 3.0,
-         "mantis": {"ticker": "MULTIXSEC", "dim": 33, "horizon_blocks": 1200}},
-        {"name": "FUNDING-XSEC", "mechanism": "funding_xsec", "weight": 4.0,
-         "mantis": {"ticker": "FUNDINGXSEC", "dim": 20, "horizon_blocks": 2400}},
-    ]
-    d["protocol"]["round_deadline_blocks"] = 2700
+    assert {"XSEC-RANK", "FUNDING-XSEC"} <= {c["name"] for c in d["challenges"]}
     d["devnet"] |= devnet
     return profiles.Profile.model_validate(d)
 
@@ -199,8 +192,10 @@ def cross_profile(**devnet) -> profiles.Profile:
 def test_the_world_has_one_price_per_key():
     short = {"bootstrap_days": 1.0, "live_days": 0.5}
     world = World(cross_profile(**short))
-    plain = World(profiles.load().model_copy(
-        update={"devnet": profiles.load().devnet.model_copy(update=short)}))
+    base = profiles.load()
+    plain = World(base.model_copy(update={  # the same world without the cross-sectional challenges
+        "devnet": base.devnet.model_copy(update=short),
+        "challenges": tuple(c for c in base.challenges if c.name not in ("XSEC-RANK", "FUNDING-XSEC"))}))
     xs, fu, eth = (world.panels[n] for n in ("XSEC-RANK", "FUNDING-XSEC", "ETH-1H-BINARY"))
     assert xs.embeddings.shape[1:] == (len(world.panel.hotkeys), 33) and fu.price.shape[1] == 20
     # The XSEC market is the source of ETH's path, which is the seed's ETH path: the plain world's.

@@ -107,6 +107,10 @@ class SignalSpec:
     # Price samples drawn past the panel's end (None: the horizon). Specs with the same seed and
     # path_horizon share miners, roles, skills and, per price key, the path: a world sets its longest.
     path_horizon: int | None = None
+    # Samples the XSEC market reaches past the panel's end (None: the path's). ETH's column is the path
+    # itself, continued from a stream of its own beyond it: a world whose cross-sectional horizons are
+    # longer than its single-asset ones keeps every single-asset panel, and the population, as it was.
+    market_horizon: int | None = None
     days: float = 14.0
     samples_per_day: int = 1440
     sample_every: int = 5  # blocks per sample
@@ -227,10 +231,12 @@ def _price_path(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarra
     return np.log(spec.price_start) + np.concatenate([[0.0], np.cumsum(returns)])
 
 
-def _samples(spec: SignalSpec) -> tuple[int, int]:
-    """The panel's samples T and the path's samples past its start, n = T + the path's horizon."""
+def _samples(spec: SignalSpec, market: bool = False) -> tuple[int, int]:
+    """The panel's samples T and the path's samples past its start, n = T + the path's horizon (the
+    market's: at least the spec's own horizon and the market's)."""
     T = round(spec.days * spec.samples_per_day)
-    return T, T + (spec.path_horizon or spec.horizon)
+    n = T + (spec.path_horizon or spec.horizon)
+    return T, max(n, T + spec.horizon, T + (spec.market_horizon or 0)) if market else n
 
 
 def xsec_market(spec: SignalSpec) -> np.ndarray:
@@ -242,8 +248,11 @@ def xsec_market(spec: SignalSpec) -> np.ndarray:
     γ ~ U[0.2, 0.45], noise e of its own; so every asset has ETH's per-sample vol. Depends only on the
     seed, the sample count, the path's horizon, vol and start price: every spec of a world draws it alike.
     """
-    T, n = _samples(spec)
+    T, n = _samples(spec, market=True)
     eth = _price_path(replace(spec, price_key=DEFAULT_PRICE_KEY), np.random.default_rng(spec.seed), T)
+    if len(eth) < n + 1:  # continued beyond the path from a stream of its own
+        more = np.random.default_rng([spec.seed, zlib.crc32(b"eth-continued")]).normal(0.0, spec.vol_per_sample, n + 1 - len(eth))
+        eth = np.concatenate([eth, eth[-1] + np.cumsum(more)])
     m = np.diff(eth) / spec.vol_per_sample
     rng = np.random.default_rng([spec.seed, zlib.crc32(b"xsec-market")])
     A = len(BREAKOUT_ASSETS)
@@ -267,7 +276,7 @@ def funding_rates(spec: SignalSpec) -> np.ndarray:
     between. Each settlement's rate is an AR(1) (φ 0.7) around the asset's mean (U[0.5, 1.5]·1e-4)
     with a common shock (sd 3e-5) and one of its own (sd 5e-5), started from its stationary law; rates
     can be negative, as real ones. A label over one period is the change at the next settlement."""
-    _, n = _samples(spec)
+    _, n = _samples(spec, market=True)
     period = max(1, round(spec.samples_per_day * SETTLE_HOURS / 24))
     sidx = spec.first_block // spec.sample_every + np.arange(n + 1)
     settled = sidx // period - sidx[0] // period  # settlements since the first sample
@@ -437,14 +446,14 @@ def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) 
         raise ValueError(f"{kind} values have {KINDS[kind]} dimensions, not {D}")
     H = spec.roles.total - spec.roles.hostile  # hostile miners come after everyone, outside the draws
     log_price = _price_path(spec, rng, T)  # drawn for every kind: every spec of a seed consumes rng alike
-    if market is not None and market.shape != (len(log_price), len(BREAKOUT_ASSETS)):
-        raise ValueError(f"the market must be ({len(log_price)}, {len(BREAKOUT_ASSETS)}) log prices, not {market.shape}")
+    if market is not None and (market.shape[0] < len(log_price) or market.shape[1:] != (len(BREAKOUT_ASSETS),)):
+        raise ValueError(f"the market must be (≥ {len(log_price)}, {len(BREAKOUT_ASSETS)}) log prices, not {market.shape}")
     if kind == "xsec_rank":
         log_price = xsec_market(spec) if market is None else market
     elif kind == "funding_xsec":
         log_price = funding_rates(spec)  # rates, not log prices
     elif market is not None and spec.price_key in BREAKOUT_ASSETS:
-        log_price = market[:, BREAKOUT_ASSETS.index(spec.price_key)]
+        log_price = market[: len(log_price), BREAKOUT_ASSETS.index(spec.price_key)]
     outcome = truth(kind, log_price, T, h, spec.vol_per_sample)
     if kind in CROSS_SECTIONAL:
         outcome = outcome.astype(np.float32)  # (T, A) per miner: float32 halves the generator's traffic
