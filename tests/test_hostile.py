@@ -198,11 +198,12 @@ def corpus() -> dict[str, Case]:
     body("padded-small", dumps(payload(hk("padded-small"), (0.25, -0.5)).to_json() | {"padding": "0" * 256}),
          None, values=(0.25, -0.5))
     # a valid encryption of a plaintext wider than any challenge needs: C.ct is refused unopened
-    # (each about 1.4 times the largest plaintext the profile's challenges need, so under the body limit)
-    wide = ",".join(["0"] * (LIMITS.plaintext * 7 // 10))
+    # (each a few hundred bytes past the largest plaintext the profile's challenges need, so its body
+    # is within the body limit, whose envelope allowance has the slack)
+    wide = ",".join(["0"] * ((LIMITS.plaintext + 256) // 2))
     body("breadth-bomb", dumps(payload(hk("breadth-bomb"), plaintext=plaintext(
         "breadth-bomb", "[0.1,0.1]", f'"wide":[{wide}],'))), "schema", "C.ct holds more than")
-    wide = ",".join(f'"k{i:05d}":0' for i in range(LIMITS.plaintext // 7))
+    wide = ",".join(f'"k{i:05d}":0' for i in range((LIMITS.plaintext + 256) // 10))
     body("breadth-bomb-object", dumps(payload(hk("breadth-bomb-object"), plaintext=plaintext(
         "breadth-bomb-object", "[0.1,0.1]", f'"wide":{{{wide}}},'))), "schema", "C.ct holds more than")
     # the round window: [FIRST, NEWEST] counts; past it `round`, before it `lock`, all at download

@@ -248,14 +248,21 @@ def test_building_holds_about_one_float16_panel(setup, tmp_path):
         store.store_embeddings_many("XSEC-RANK", sidxs[lo:lo + n], hotkeys, rng.uniform(-1, 1, (n, H, 33)),
                                     rng.random((n, H)) < 0.95)
     size = T * H * 33 * 2
-    gc.collect()
-    tracemalloc.start()
-    try:
-        p = build_panel(store, profile, profile.challenge("XSEC-RANK"), blocks, set(hotkeys))
-        p.save(tmp_path / "big.npz", "XSEC-RANK")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+
+    def traced_peak() -> tuple[Panel, int]:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            p = build_panel(store, profile, profile.challenge("XSEC-RANK"), blocks, set(hotkeys))
+            p.save(tmp_path / "big.npz", "XSEC-RANK")
+            return p, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # the least of three: tracemalloc also counts what another thread allocates meanwhile (a pool's
+    # manager left by an earlier test of the suite), which the build itself never holds
+    runs = [traced_peak() for _ in range(3)]
+    p, peak = runs[0][0], min(r[1] for r in runs)
     assert p.embeddings.nbytes == size
     assert peak < 1.25 * size + 4 * 2**20, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.1f} MiB panel"
 
