@@ -48,7 +48,7 @@ import numpy as np
 from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
 from mechanisms.mantis.entry import single_threaded
 from mechanisms.mantis.fitcache import FitCache
-from mechanisms.mantis.panel import Mode, in_columns, row_blocks
+from mechanisms.mantis.panel import Mode, in_columns, row_blocks, take_rows
 from mechanisms.mantis.significance import fast_length, holm, shift_p
 
 SEED = 42
@@ -555,16 +555,19 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: t
     has = ~np.isnan(meta_tr).all(axis=1)
     if has.sum() < params.min_rows:
         return None
-    X_tr = np.nan_to_num(meta_tr[has].astype(np.float64), nan=0.0)
+    X_tr = np.nan_to_num(meta_tr[has].astype(np.float64), copy=False, nan=0.0)  # in place: the design is
+    del meta_tr                                                                    # the segment's largest array
     y_meta = y_tr[has]
     if np.unique(y_meta).size < 2:
         return None
-    X_va = np.nan_to_num(meta_va.astype(np.float64), nan=0.0)
+    X_va = np.nan_to_num(meta_va.astype(np.float64), copy=False, nan=0.0)
     fixed = plan.fixed
     if fixed:  # X3: standardised meta inputs (fixed)
         mu, sd = X_tr.mean(axis=0), X_tr.std(axis=0)
         sd = np.where(sd > 0, sd, 1.0)
-        X_tr, X_va = (X_tr - mu) / sd, (X_va - mu) / sd
+        for a in (X_tr, X_va):
+            a -= mu
+            a /= sd
     agg = bootstrap_meta(X_tr, y_meta, seed=SEED + 7919 * (seg_i + 1), replicates=params.replicates,
                          block=params.block, C=params.C, fixed=fixed)
     if agg is not None:
@@ -719,7 +722,7 @@ def xsec_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: 
     with single_threaded():
         with np.errstate(invalid="ignore"):
             kept = _kept_rows(sidx, (prices > 0).any(axis=1), mode, params)
-        X, sidx, prices = X[kept], sidx[kept], prices[kept]
+        X, sidx, prices = take_rows(X, kept), sidx[kept], prices[kept]  # a view: the history is consecutive rows
         rows, y2 = _labels_xsec(prices, sidx, params.ahead, mode)
         if len(rows) < params.min_history:
             return {}
@@ -734,7 +737,7 @@ def funding_salience(X: np.ndarray, sidx: np.ndarray, rates: np.ndarray, hotkeys
     X, sidx, rates, hotkeys = _checked(X, sidx, rates, hotkeys, mode)
     with single_threaded():
         kept = _kept_rows(sidx, np.isfinite(rates).any(axis=1), mode, params)
-        X, sidx, rates = X[kept], sidx[kept], rates[kept]
+        X, sidx, rates = take_rows(X, kept), sidx[kept], rates[kept]
         partner = funding_pairs(sidx, params.ahead, max(1, int(params.tolerance * params.ahead)))
         rows = np.flatnonzero(partner >= 0)
         if len(rows) < params.min_history:
