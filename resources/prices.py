@@ -21,22 +21,18 @@ from mechanisms.mantis.universe import FUNDING_PREFIX
 
 def price_value(value: Any) -> float:
     """A price as float, or NaN unless it is a finite JSON number > 0 (bools and strings are not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    try:
-        price = float(value)
-    except OverflowError:  # an integer beyond float range
-        return math.nan
-    return price if math.isfinite(price) and price > 0 else math.nan
+    price = rate_value(value)
+    return price if price > 0 else math.nan
 
 
 def rate_value(value: Any) -> float:
-    """A funding rate as float, or NaN unless it is a finite JSON number (zero and negative are valid)."""
+    """A funding rate as float, or NaN unless it is a finite JSON number (zero and negative are valid;
+    bools and strings are not)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return math.nan
     try:
         rate = float(value)
-    except OverflowError:
+    except OverflowError:  # an integer beyond float range
         return math.nan
     return rate if math.isfinite(rate) else math.nan
 

@@ -123,9 +123,7 @@ class EpochArtifactIOManager(dg.ConfigurableIOManager):
             _write_json(path / f"{INDEX}.json", kinds)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(obj, sort_keys=True, allow_nan=False))
-        tmp.replace(path.with_suffix(".json"))
+        _write_json(path.with_suffix(".json"), obj)
 
     @staticmethod
     def _save_each(context: dg.OutputContext, path: Path, obj: BuiltOnAccess) -> None:

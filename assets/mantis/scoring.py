@@ -13,7 +13,7 @@ from assets.charts import salience_png
 from assets.epochs import EpochBlocks
 from assets.mantis.ingest import METAGRAPH, PRICES
 from assets.mantis.reveal import EMBEDDINGS
-from mechanisms.mantis.panel import Panel, presence
+from mechanisms.mantis.panel import Panel, first_seen_of, presence
 from mechanisms.registry import MECHANISMS
 from assets.partitions import BY_EPOCH, EPOCH_X_MANTIS, EPOCHS, epoch_of
 from resources.charts import ChartStore
@@ -50,13 +50,6 @@ def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str
     _, keep, X = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1, dtype=np.float16,
                                   rows=price_sidx, among=hotkeys, dim=challenge.mantis.dim)
     return Panel(keep, price_sidx * every, price, X)
-
-
-def first_seen_of(panel: Panel, seen: np.ndarray) -> dict[str, int]:
-    """{hotkey: first block present} of one panel, from its presence (T, H) (`first_seen_blocks`'s
-    rule, for one challenge: a miner never present has no entry)."""
-    rows = seen.argmax(axis=0)
-    return {panel.hotkeys[j]: int(panel.block[rows[j]]) for j in np.flatnonzero(seen.any(axis=0))}
 
 
 FIRST_SEEN = "first_seen"  # the panels' record: each miner's first submission over every challenge

@@ -53,7 +53,13 @@ def block_bootstrap_coefs(
         coefs.append(np.abs(np.asarray(fitted.coef_, dtype=np.float64).ravel()))
     if not coefs:
         return None
-    stack = np.stack(coefs)
+    return median_of_means(np.stack(coefs), use_all_replicates)
+
+
+def median_of_means(stack: np.ndarray, use_all_replicates: bool) -> np.ndarray:
+    """Element-wise median of the means of min(4, n) groups of consecutive replicates (n, K): the
+    reference's groups of n // g, the remainder dropped (F10), or with `use_all_replicates` every
+    replicate in near-equal groups; the plain mean with fewer than two groups."""
     groups = min(4, len(stack))
     if groups < 2:
         return stack.mean(axis=0)

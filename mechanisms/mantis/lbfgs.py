@@ -145,7 +145,7 @@ from mechanisms.mantis.clones import group_shares, is_roots
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.fitcache import FitCache, Rows, digest, fit_key, kept
 from mechanisms.mantis.panel import Mode, presence, row_blocks
-from mechanisms.mantis.significance import average_ranks, gate_window, holm, ranks, shift_p
+from mechanisms.mantis.significance import auc_columns, gate_window, holm, ranks, shift_p
 from mechanisms.mantis.series import (
     EPS, capped_history, causal_ends, forward_log_returns, forward_rows, priced_rows, rolling_std, safe_logit,
     trailing_std,
@@ -983,26 +983,6 @@ def _q_in_sample(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:
             total += coefs / coefs.sum()
             n_models += 1
     return total / n_models if n_models else None
-
-
-def auc_columns(F: np.ndarray, y: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
-    """(R,) ROC AUC of each column of F (n, R) for the binary y (n,), over the rows where the column
-    is present; 0.5 where a column has fewer than two classes among them. Ties count half."""
-    n, R = F.shape
-    out = np.full(R, 0.5)
-    for j in range(R):
-        rows = slice(None) if present is None else present[:, j]
-        f, t = F[rows, j], y[rows]
-        n1 = int(t.sum())
-        n0 = len(t) - n1
-        if n1 == 0 or n0 == 0:
-            continue
-        if np.isnan(f).any():  # (rankdata's NaN policy)
-            out[j] = np.nan
-            continue
-        ranks = average_ranks(f)
-        out[j] = (ranks[t == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    return out
 
 
 def _q_walk_forward(d, bins, p, valid, sig, up, dn) -> np.ndarray | None:

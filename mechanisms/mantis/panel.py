@@ -144,13 +144,16 @@ def first_seen_blocks(panels: Mapping[str, Panel], modes: Mapping[str, Mode]) ->
     """
     first: dict[str, int] = {}
     for name, panel in panels.items():
-        seen = presence(panel.embeddings, modes[name])
-        rows = seen.argmax(axis=0)  # first present row per miner (0 when none: masked below)
-        for j in np.flatnonzero(seen.any(axis=0)):
-            block = int(panel.block[rows[j]])
-            hotkey = panel.hotkeys[j]
+        for hotkey, block in first_seen_of(panel, presence(panel.embeddings, modes[name])).items():
             first[hotkey] = min(first.get(hotkey, block), block)
     return first
+
+
+def first_seen_of(panel: "Panel", seen: np.ndarray) -> dict[str, int]:
+    """{hotkey: first block present} of one panel, from its presence (T, H): a miner never present
+    has no entry."""
+    rows = seen.argmax(axis=0)
+    return {panel.hotkeys[j]: int(panel.block[rows[j]]) for j in np.flatnonzero(seen.any(axis=0))}
 
 
 @dataclass(frozen=True)

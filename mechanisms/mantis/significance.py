@@ -60,6 +60,26 @@ def average_ranks(v: np.ndarray) -> np.ndarray:
     return r
 
 
+def auc_columns(F: np.ndarray, y: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """(R,) ROC AUC of each column of F (n, R) for the binary y (n,), over the rows where the column
+    is present; 0.5 where a column has fewer than two classes among them. Ties count half."""
+    n, R = F.shape
+    out = np.full(R, 0.5)
+    for j in range(R):
+        rows = slice(None) if present is None else present[:, j]
+        f, t = F[rows, j], y[rows]
+        n1 = int(t.sum())
+        n0 = len(t) - n1
+        if n1 == 0 or n0 == 0:
+            continue
+        if np.isnan(f).any():  # (rankdata's NaN policy)
+            out[j] = np.nan
+            continue
+        ranks = average_ranks(f)
+        out[j] = (ranks[t == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return out
+
+
 def shift_statistics(forecasts: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
     """(T,) S(k) = Σ_c Σ_t f_c[(t − k) mod T] · o_c[t] for every offset k, by FFT.
 

@@ -45,11 +45,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mechanisms.mantis.bootstrap import median_of_means
 from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
 from mechanisms.mantis.entry import single_threaded
-from mechanisms.mantis.fitcache import FitCache
 from mechanisms.mantis.panel import Mode, in_columns, row_blocks, take_rows
-from mechanisms.mantis.significance import fast_length, holm, shift_p
+from mechanisms.mantis.significance import auc_columns, fast_length, holm, shift_p
 
 SEED = 42
 _CODES = 1 << 16  # float16 bit patterns
@@ -115,12 +115,11 @@ def _keys(v16: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Pool:
-    """The (row, asset) cells with a label, row-major: `rows` (n,) row index, `t` (n,) time
-    coordinate (compat: the row; fixed: the sample index from the first row), `cell` (n,) flat
-    index into (rows, assets), `y` (n,) labels."""
+    """The (row, asset) cells with a label, row-major: `t` (n,) time coordinate (compat: the row;
+    fixed: the sample index from the first row), `cell` (n,) flat index into (rows, assets), `y` (n,)
+    labels."""
 
     X: np.ndarray  # (R, H, A) float16 values of the kept rows, NaN = no vector
-    rows: np.ndarray
     t: np.ndarray
     cell: np.ndarray
     y: np.ndarray
@@ -188,7 +187,7 @@ def _pool(X: np.ndarray, rows: np.ndarray, y: np.ndarray, t_of_row: np.ndarray) 
     flat = np.isfinite(y).ravel()
     cell_in_rows = np.flatnonzero(flat)
     r = rows[cell_in_rows // A]
-    return _Pool(X, r, t_of_row[r], r * A + cell_in_rows % A, y.ravel()[flat])
+    return _Pool(X, t_of_row[r], r * A + cell_in_rows % A, y.ravel()[flat])
 
 
 # -- histograms and 1-D fits --------------------------------------------------------------------
@@ -271,14 +270,10 @@ def _oriented_auc(counts: np.ndarray, slope: float) -> float:
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    from mechanisms.mantis.significance import average_ranks
-
-    pos = y > 0.5
-    n1, n0 = int(pos.sum()), int((~pos).sum())
-    if n1 == 0 or n0 == 0 or not np.isfinite(score).all():
-        return 0.5
-    r = average_ranks(score)
-    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    """The meta-model's validation AUC; 0.5 where it has none (one class, or a non-finite score: the
+    reference's roc_auc_score raises there and it takes 0.5)."""
+    auc = float(auc_columns(score[:, None], (y > 0.5).astype(np.int64))[0])
+    return auc if math.isfinite(auc) else 0.5
 
 
 # -- the meta-model -----------------------------------------------------------------------------
@@ -360,16 +355,7 @@ def bootstrap_meta(X: np.ndarray, y: np.ndarray, *, seed: int, replicates: int, 
     if not coefs:
         return None
     stack = np.stack(coefs)
-    absolute = np.abs(stack)
-    groups = min(4, len(stack))
-    if groups < 2:
-        agg = absolute.mean(axis=0)
-    elif fixed:
-        agg = np.median(np.stack([p.mean(axis=0) for p in np.array_split(absolute, groups)]), axis=0)
-    else:
-        size = len(stack) // groups
-        agg = np.median(np.stack([absolute[g * size:(g + 1) * size].mean(axis=0) for g in range(groups)]), axis=0)
-    return stack.mean(axis=0), float(np.mean(intercepts)), agg
+    return stack.mean(axis=0), float(np.mean(intercepts)), median_of_means(np.abs(stack), fixed)
 
 
 # -- the walk-forward ---------------------------------------------------------------------------
@@ -536,7 +522,7 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: t
     meta_va = np.full((v1 - v0, K), np.nan, dtype=np.float32)
     cuts = [c for sc in sub_cells for c in sc] + [n_tr]
     for col, j in enumerate(selected):
-        v = pool.column(int(j))[: max(n_tr, v1)]
+        v = pool.column(int(j))[:v1]
         nz = v != 0
         keys = _keys(v)
         hist = _Histograms(keys, pool.y[: len(v)], nz, cuts)
@@ -590,7 +576,7 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: t
 def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams) -> np.ndarray:
     """X1: (H,) whether each miner's forecasts beat their circular shifts (Holm over those tested)."""
     X = pool.X
-    R, H, A = X.shape
+    H, A = X.shape[1:]
     n = fast_length(len(rows))
     rows = rows[len(rows) - n:]
     o = y2[len(y2) - n:] - 0.5
@@ -715,7 +701,7 @@ def _score(X: np.ndarray, rows: np.ndarray, y2: np.ndarray, t_of_row: np.ndarray
 
 
 def xsec_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Sequence[str], mode: Mode,
-                  params: XsecParams = XsecParams(), *, cache: FitCache | None = None) -> dict[str, float]:
+                  params: XsecParams = XsecParams()) -> dict[str, float]:
     """XSEC-RANK salience (§11.5): X (T, H, A) scores in [−1, 1] (NaN: no vector; 0: no value for
     that asset), prices (T, A) of the same assets. {hotkey: share}, empty when nothing scores."""
     X, sidx, prices, hotkeys = _checked(X, sidx, prices, hotkeys, mode)
@@ -732,7 +718,7 @@ def xsec_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: 
 
 
 def funding_salience(X: np.ndarray, sidx: np.ndarray, rates: np.ndarray, hotkeys: Sequence[str], mode: Mode,
-                     params: FundingParams = FundingParams(), *, cache: FitCache | None = None) -> dict[str, float]:
+                     params: FundingParams = FundingParams()) -> dict[str, float]:
     """FUNDING-XSEC salience (§11.6): X (T, H, A) scores, rates (T, A) funding rates (NaN: missing)."""
     X, sidx, rates, hotkeys = _checked(X, sidx, rates, hotkeys, mode)
     with single_threaded():
