@@ -186,6 +186,24 @@ def shift_test(forecasts: np.ndarray, outcomes: np.ndarray, min_shift: int) -> t
     return z, p
 
 
+def effective_draws(acf: np.ndarray, m: int) -> float:
+    """m / τ within [2, m]: how many independent draws m consecutive shifts of a statistic hold, τ
+    its integrated autocorrelation time over the shifts from its autocovariance `acf` (lags 0, 1,
+    …), summed by Geyer's initial positive sequence."""
+    if not acf[0] > 0:
+        return 2.0
+    pairs = (acf[: 2 * (len(acf) // 2)] / acf[0]).reshape(-1, 2).sum(axis=1)  # Γ_i = ρ(2i) + ρ(2i + 1)
+    stop = np.flatnonzero(pairs <= 0)
+    tau = max(2.0 * float(pairs[: stop[0] if len(stop) else len(pairs)].sum()) - 1.0, 1.0)
+    return min(max(m / tau, 2.0), float(m))
+
+
+def draws_p(z: float, n_eff: float) -> float:
+    """One-sided p of an aligned statistic z standard deviations above a normal null sample of
+    n_eff independent draws: P(t_{n_eff − 1} > z / √(1 + 1/n_eff))."""
+    return float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
+
+
 def shift_p(cross: np.ndarray, n: int, min_shift: int, lumpy_floor: bool = True) -> tuple[float, float]:
     """(z, p): the aligned statistic S(0) against its circular shifts, S = irfft(cross) (length n).
 
@@ -223,12 +241,8 @@ def shift_p(cross: np.ndarray, n: int, min_shift: int, lumpy_floor: bool = True)
     acf = np.fft.irfft(cross.real**2 + cross.imag**2, n)[: n // 2]  # Σ_k S(k)·S(k + j): S sums to 0 over k
     if not acf[0] > 0:
         return math.nan, 1.0
-    pairs = (acf[: 2 * (len(acf) // 2)] / acf[0]).reshape(-1, 2).sum(axis=1)  # Γ_i = ρ(2i) + ρ(2i + 1)
-    stop = np.flatnonzero(pairs <= 0)
-    tau = max(2.0 * float(pairs[: stop[0] if len(stop) else len(pairs)].sum()) - 1.0, 1.0)
-    n_eff = min(max(m / tau, 2.0), float(m))
-
-    p = float(stdtr(n_eff - 1.0, -z / math.sqrt(1.0 + 1.0 / n_eff)))
+    n_eff = effective_draws(acf, m)
+    p = draws_p(z, n_eff)
     if lumpy_floor and abs(float((((null - mean) / sd) ** 4).mean()) - 3.0) > MAX_EXCESS_KURTOSIS:
         p = max(p, 1.0 / (1.0 + n_eff))  # a null far from normal: no tail beyond the test's resolution
     reached = int(np.count_nonzero(null >= S[0]))
