@@ -70,6 +70,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_MIGRATION_LOCK = 0x6C_65_64_67_65_72  # "ledger": serialises concurrent migrate() calls
 _CHUNK = 900  # bound on IN (...) lists and rows per statement
 _STREAM_ROWS = 256  # embedding rows fetched at a time while streaming (a 33 × 256 row is 17 kB)
+_FEW_ROWS = _CHUNK  # `embeddings(rows=…)` with at most this many rows looks them up by index (an IN list)
 PLANTED_ROLES = "roles"  # devnet key: hotkey → planted role
 _SENDING = "sending"  # weights meta key: the vector is being sent (Ledger.sending_weights)
 _DAY0 = dt.date(1970, 1, 1)
@@ -763,13 +764,14 @@ class Ledger:
     def embeddings(self, challenge: str, lo: int, hi: int, *, dtype: type = np.float32,
                    rows: np.ndarray | None = None, among: Iterable[str] | None = None,
                    dim: int | None = None) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
-        """(sidx (T,) int64 ascending, hotkeys (sorted union over the rows), values (T, H, D)
+        """(sidx (T,) int64 ascending, hotkeys (sorted union over the rows read), values (T, H, D)
         with NaN where a hotkey has no vector) for sidx in [lo, hi).
 
         `dtype` float32 (default) or float16: the stored precision itself, exact and half the
         memory. `rows` (ascending sidx): the output's rows are exactly these (all NaN where the
-        ledger has no row; ledger rows at other sidx are skipped). `among`: only these hotkeys'
-        columns. `dim`: D when no row is read (else each row must have it).
+        ledger has no row; ledger rows at other sidx are skipped, and a few rows are looked up by
+        index rather than streamed past). `among`: only these hotkeys' columns. `dim`: D when no
+        row is read (else each row must have it).
 
         The blobs are streamed twice in one read transaction, never held: once for the hotkeys
         (and the rows), once to fill the array, so the array is the only large allocation.
@@ -778,8 +780,11 @@ class Ledger:
         if dtype not in (np.float16, np.float32, np.float64):
             raise ValueError(f"dtype must be float16, float32 or float64, not {dtype}")
         e = t.embeddings.c
-        q = (sa.select(e.sidx, e.data).where(e.challenge == challenge, e.sidx >= lo, e.sidx < hi)
-             .order_by(e.sidx).execution_options(yield_per=_STREAM_ROWS))
+        q = sa.select(e.sidx, e.data).where(e.challenge == challenge, e.sidx >= lo, e.sidx < hi)
+        wanted_rows = None if rows is None else set(np.asarray(rows, dtype=np.int64).tolist())
+        if wanted_rows is not None and len(wanted_rows) <= _FEW_ROWS:
+            q = q.where(e.sidx.in_(sorted(wanted_rows)))
+        q = q.order_by(e.sidx).execution_options(yield_per=_STREAM_ROWS)
         wanted = None if among is None else set(among)
         with self._snapshot_read() as conn:
             seen: set[int] = set()
@@ -787,6 +792,8 @@ class Ledger:
             dims: set[int] = set()
             last_ids = None
             for s, blob in conn.execute(q).tuples():  # the headers only: rows are checked as they are read
+                if wanted_rows is not None and s not in wanted_rows:
+                    continue
                 ids, width = _blob_ids(blob)
                 if ids != last_ids:  # consecutive rows mostly list the same hotkeys
                     seen.update(np.frombuffer(ids, dtype="<u4").tolist())

@@ -6,13 +6,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import numpy as np
 from mechanisms.almanac.params import AlmanacParams
 from mechanisms.mantis.binary import BinaryParams, binary_salience
+from mechanisms.mantis.breakout import BreakoutParams, breakout_salience, trigger_samples
 from mechanisms.mantis.fitcache import FitCache
 from mechanisms.mantis.hitfirst import HitfirstParams, hitfirst_salience
 from mechanisms.mantis.lbfgs import LbfgsParams, lbfgs_salience
 from mechanisms.mantis.panel import Panel
-from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, FUNDING_PREFIX
+from mechanisms.mantis.trademix import TradeMixParams, trade_mix_salience
+from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, FUNDING_PREFIX, TRADE_MIX_ASSETS
 from mechanisms.mantis.xsec import FundingParams, XsecParams, funding_salience, xsec_salience
 
 
@@ -37,10 +40,20 @@ class Mechanism:
     horizon_param: str = ""  # MANTIS: the params field holding the label horizon in samples
     value_rule: str = "signed"  # MANTIS: how a submitted vector is checked (protocol/validation.py)
     cached: bool = False  # MANTIS: the scorer keeps its fixed-mode fits in a FitCache (`cache=`)
-    # MANTIS multi-asset challenges: the assets of the vector (its dim), miners' values are objects
-    # {asset: value}, and the panel's prices are one column per asset, read under prefix + asset.
+    # MANTIS multi-asset challenges: the assets of the vector and its values per asset, miners'
+    # values are objects {asset: value} (value rule object: one number an asset; pairs: two), and
+    # the panel's prices are one column per asset, read under prefix + asset.
     assets: tuple[str, ...] = ()
+    per_asset: int = 1
     price_prefix: str = ""
+    # MANTIS: the sample indices at which the scorer reads values, from the panel's sidx and prices
+    # (MULTI-BREAKOUT: its events' trigger samples); None reads every row
+    value_rows: Callable[..., np.ndarray] | None = None
+
+    @property
+    def dim(self) -> int | None:
+        """A multi-asset challenge's vector length (None: the profile's mantis.dim says)."""
+        return len(self.assets) * self.per_asset if self.assets else None
 
     def price_keys(self, price: str) -> tuple[str, ...]:
         """The price snapshot keys a challenge's panel reads: one per asset, or its own price key."""
@@ -66,6 +79,15 @@ class Mechanism:
         params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
         return params.lookback(mode) if hasattr(params, "lookback") else None
 
+    def rows_read(self, overrides: Mapping[str, Any], mode: str, *, sample_every: int, horizon_blocks: int,
+                  sidx: np.ndarray, price: np.ndarray) -> np.ndarray | None:
+        """The sample indices whose values the scorer reads from a panel of these rows and prices
+        (None: all of them); the platform reads only those from the ledger."""
+        if self.value_rows is None:
+            return None
+        params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
+        return self.value_rows(sidx, price, mode, params)
+
     def score(self, panel: Panel, mode: str, overrides: Mapping[str, Any], *, sample_every: int,
               horizon_blocks: int, cache: FitCache | None = None) -> dict[str, float]:
         """Salience of a panel under a challenge's settings (mode, params, horizon_blocks) and the chain's;
@@ -85,6 +107,11 @@ MECHANISMS: dict[str, Mechanism] = {
                            assets=BREAKOUT_ASSETS),
     "funding_xsec": Mechanism("funding_xsec", FundingParams, "mantis", HORIZON, funding_salience, "ahead",
                               value_rule="object", assets=FUNDING_ASSETS, price_prefix=FUNDING_PREFIX),
+    "range_breakout_multi": Mechanism("range_breakout_multi", BreakoutParams, "mantis", HORIZON, breakout_salience,
+                                      "ahead", value_rule="pairs", assets=BREAKOUT_ASSETS, per_asset=2,
+                                      value_rows=trigger_samples),
+    "trade_mix": Mechanism("trade_mix", TradeMixParams, "mantis", HORIZON, trade_mix_salience, "ahead",
+                           value_rule="object", assets=TRADE_MIX_ASSETS),
     "almanac": Mechanism("almanac", AlmanacParams, "almanac",
                          {"mode": "the challenge's mode", "variant": "the challenge's almanac.variant",
                           "burn_uid": "weights.burn_uid"}),

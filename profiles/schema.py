@@ -93,10 +93,11 @@ class Challenge(Strict):
             if part != family and present:
                 raise ValueError(f"a {self.mechanism} challenge is of the {family} family; {part} settings do not apply")
         MECHANISMS[self.mechanism].check_overrides(self.params)  # raises ValueError naming the bad key
-        assets = MECHANISMS[self.mechanism].assets
-        if assets and self.mantis is not None:
-            if self.mantis.dim != len(assets):
-                raise ValueError(f"a {self.mechanism} challenge's dim is its {len(assets)} assets, not {self.mantis.dim}")
+        mechanism = MECHANISMS[self.mechanism]
+        if mechanism.assets and self.mantis is not None:
+            if self.mantis.dim != mechanism.dim:
+                raise ValueError(f"a {self.mechanism} challenge's dim is {mechanism.dim} ({len(mechanism.assets)} assets), "
+                                 f"not {self.mantis.dim}")
             if self.mantis.price_key is not None:
                 raise ValueError(f"a {self.mechanism} challenge reads one price per asset; price_key does not apply")
         return self

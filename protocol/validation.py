@@ -3,15 +3,17 @@
 Numbers are finite ints or floats, never booleans. A challenge whose value is malformed stays
 absent for that payload, with a reason; the other challenges of the same payload still count.
 
-Three value rules: `signed` (every number in [-1, 1], else the key is refused), `lbfgs` (17
+Four value rules: `signed` (every number in [-1, 1], else the key is refused), `lbfgs` (17
 numbers of any size: five bucket probabilities clipped to [1e-6, 1 − 1e-6] and renormalised, then
-twelve barrier probabilities clipped alike; an all-zero vector stays zero, as the reference keeps it)
-and `object` (multi-asset challenges: `{asset: value}`, or a flat list under the signed rule).
+twelve barrier probabilities clipped alike; an all-zero vector stays zero, as the reference keeps it),
+`object` (multi-asset challenges: `{asset: value}`, or a flat list under the signed rule) and
+`pairs` (MULTI-BREAKOUT: `{asset: [p_continuation, p_reversal]}`, or a flat list under the signed rule).
 
 An object is never refused: each asset's cell is its number in [-1, 1], or its one-element list
 clipped to [-1, 1], and 0 for anything else (missing, malformed, out of range); other keys are
 ignored. A 0 cell therefore means "no value for that asset": the ledger stores the whole vector and
-the scorers read exact zeros as absent cells, as the reference does (mantis.md §7.4).
+the scorers read exact zeros as absent cells, as the reference does (mantis.md §7.4). A pairs object
+is never refused either: each asset's pair is a list of exactly two numbers in [0, 1], else [0, 0].
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ NUMBER_CHARS = 32
 PLAINTEXT_SLACK = 1024  # braces, the hotkey (≤ 128 characters) and whitespace of any serialiser
 
 
+PER_ASSET = {"object": 1, "pairs": 2}  # the multi-asset rules: values per asset
 LBFGS_BUCKETS = 5  # the first five numbers of an lbfgs vector: the z-bucket probabilities
 PROB_FLOOR = 1e-6
 
@@ -35,21 +38,25 @@ class ChallengeFormat:
     name: str
     ticker: str
     dim: int
-    rule: str = "signed"  # signed | lbfgs | object
-    assets: tuple[str, ...] = ()  # object: the assets of the vector, in order (len == dim)
+    rule: str = "signed"  # signed | lbfgs | object | pairs
+    assets: tuple[str, ...] = ()  # object, pairs: the assets of the vector, in order (dim = their values)
 
     def __post_init__(self) -> None:
-        if self.rule == "object" and len(self.assets) != self.dim:
-            raise ValueError(f"{self.name}: an object value needs its {self.dim} assets, got {len(self.assets)}")
+        per = PER_ASSET.get(self.rule)
+        if per is not None and per * len(self.assets) != self.dim:
+            raise ValueError(f"{self.name}: a {self.rule} value of dim {self.dim} needs {self.dim // per} assets, "
+                             f"got {len(self.assets)}")
 
     def max_json_chars(self) -> int:
         """The longest `"key": value, ` a well-formed value of this challenge needs: a list of `dim`
         numbers, or for an object `{"asset": [v], …}` (a one-element list is an asset's longest form)."""
         key = max(len(self.name), len(self.ticker)) + 8  # quotes, ": ", ", " and the brackets or braces
         flat = self.dim * (NUMBER_CHARS + 2)  # each `v, `
-        if self.rule != "object":
+        per = PER_ASSET.get(self.rule)
+        if per is None:
             return key + flat
-        return key + max(flat, sum(len(a) + 8 + NUMBER_CHARS for a in self.assets))  # each `"a": [v], `
+        # each `"a": [v], ` (object) or `"a": [v, v], ` (pairs)
+        return key + max(flat, sum(len(a) + 6 + per * (NUMBER_CHARS + 2) for a in self.assets))
 
 
 def max_plaintext_bytes(formats: Sequence[ChallengeFormat]) -> int:
@@ -113,13 +120,22 @@ def _cell(x: Any) -> float:
     return 0.0
 
 
+def _pair(x: Any) -> list[float]:
+    """One asset's pair of a pairs value: exactly two numbers in [0, 1], else [0, 0] (§9)."""
+    if isinstance(x, list) and len(x) == 2 and all(_number(v) and 0 <= v <= 1 for v in x):
+        return [float(x[0]), float(x[1])]
+    return [0.0, 0.0]
+
+
 def object_vector(value: Any, fmt: ChallengeFormat) -> tuple[list[float] | None, str | None]:
     """(the stored vector, None) for a multi-asset value, or (None, why not) (§9).
 
-    An object yields one cell per asset of `fmt.assets`, in order, and is never refused; a flat
-    list must pass the signed rule whole; any other value is refused.
+    An object yields one cell (object) or pair (pairs) per asset of `fmt.assets`, in order, and is
+    never refused; a flat list must pass the signed rule whole; any other value is refused.
     """
     if isinstance(value, dict):
+        if fmt.rule == "pairs":
+            return [v for a in fmt.assets for v in _pair(value.get(a))], None
         return [_cell(value.get(a)) for a in fmt.assets], None
     if isinstance(value, list):
         problem = vector_problem(value, fmt.dim)
@@ -142,7 +158,7 @@ def challenge_values(
             continue
         if fmt.rule == "lbfgs":
             vector, problem = lbfgs_vector(values[key], fmt.dim)
-        elif fmt.rule == "object":
+        elif fmt.rule in PER_ASSET:
             vector, problem = object_vector(values[key], fmt)
         else:
             problem = vector_problem(values[key], fmt.dim)

@@ -122,7 +122,7 @@ def test_a_challenge_carries_exactly_its_familys_settings():
     with pytest.raises(ValueError, match="needs its mantis settings"):
         Challenge(name="X", mechanism="binary", weight=1.0)
     c = Challenge(name="X", mechanism="binary", weight=1.0, mantis={"ticker": "X", "dim": 2, "horizon_blocks": 300})
-    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:5]
+    assert c.mantis.dim == 2 and profiles.load().mantis_challenges == profiles.load().challenges[:7]
     with pytest.raises(ValueError, match="almanac family; mantis settings do not apply"):
         Challenge(name="A", mechanism="almanac", weight=1.0, almanac={}, mantis={"ticker": "X", "dim": 2,
                                                                              "horizon_blocks": 300})
@@ -138,7 +138,7 @@ def test_the_devnet_trader_roles_are_the_generators():
         profiles.schema.Market(miners={"genius": 3})
 
 
-def test_the_live_mantis_profile_has_every_implemented_challenge_in_reference_order():
+def test_the_live_mantis_profile_has_all_twelve_challenges_in_reference_order():
     live = profiles.load("mantis.yaml")
     assert (live.chain.network, live.chain.netuid, live.name) == ("finney", 123, "mantis")
     assert (live.weights.burn_uid, live.weights.burn_share) == (0, 0.35)
@@ -155,17 +155,28 @@ def test_the_live_mantis_profile_has_every_implemented_challenge_in_reference_or
         ("NZDUSD-1H-BINARY", "NZDUSD", "NZDUSD", 2, 300, "binary", 0.5),
         ("CHFUSD-1H-BINARY", "CHFUSD", "CHFUSD", 2, 300, "binary", 1.0),
         ("XAGUSD-1H-BINARY", "XAGUSD", "XAGUSD", 2, 300, "binary", 1.0),
+        ("MULTI-BREAKOUT", "MULTIBREAKOUT", "MULTIBREAKOUT", 66, 1200, "range_breakout_multi", 5.0),
         ("XSEC-RANK", "MULTIXSEC", "MULTIXSEC", 33, 1200, "xsec_rank", 3.0),
         ("FUNDING-XSEC", "FUNDINGXSEC", "FUNDINGXSEC", 20, 2400, "funding_xsec", 4.0),
+        ("TRADE-MIX", "TRADEMIX", "TRADEMIX", 4, 300, "trade_mix", 2.625),
     ]
-    # the multi-asset challenges read one price per asset: the 33 breakout assets, the 20 funding rates
-    xsec, funding = live.challenges[-2:]
-    assert xsec.price_keys == BREAKOUT_ASSETS and funding.price_keys == tuple(f"funding:{a}" for a in FUNDING_ASSETS)
-    assert live.price_layout() == (("ETH", "BTC", "CADUSD", "NZDUSD", "CHFUSD", "XAGUSD"), (xsec.price_keys, funding.price_keys))
+    # TRADE-MIX is 10 % of the total weight (§8: 0.1 · 23.625 / 0.9), and the pool shares are §8's
+    total = sum(c.weight for c in live.challenges)
+    assert total == 26.25 and live.challenge("TRADE-MIX").weight / total == pytest.approx(0.10, abs=1e-12)
+    assert round(100 * live.challenge("MULTI-BREAKOUT").weight / total, 2) == 19.05
+    # the multi-asset challenges read one price per asset: the 33 breakout assets (MULTI-BREAKOUT's
+    # events replay XSEC's prices), the 20 funding rates, TRADE-MIX's four
+    breakout, xsec, funding, trade = live.challenges[-4:]
+    assert breakout.price_keys == xsec.price_keys == BREAKOUT_ASSETS
+    assert funding.price_keys == tuple(f"funding:{a}" for a in FUNDING_ASSETS)
+    assert trade.price_keys == ("BTC", "ETH", "TAO", "SOL")
+    assert live.price_layout() == (("ETH", "BTC", "CADUSD", "NZDUSD", "CHFUSD", "XAGUSD"),
+                                   (xsec.price_keys, funding.price_keys, trade.price_keys))
     # Compat everywhere, under the reference's lock rule: a 30 s lock counts, rounds wait the maturity.
     assert {c.mode for c in live.challenges} == {"compat"} and live.protocol.lock_rule == "reference"
     assert live.earliest_lock_seconds() is None and live.latest_lock_blocks() == live.protocol.maturity_blocks == 300
-    assert [f.rule for f in live.challenge_formats()] == ["signed", "signed", "lbfgs", "lbfgs"] + ["signed"] * 4 + ["object"] * 2
+    assert [f.rule for f in live.challenge_formats()] == (["signed", "signed", "lbfgs", "lbfgs"] + ["signed"] * 4
+                                                          + ["pairs", "object", "object", "object"])
 
 
 def test_fixed_mode_rules_apply_only_to_fixed_challenges(tmp_path):

@@ -100,8 +100,37 @@ def test_json_literals_no_float_holds_are_no_value():
 
 
 def test_an_object_format_needs_its_assets():
-    with pytest.raises(ValueError, match="needs its 3 assets"):
+    with pytest.raises(ValueError, match="needs 3 assets"):
         ChallengeFormat("X", "XT", 3, "object", ("A", "B"))
+    with pytest.raises(ValueError, match="needs 2 assets"):
+        ChallengeFormat("X", "XT", 4, "pairs", ("A", "B", "C"))
+
+
+# --- pairs (MULTI-BREAKOUT): [p_continuation, p_reversal] per asset --------------------------------
+
+BREAKOUT = ChallengeFormat("MULTI-BREAKOUT", "MULTIBREAKOUT", 2 * len(BREAKOUT_ASSETS), "pairs", BREAKOUT_ASSETS)
+
+
+@pytest.mark.parametrize("pair, expected", [
+    ([0.7, 0.3], [0.7, 0.3]), ([0, 1], [0.0, 1.0]), ([1, 1], [1.0, 1.0]), ([0.25, 0.0], [0.25, 0.0]),
+    ([1.5, 0.2], [0, 0]), ([-0.1, 0.5], [0, 0]), ([0.5, 1.0000001], [0, 0]),  # out of [0, 1]: never clipped
+    ([0.5], [0, 0]), ([0.5, 0.5, 0.0], [0, 0]), ([], [0, 0]), (0.5, [0, 0]), (None, [0, 0]),
+    ([True, 0.5], [0, 0]), ([0.5, False], [0, 0]), (["0.5", 0.5], [0, 0]), ([math.nan, 0.5], [0, 0]),
+    ([0.5, math.inf], [0, 0]), ([[0.5], 0.5], [0, 0]), ({"p": 0.5}, [0, 0]), ((0.5, 0.5), [0, 0]),
+    ([10**400, 0], [0, 0]), ([0, 10**400], [0, 0]),
+])
+def test_each_pair_is_kept_or_zeroed(pair, expected):
+    vector = cells({"BTC": pair, "SKY": [0.125, 0.875]}, BREAKOUT)
+    assert vector[:2] == expected and vector[-2:] == [0.125, 0.875] and vector[2:-2] == [0.0] * (BREAKOUT.dim - 4)
+    assert all(type(x) is float for x in vector)
+
+
+def test_a_flat_breakout_list_follows_the_signed_rule():
+    """§9: a flat MULTIBREAKOUT list is checked against [-1, 1], not [0, 1], and kept whole."""
+    flat = [-0.5] * BREAKOUT.dim
+    assert cells(flat, BREAKOUT) == flat
+    vectors, problems = challenge_values({"MULTIBREAKOUT": [0.5] * (BREAKOUT.dim - 1)}, [BREAKOUT])
+    assert vectors == {} and "65 values, expected 66" in problems["MULTI-BREAKOUT"]
 
 
 # --- the plaintext room an object needs ---------------------------------------------------------
@@ -110,11 +139,13 @@ def test_an_object_format_needs_its_assets():
 @pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
 @pytest.mark.parametrize("form", ["number", "one-element", "flat"])
 def test_the_plaintext_limit_admits_every_well_formed_object(form, separators):
-    formats = [BINARY, LBFGS, XSEC, FUNDING]
+    formats = [BINARY, LBFGS, XSEC, FUNDING, BREAKOUT]
     values = {f.ticker: [LONGEST] * f.dim for f in formats}
     for f in (XSEC, FUNDING):
         if form != "flat":
             values[f.ticker] = {a: LONGEST if form == "number" else [LONGEST] for a in f.assets}
+    if form != "flat":
+        values[BREAKOUT.ticker] = {a: [5e-324, 2.2250738585072014e-308] for a in BREAKOUT.assets}
     plaintext = pl.plaintext_bytes(values, HOTKEY)
     if separators != (",", ":"):  # as a serialiser with spaces writes it
         plaintext = json.dumps(json.loads(plaintext), separators=separators).encode()
@@ -123,6 +154,7 @@ def test_the_plaintext_limit_admits_every_well_formed_object(form, separators):
     assert len(plaintext) <= limit
     # and not wildly more than the longest of them: the room per number (NUMBER_CHARS) and the slack
     longest = values | {f.ticker: {a: [LONGEST] for a in f.assets} for f in (XSEC, FUNDING)}
+    longest[BREAKOUT.ticker] = {a: [LONGEST, LONGEST] for a in BREAKOUT.assets}
     assert limit <= 1.5 * len(pl.plaintext_bytes(longest, HOTKEY)) + 1024
 
 
@@ -185,3 +217,20 @@ def test_any_value_is_a_vector_or_a_reason(value):
         assert all(type(x) is float and math.isfinite(x) and -1 <= x <= 1 for x in vectors[XSEC.name])
     else:
         assert problems[XSEC.name] and not isinstance(value, dict)
+
+
+def pair_oracle(x) -> list[float]:
+    """§9 read literally for MULTI-BREAKOUT: a list of exactly two numbers, both in [0, 1]."""
+    def number(v) -> bool:
+        return type(v) is int or (type(v) is float and math.isfinite(v))
+    if type(x) is list and len(x) == 2 and all(number(v) and 0 <= v <= 1 for v in x):
+        return [float(x[0]), float(x[1])]
+    return [0.0, 0.0]
+
+
+@FUZZ
+@given(value=st.dictionaries(keys, cell_values | st.lists(scalars, min_size=2, max_size=2), max_size=12))
+def test_each_breakout_pair_depends_only_on_its_own_value(value):
+    vector = cells(value, BREAKOUT)
+    assert vector == [v for a in BREAKOUT.assets for v in (pair_oracle(value[a]) if a in value else [0.0, 0.0])]
+    assert all(type(x) is float and 0 <= x <= 1 for x in vector)

@@ -36,7 +36,9 @@ def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str
     (T,); a multi-asset one reads its keys (`Challenge.price_keys`) in one query, its rows are the
     samples at which any key has a row and its price is (T, A) in asset order. The values are
     float16, as the ledger stores them, filled in place from the ledger's rows: the panel is the
-    one large allocation (a 33-asset panel of 256 miners over 60 days is 1.46 GB)."""
+    one large allocation (a 33-asset panel of 256 miners over 60 days is 1.46 GB). A scorer that
+    reads values at a few rows only (`Mechanism.value_rows`: MULTI-BREAKOUT's trigger samples) gets
+    those rows from the ledger and NaN elsewhere."""
     every = blocks.every
     hi = blocks.sidx_range.stop
     mechanism = MECHANISMS[challenge.mechanism]
@@ -47,8 +49,14 @@ def build_panel(store, profile, challenge, blocks: EpochBlocks, hotkeys: set[str
         price_sidx, price = store.price_matrix(challenge.price_keys, lo, hi)
     else:
         price_sidx, price = store.prices(challenge.mantis.price, lo, hi)
+    read = mechanism.rows_read(challenge.params, challenge.mode, sample_every=every,
+                               horizon_blocks=challenge.mantis.horizon_blocks, sidx=price_sidx, price=price)
     _, keep, X = store.embeddings(challenge.name, lo, blocks.train_cutoff_sidx + 1, dtype=np.float16,
-                                  rows=price_sidx, among=hotkeys, dim=challenge.mantis.dim)
+                                  rows=price_sidx if read is None else read, among=hotkeys, dim=challenge.mantis.dim)
+    if read is not None:  # the scorer reads values only at these rows (MULTI-BREAKOUT's triggers): NaN elsewhere
+        values = np.full((len(price_sidx), len(keep), challenge.mantis.dim), np.nan, dtype=np.float16)
+        values[np.searchsorted(price_sidx, read)] = X
+        X = values
     return Panel(keep, price_sidx * every, price, X)
 
 
