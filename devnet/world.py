@@ -21,7 +21,7 @@ from bittensor_core import Keypair
 
 from devnet.almanac.market import HISTORY_BEFORE_LIVE_DAYS, Market
 from devnet.almanac.trades import GP_MIX, TraderMix
-from devnet.mantis.signals import PlantedMiner, generate, spec_for, xsec_market
+from devnet.mantis.signals import MARKET_COLUMNS, PlantedMiner, generate, spec_for, xsec_market
 from mechanisms.mantis.panel import Panel
 from mechanisms.registry import MECHANISMS
 from profiles import Challenge, Profile
@@ -70,7 +70,7 @@ class World:
         specs = {c.name: replace(spec_for(self.profile, c, days=days, copy_lag=self.copy_lag), first_block=FIRST_BLOCK,
                                  gap_rate=0.0, path_horizon=max(single, default=longest), market_horizon=longest)
                  for c in challenges}
-        xsec = [s for s in specs.values() if s.kind == "xsec_rank"]
+        xsec = [s for s in specs.values() if s.kind in MARKET_COLUMNS]  # one market for all of them
         market = xsec_market(xsec[0]) if xsec else None
         return {name: generate(spec, market) for name, spec in specs.items()}
 

@@ -11,7 +11,8 @@ from scipy.stats import rankdata, spearmanr
 import profiles
 from devnet.mantis.signals import F16_TINY, SignalSpec, _as_stored_scores, funding_rates, generate, spec_for, xsec_market
 from devnet.world import World
-from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, funding_key
+from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, TRADE_MIX_ASSETS, funding_key
+from mechanisms.registry import MECHANISMS
 
 # A world's specs: one path horizon (its longest, FUNDING's 480), no missed rows (a row is a sample).
 BASE = SignalSpec(seed=3, days=6, path_horizon=480, gap_rate=0.0)
@@ -195,7 +196,7 @@ def test_the_world_has_one_price_per_key():
     base = profiles.load()
     plain = World(base.model_copy(update={  # the same world without the cross-sectional challenges
         "devnet": base.devnet.model_copy(update=short),
-        "challenges": tuple(c for c in base.challenges if c.name not in ("XSEC-RANK", "FUNDING-XSEC"))}))
+        "challenges": tuple(c for c in base.challenges if not (c.mantis and MECHANISMS[c.mechanism].assets))}))
     xs, fu, eth = (world.panels[n] for n in ("XSEC-RANK", "FUNDING-XSEC", "ETH-1H-BINARY"))
     assert xs.embeddings.shape[1:] == (len(world.panel.hotkeys), 33) and fu.price.shape[1] == 20
     # The XSEC market is the source of ETH's path, which is the seed's ETH path: the plain world's.
@@ -209,6 +210,10 @@ def test_the_world_has_one_price_per_key():
         assert [prices[a] for a in BREAKOUT_ASSETS] == xs.price[row].tolist()
         assert [prices[funding_key(a)] for a in FUNDING_ASSETS] == fu.price[row].tolist()
         assert plain.prices(row) == {"ETH": float(plain.panels["ETH-1H-BINARY"].price[row])}
+    # MULTI-BREAKOUT's events and TRADE-MIX's books read the same market: XSEC's columns, to the bit
+    breakout, trade = world.panels["MULTI-BREAKOUT"], world.panels["TRADE-MIX"]
+    assert np.array_equal(breakout.price, xs.price)
+    assert np.array_equal(trade.price, xs.price[:, [BREAKOUT_ASSETS.index(a) for a in TRADE_MIX_ASSETS]])
 
 
 def test_ar1_noise_keeps_the_skill():

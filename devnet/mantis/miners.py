@@ -6,10 +6,11 @@ each of which a validator must refuse with a known reason; `hostile` miners each
 on the validator itself (HOSTILITIES), which must cost nobody but themselves. Encryption runs in a
 process pool when there are enough payloads to pay for the workers.
 
-Multi-asset challenges (value rule `object`, mantis.md §9) take `{asset: value}`: honest miners send
-every asset they have a value for, in one of the three well-formed forms by miner (a number, a
-one-element list, or the flat list), so the validator reads all of them; hostile miners send the
-cells §9 zeroes (`hostile_object`), which cost nobody but themselves either.
+Multi-asset challenges (value rules `object` and `pairs`, mantis.md §9) take `{asset: value}`: honest
+miners send every asset they have a value for, in one of the well-formed forms by miner (a number, a
+one-element list, or the flat list; for pairs a two-element list or the flat list), so the validator
+reads all of them; hostile miners send the cells §9 zeroes (`hostile_object`, `hostile_pairs`), which
+cost nobody but themselves either.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from devnet.world import World
 from protocol import payload as pl
 from protocol.drand import QUICKNET
 from protocol.timelock import TimelockEncryptor
-from protocol.validation import ChallengeFormat
+from protocol.validation import PER_ASSET, ChallengeFormat
 
 # Each malformation and the refusal it must meet (the ledger's status or rejection reason).
 MALFORMATIONS = {
@@ -88,13 +89,17 @@ def hostility(world: World, hotkey: str) -> str | None:
     return _HOSTILE_KINDS[hostile.index(hotkey) % len(_HOSTILE_KINDS)] if hotkey in hostile else None
 
 
-def object_answer(assets: tuple[str, ...], row: np.ndarray, form: int = 0) -> dict[str, float] | list[float]:
+def object_answer(assets: tuple[str, ...], row: np.ndarray, form: int = 0) -> dict | list[float]:
     """An honest miner's value for a multi-asset challenge: each asset whose planted value is finite
     (NaN: it has none), as a number (form 0), a one-element list (1), or the flat list (2, when it
-    has every asset). Each yields the same vector at the validator (§9)."""
+    has every asset); a row of two values an asset (pairs) as a two-element list or the flat list.
+    Each yields the same vector at the validator (§9)."""
     values = [float(x) for x in row]
     if form % 3 == 2 and all(math.isfinite(v) for v in values):
         return values
+    if len(values) == 2 * len(assets):
+        return {a: values[2 * k : 2 * k + 2] for k, a in enumerate(assets)
+                if all(math.isfinite(v) for v in values[2 * k : 2 * k + 2])}
     return {a: [v] if form % 3 == 1 else v for a, v in zip(assets, values) if math.isfinite(v)}
 
 
@@ -137,6 +142,40 @@ def hostile_object(assets: tuple[str, ...], v: float, shift: int) -> tuple[dict,
     huge = assets[shift % len(assets)]
     value[huge], expected[shift % len(assets)] = ([_HUGE], 1.0) if shift % 2 else (_HUGE, 0.0)
     value |= {"NOT-AN-ASSET": v, assets[0].lower(): 1.0, "hotkey": 0.5}
+    return value, expected
+
+
+# Pairs of a hostile pairs value (p: a worthless probability in [0, 1]): the first is kept, §9 makes
+# [0, 0] of every other (wrong length, out of [0, 1], not numbers, NaN, inf, nested, a bare number).
+_PAIRS = (
+    lambda p: [p, 1 - p],  # kept
+    lambda p: [p],
+    lambda p: [p, 1 - p, 0.0],
+    lambda p: [1 + p + 1e-9, 0.5],
+    lambda p: [-1e-9 - p, 0.5],
+    lambda p: p,
+    lambda p: [True, 0.5],
+    lambda p: ["0.5", p],
+    lambda p: None,
+    lambda p: {"p": p},
+    lambda p: ["@NaN@", p],
+    lambda p: [p, "@1e999@"],
+    lambda p: [[p], 1 - p],
+    lambda p: [_HUGE, 0],
+)
+
+
+def hostile_pairs(assets: tuple[str, ...], v: float, shift: int) -> tuple[dict, list[float]]:
+    """(a hostile pairs value with p = 0.5 + v, the vector §9 makes of it): every kind of pair
+    rotating over the assets with `shift`, one asset in every len(_PAIRS) + 1 left out, and unknown
+    and lower-cased asset names, which are ignored."""
+    p, value, expected = 0.5 + v, {}, []
+    for k, asset in enumerate(assets):
+        form = (k + shift) % (len(_PAIRS) + 1)
+        if form < len(_PAIRS):
+            value[asset] = _PAIRS[form](p)
+        expected += [p, 1 - p] if form == 0 else [0.0, 0.0]
+    value |= {"NOT-AN-ASSET": [p, 1 - p], assets[0].lower(): [1.0, 0.0], "hotkey": 0.5}
     return value, expected
 
 
@@ -244,7 +283,8 @@ class Miners:
         challenges = world.profile.mantis_challenges
         values = {c.mantis.ticker: world.panels[c.name].embeddings[row] for c in challenges}
         assets = {c.mantis.ticker: self.formats[c.name].assets for c in challenges
-                  if self.formats[c.name].rule == "object"}
+                  if self.formats[c.name].rule in PER_ASSET}
+        pairs = {c.mantis.ticker for c in challenges if self.formats[c.name].rule == "pairs"}
         jobs, silent = [], []
         for i, miner in enumerate(world.miners):
             if miner.role == "hostile":
@@ -253,7 +293,7 @@ class Miners:
                     answer = {challenges[0].mantis.ticker: [10**400] * challenges[0].mantis.dim}
                 else:  # late-lock and the rest: a worthless signal, and every cell §9 zeroes in objects
                     answer = {c.mantis.ticker: [0.5 * math.sin(sidx + i)] * c.mantis.dim for c in challenges}
-                    answer |= {t: hostile_object(a, 0.5 * math.sin(sidx + i), sidx + i + k)[0]
+                    answer |= {t: (hostile_pairs if t in pairs else hostile_object)(a, 0.5 * math.sin(sidx + i), sidx + i + k)[0]
                                for k, (t, a) in enumerate(assets.items())}
                 plaintext = hostile_plaintext(answer, miner.hotkey)
                 jobs.append(Job(miner.hotkey, hostile_rounds.get(kind, round_), plaintext, chain.public_key,
@@ -308,5 +348,5 @@ class Miners:
         return {job.hotkey: job for job in jobs}
 
 
-__all__ = ["HOSTILITIES", "MALFORMATIONS", "Job", "Miners", "build", "hostile_object", "hostile_plaintext", "hostility",
-           "object_answer"]
+__all__ = ["HOSTILITIES", "MALFORMATIONS", "Job", "Miners", "build", "hostile_object", "hostile_pairs", "hostile_plaintext",
+           "hostility", "object_answer"]

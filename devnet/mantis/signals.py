@@ -21,18 +21,36 @@ from bittensor_core import Keypair
 from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
+from mechanisms.mantis.breakout import BreakoutParams, breakout_events
 from mechanisms.mantis.panel import Panel
-from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS
+from mechanisms.mantis.universe import BREAKOUT_ASSETS, FUNDING_ASSETS, TRADE_MIX_ASSETS
 from profiles import Challenge, Profile
 from protocol.validation import LBFGS_BUCKETS, PROB_FLOOR
 
 DEFAULT_PRICE_KEY = "ETH"
 # what a panel's values mean → their dimension (binary: any)
-KINDS = {"binary": None, "hitfirst": 3, "lbfgs": 17, "xsec_rank": len(BREAKOUT_ASSETS), "funding_xsec": len(FUNDING_ASSETS)}
+BREAKOUT, TRADE_MIX = "range_breakout_multi", "trade_mix"
+KINDS = {"binary": None, "hitfirst": 3, "lbfgs": 17, "xsec_rank": len(BREAKOUT_ASSETS), "funding_xsec": len(FUNDING_ASSETS),
+         BREAKOUT: 2 * len(BREAKOUT_ASSETS), TRADE_MIX: len(TRADE_MIX_ASSETS)}
 # Kinds whose values are one score in [-1, 1] per asset, of a panel with one price column per asset;
 # a cell of exactly 0 is "no value for that asset" (mantis.md §9).
-CROSS_SECTIONAL = ("xsec_rank", "funding_xsec")
+CROSS_SECTIONAL = ("xsec_rank", "funding_xsec", TRADE_MIX)
 SIGNED = ("binary",) + CROSS_SECTIONAL  # free-form values in [-1, 1] (the others are probabilities)
+# Kinds whose panel's prices are columns of the XSEC market (`xsec_market`), and which of them
+MARKET_COLUMNS = {"xsec_rank": BREAKOUT_ASSETS, BREAKOUT: BREAKOUT_ASSETS, TRADE_MIX: TRADE_MIX_ASSETS}
+# MULTI-BREAKOUT: a miner's p_continuation where nothing breaks out is ndtr(this × N(0, 1)): alive, uninformative.
+# Its planted skills (AUC on the events' labels) span BREAKOUT_AUC instead of the profile's range: a
+# two-week panel holds about 330 events (0.75 an asset a day), on which an AUC of 0.55 is within noise.
+BREAKOUT_SPREAD = 0.5
+BREAKOUT_AUC = (0.6, 0.8)
+# TRADE-MIX: an informative trader's positions are a noisy view of each asset's return over the next
+# TRADE_VIEW_HOURS less the four assets' mean (its relative-value book), with correlation ρ rising
+# linearly with its skill over TRADE_RHO; the noise is AR(1) with this persistence an hour, so a book
+# turns over slowly enough for its pnl to pay the fees. ρ stays below √0.2: two traders' books then
+# correlate below the seniority rule's 0.2 (mantis.md §11.7), as independent edges do.
+TRADE_VIEW_HOURS = 6
+TRADE_RHO = (0.1, 0.44)
+TRADE_NOISE_PHI_HOUR = 0.9
 F16_TINY = float(np.finfo(np.float16).smallest_subnormal)  # the smallest non-zero value the ledger stores
 ROLES = ("informative", "noise", "constant", "silent", "clone", "twin", "copycat", "persistent", "stale", "young",
          "malformed", "hostile")
@@ -215,7 +233,7 @@ def spec_for(profile: Profile, challenge: Challenge, *, seed: int | None = None,
         sample_every=chain.sample_every,
         dim=challenge.mantis.dim,
         horizon=profile.horizon_samples(challenge),
-        auc_range=dev.auc_range,
+        auc_range=BREAKOUT_AUC if challenge.mechanism == BREAKOUT else dev.auc_range,
         roles=roles if miners is None else roles.scaled(miners),
         copy_lag=copy_lag or max(1, math.ceil(profile.lock_seconds(challenge) / sample_seconds)),
     )
@@ -360,7 +378,10 @@ def _softmax(a: np.ndarray) -> np.ndarray:
 
 def as_submitted(kind: str, values: np.ndarray) -> np.ndarray:
     """Values as the validator stores them (protocol/validation.py): lbfgs bucket probabilities
-    clipped and renormalised and barrier probabilities clipped; every kind within [-1, 1]."""
+    clipped and renormalised and barrier probabilities clipped; breakout pairs within [0, 1]; every
+    other kind within [-1, 1]."""
+    if kind == BREAKOUT:
+        return np.clip(values, 0, 1)
     if kind != "lbfgs":
         return np.clip(values, -1, 1)
     values = np.clip(values, PROB_FLOOR, 1 - PROB_FLOOR)
@@ -389,9 +410,56 @@ def _worthless(kind: str, rng: np.random.Generator, shape: tuple[int, ...], D: i
     """Well-formed values that carry no information: uniform features (scores), or random probabilities."""
     if kind in SIGNED:
         return rng.uniform(-1, 1, size=shape + (D,))
+    if kind == BREAKOUT:
+        return _pairs(rng.uniform(0, 1, size=shape + (D // 2,)))
     if kind == "hitfirst":
         return rng.dirichlet(np.ones(3), size=shape)
     return np.concatenate([rng.dirichlet(np.ones(5), size=shape), rng.uniform(0, 1, size=shape + (12,))], axis=-1)
+
+
+def _pairs(p: np.ndarray) -> np.ndarray:
+    """MULTI-BREAKOUT values (…, 2A) of p_continuation (…, A): [p, 1 − p] per asset."""
+    out = np.empty(p.shape[:-1] + (2 * p.shape[-1],), dtype=p.dtype)
+    out[..., 0::2], out[..., 1::2] = p, 1 - p
+    return out
+
+
+def _breakout_truth(spec: SignalSpec, log_price: np.ndarray, T: int) -> np.ndarray:
+    """(3, n) the breakout events triggered in the panel's rows: trigger row, asset, label (1
+    continuation, 0 reversal), replayed over the whole path (`breakout_events`, the spec's windows)
+    so that events resolving after the panel's end have labels too."""
+    sidx = spec.first_block // spec.sample_every + np.arange(len(log_price))
+    events = breakout_events(np.exp(log_price), sidx, BreakoutParams())
+    mine = events.trigger_row < T
+    return np.stack([events.trigger_row[mine], events.asset[mine], events.label[mine]]).astype(np.int64)
+
+
+def _breakout_view(rng: np.random.Generator, events: np.ndarray, skill: float, first: int, T: int,
+                   omit_rate: float) -> np.ndarray:
+    """(T − first, 66) an informative miner's MULTI-BREAKOUT values from row `first`: p_continuation
+    ndtr(BREAKOUT_SPREAD · N(0, 1)) everywhere, except at each event's trigger row and asset, where
+    it is ndtr of a view whose AUC on the events' labels is the planted skill (a shift of the
+    continuations by √2·Φ⁻¹(skill) against unit noise orthogonal to the labels in the sample). A few
+    assets are left out ([0, 0]) at the omission rate."""
+    rows, A = T - first, len(BREAKOUT_ASSETS)
+    p = ndtr(BREAKOUT_SPREAD * rng.standard_normal((rows, A), dtype=np.float32))
+    row, asset, label = events[:, events[0] >= first]
+    if len(label) > 1 and 0 < label.sum() < len(label):
+        shift = math.sqrt(2) * ndtri(skill)
+        y = label.astype(np.float64)[:, None]
+        view = shift * (y - y.mean()) + _orthogonal_noise(rng, y - y.mean())
+        p[row - first, asset] = ndtr(view[:, 0])
+    out = _pairs(p)
+    omit = rng.random((rows, A), dtype=np.float32) < omit_rate
+    out[:, 0::2][omit] = 0.0
+    out[:, 1::2][omit] = 0.0
+    return out
+
+
+def _trade_rho(spec: SignalSpec, skill: float) -> float:
+    """An informative trader's ρ (TRADE_RHO): linear in its skill over the spec's AUC range."""
+    lo, hi = spec.auc_range
+    return TRADE_RHO[0] + (TRADE_RHO[1] - TRADE_RHO[0]) * (skill - lo) / (hi - lo)
 
 
 def _persistent(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarray:
@@ -399,10 +467,12 @@ def _persistent(spec: SignalSpec, rng: np.random.Generator, T: int) -> np.ndarra
     (φ ~ U[0.8, 0.97] each, unit stationary variance) mapped as `_worthless` maps its draws: binary
     the scaled series; hitfirst a softmax of three; lbfgs a softmax of five (the buckets) and the
     normal CDF of twelve (the barrier events). Missing at the honest rate."""
-    n = spec.dim if spec.kind in SIGNED else {"hitfirst": 3, "lbfgs": LBFGS_BUCKETS + 12}[spec.kind]
+    n = spec.dim if spec.kind in SIGNED else {"hitfirst": 3, "lbfgs": LBFGS_BUCKETS + 12, BREAKOUT: spec.dim // 2}[spec.kind]
     x = ar1(rng, rng.uniform(*PERSISTENT_PHI, size=n), T)
     if spec.kind in SIGNED:
         values = spec.scale * x
+    elif spec.kind == BREAKOUT:
+        values = _pairs(ndtr(x))
     elif spec.kind == "hitfirst":
         values = _softmax(x)
     else:
@@ -448,16 +518,26 @@ def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) 
     log_price = _price_path(spec, rng, T)  # drawn for every kind: every spec of a seed consumes rng alike
     if market is not None and (market.shape[0] < len(log_price) or market.shape[1:] != (len(BREAKOUT_ASSETS),)):
         raise ValueError(f"the market must be (≥ {len(log_price)}, {len(BREAKOUT_ASSETS)}) log prices, not {market.shape}")
-    if kind == "xsec_rank":
+    if kind in MARKET_COLUMNS:
         log_price = xsec_market(spec) if market is None else market
+        if kind == TRADE_MIX:
+            log_price = log_price[:, [BREAKOUT_ASSETS.index(a) for a in TRADE_MIX_ASSETS]]
     elif kind == "funding_xsec":
         log_price = funding_rates(spec)  # rates, not log prices
     elif market is not None and spec.price_key in BREAKOUT_ASSETS:
         log_price = market[: len(log_price), BREAKOUT_ASSETS.index(spec.price_key)]
-    outcome = truth(kind, log_price, T, h, spec.vol_per_sample)
+    if kind == BREAKOUT:
+        outcome = _breakout_truth(spec, log_price, T)
+    elif kind == TRADE_MIX:  # a view past the path's end sees no move there
+        view = round(TRADE_VIEW_HOURS * spec.samples_per_day / 24)
+        held = np.concatenate([log_price, np.repeat(log_price[-1:], max(0, T + view - len(log_price)), axis=0)])
+        outcome = truth(kind, held, T, view, spec.vol_per_sample)
+    else:
+        outcome = truth(kind, log_price, T, h, spec.vol_per_sample)
     if kind in CROSS_SECTIONAL:
         outcome = outcome.astype(np.float32)  # (T, A) per miner: float32 halves the generator's traffic
-    gaps = np.maximum(outcome.max(axis=0) - outcome.min(axis=0), 1e-9)  # an event's two standardised values
+    if kind != BREAKOUT:
+        gaps = np.maximum(outcome.max(axis=0) - outcome.min(axis=0), 1e-9)  # an event's two standardised values
 
     roles = [r for r in _roles(spec) if r not in ("hostile",) + ADVERSARIAL]
     order = rng.permutation(len(roles))  # hotkey index ↔ role is random, so sorting reveals nothing
@@ -470,7 +550,9 @@ def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) 
     skills = np.linspace(lo, hi, spec.roles.informative)
     rng.shuffle(skills)
 
-    X = np.full((T, spec.roles.total, D), np.nan, dtype=np.float32)
+    # MULTI-BREAKOUT's values are probabilities the ledger keeps as float16: planted so (66 wide, a float32
+    # panel of 256 miners over 60 days would be 6 GB)
+    X = np.full((T, spec.roles.total, D), np.nan, dtype=np.float16 if kind == BREAKOUT else np.float32)
     miners: list[PlantedMiner | None] = [None] * spec.roles.total
 
     def informative(skill: float, first: int = 0) -> np.ndarray:
@@ -480,8 +562,16 @@ def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) 
         one); probabilities are a softmax of the views (buckets, hit-first classes) or their normal
         CDF (barrier events). The rows from `first` on (the older kinds still draw every row)."""
         phi = None if spec.noise_phi is None else float(rng.uniform(*spec.noise_phi))  # one φ a miner
-        rows = T - first if kind in CROSS_SECTIONAL else T
-        if kind in CROSS_SECTIONAL:
+        rows = T - first if kind in CROSS_SECTIONAL + (BREAKOUT,) else T
+        if kind == BREAKOUT:
+            values = _breakout_view(rng, outcome, float(skill), first, T, spec.omit_rate)
+        elif kind == TRADE_MIX:  # a book that turns over slowly (φ an hour: the world's, or the miner's own)
+            rho = _trade_rho(spec, float(skill))
+            per_sample = (TRADE_NOISE_PHI_HOUR if phi is None else phi) ** (24 / spec.samples_per_day)
+            values = rho * outcome[first:] + math.sqrt(1 - rho * rho) * _orthogonal_noise(rng, outcome[first:], per_sample)
+            values = (spec.scale * values).astype(np.float32)
+            values[rng.random((rows, D), dtype=np.float32) < spec.omit_rate] = 0.0
+        elif kind in CROSS_SECTIONAL:
             rho = rho_for_auc(float(skill))
             if phi is None:
                 values = rng.standard_normal((rows, D), dtype=np.float32)
@@ -550,6 +640,8 @@ def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) 
     # a time: a cross-sectional panel is hundreds of MB).
     for r0 in range(0, T, 256):
         rows = X[r0 : r0 + 256]
+        if kind == BREAKOUT:
+            continue  # planted as float16 already
         if kind in CROSS_SECTIONAL:
             _as_stored_scores(rows)
         else:
