@@ -92,7 +92,34 @@ def devnet_quality(scale: float = 1.0) -> dict[str, Any]:
                 panel = generate(spec_for(profile, challenge, seed=seed))
                 t0 = time.perf_counter()
                 salience = _score(profile, challenge, panel, mode)
-                rows[f"{mode}/{seed}"] = {"seconds": round(time.perf_counter() - t0, 1)} | {
-                    k: round(v, 4) for k, v in quality(panel, as_array(panel, salience)).items()}
+                rows[f"{mode}/{seed}"] = {"seconds": round(time.perf_counter() - t0, 1)} | (
+                    {k: round(v, 4) for k, v in quality(panel, as_array(panel, salience)).items()} if salience else
+                    {"result": "none"})
         out[challenge.name] = rows
+    return out
+
+
+FULL_WINDOW_CHALLENGES = ("MULTI-BREAKOUT", "TRADE-MIX")  # the devnet profile scales TRADE-MIX's windows down
+
+
+def full_window_quality(scale: float = 1.0) -> dict[str, Any]:
+    """The challenges whose windows the devnet scales down, at the live profile's windows: the
+    devnet's population (66 miners) over 60 days, seeds 0–2, fixed and compat."""
+    live, devnet = profiles.load(LIVE), profiles.load()
+    roles = RoleMix(**devnet.devnet.roles.model_dump())
+    days = max(30.0, 60 * scale)
+    out: dict[str, Any] = {"benchmark": "quality-full", "machine": machine(), "seeds": list(SEEDS), "days": days}
+    for name in FULL_WINDOW_CHALLENGES:
+        challenge = live.challenge(name)
+        rows = {}
+        for seed in SEEDS:
+            spec = spec_for(live, challenge, seed=seed, days=days)
+            panel = generate(replace(spec, roles=roles, copy_lag=live.horizon_samples(challenge)))
+            for mode in ("fixed", "compat"):
+                t0 = time.perf_counter()
+                salience = _score(live, challenge, panel, mode)
+                rows[f"{mode}/{seed}"] = {"seconds": round(time.perf_counter() - t0, 1)} | (
+                    {k: round(v, 4) for k, v in quality(panel, as_array(panel, salience)).items()} if salience else
+                    {"result": "none"}) | ({"burn": round(salience["__burn__"], 4)} if "__burn__" in salience else {})
+        out[name] = rows
     return out
