@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from devnet.stake import StakeWorld
     from devnet.stake_plan import Planted
 
+_LAST_PANELS: list = [None, None]  # [profile JSON, its planted panels]: World.panels
 GENESIS_TIME = 1_760_000_000  # world time of the devnet's first sample block (fixed: runs replay)
 FIRST_BLOCK = 1_000_000
 BEACON_PERIOD = 3
@@ -60,7 +61,17 @@ class World:
         """Every MANTIS challenge's planted panel. One seed: the same miners with the same roles and
         skills answer every challenge, and challenges reading one price key share its path. With an
         XSEC challenge its market is the source of every price it holds: a single-asset challenge
-        reading an XSEC asset (ETH, BTC, …) reads that asset's column (ETH's is the seed's ETH path)."""
+        reading an XSEC asset (ETH, BTC, …) reads that asset's column (ETH's is the seed's ETH path).
+
+        Planted once a process for the last profile asked: a command's world and its resources' worlds
+        (the devnet chain and beacon build their own from the same profile) share them, read-only."""
+        key = self.profile.model_dump_json()
+        if _LAST_PANELS[0] != key:
+            _LAST_PANELS[:] = [None, None]  # the old ones go before the new are planted
+            _LAST_PANELS[:] = [key, self._plant()]
+        return _LAST_PANELS[1]
+
+    def _plant(self) -> dict[str, Panel]:
         dev, challenges = self.profile.devnet, self.profile.mantis_challenges
         longest = max(self.profile.horizon_samples(c) for c in challenges)
         # the single-asset challenges' longest horizon sets every spec's path (and so how the seed's draws
@@ -72,7 +83,12 @@ class World:
                  for c in challenges}
         xsec = [s for s in specs.values() if s.kind in MARKET_COLUMNS]  # one market for all of them
         market = xsec_market(xsec[0]) if xsec else None
-        return {name: generate(spec, market) for name, spec in specs.items()}
+        panels = {name: generate(spec, market) for name, spec in specs.items()}
+        for panel in panels.values():  # shared by every world of the process: nothing may write into them
+            for array in (panel.block, panel.price, panel.embeddings, panel.skill):
+                if array is not None:
+                    array.flags.writeable = False
+        return panels
 
     @property
     def panel(self) -> Panel:

@@ -196,20 +196,21 @@ def pack_embedding_blob(ids: np.ndarray, present: np.ndarray, vectors: np.ndarra
     vectors = np.asarray(vectors)
     if ids.ndim != 1 or present.shape != ids.shape:
         raise ValueError("ids and present must be 1-D of the same length")
-    if ids.size and (ids.min() < 0 or ids.max() > 0xFFFF_FFFF or np.any(np.diff(ids) <= 0)):
-        raise ValueError("hotkey ids must be strictly increasing uint32")
     if vectors.dtype != np.float16 or vectors.ndim != 2 or vectors.shape[0] != int(present.sum()):
         raise ValueError("vectors must be float16 of shape (number present, D)")
-    if vectors.shape[1] < 1:
-        raise ValueError("dimension must be at least 1")
     if not np.isfinite(vectors).all():
         raise ValueError("vectors must be finite")
-    return b"".join((
-        _HEADER.pack(_MAGIC, ids.size, vectors.shape[1]),
-        ids.astype("<u4").tobytes(),
-        np.packbits(present, bitorder="little").tobytes(),
-        np.ascontiguousarray(vectors, dtype="<f2").tobytes(),
-    ))
+    return b"".join((_blob_head(ids, vectors.shape[1]), np.packbits(present, bitorder="little").tobytes(),
+                     np.ascontiguousarray(vectors, dtype="<f2").tobytes()))
+
+
+def _blob_head(ids: np.ndarray, dim: int) -> bytes:
+    """A blob's header and hotkey ids: the part every sample of one write shares."""
+    if ids.size and (ids.min() < 0 or ids.max() > 0xFFFF_FFFF or np.any(np.diff(ids) <= 0)):
+        raise ValueError("hotkey ids must be strictly increasing uint32")
+    if dim < 1:
+        raise ValueError("dimension must be at least 1")
+    return _HEADER.pack(_MAGIC, ids.size, dim) + ids.astype("<u4").tobytes()
 
 
 def _blob_ids(blob: bytes) -> tuple[bytes, int]:
@@ -225,6 +226,13 @@ def _blob_ids(blob: bytes) -> tuple[bytes, int]:
 
 def unpack_embedding_blob(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids (H,) int64, present (H,) bool, vectors (P, D) float16) from a blob; ValueError if corrupt."""
+    ids, present, vectors = _unpack(blob)
+    return _checked_ids(ids), present, vectors
+
+
+def _unpack(blob: bytes) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(the hotkey ids' bytes, present, vectors) with every check but the ids' order, which a reader
+    of many rows listing the same hotkeys makes once (`_checked_ids`)."""
     blob = bytes(blob)
     if len(blob) < _HEADER.size:
         raise ValueError("embedding blob: shorter than its header")
@@ -236,19 +244,22 @@ def unpack_embedding_blob(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarr
     off_vec = off_mask + mask_len
     if len(blob) < off_vec:
         raise ValueError("embedding blob: truncated")
-    ids = np.frombuffer(blob, dtype="<u4", count=h, offset=_HEADER.size).astype(np.int64)
-    mask_bytes = np.frombuffer(blob, dtype=np.uint8, count=mask_len, offset=off_mask)
-    bits = np.unpackbits(mask_bytes, bitorder="little")
+    bits = np.unpackbits(np.frombuffer(blob, dtype=np.uint8, count=mask_len, offset=off_mask), bitorder="little")
     if bits[h:].any():
         raise ValueError("embedding blob: padding bits set in the presence mask")
     present = bits[:h].astype(bool)
     p = int(present.sum())
     if len(blob) != off_vec + 2 * p * d:
         raise ValueError(f"embedding blob: {len(blob)} bytes, expected {off_vec + 2 * p * d}")
-    if h > 1 and np.any(np.diff(ids) <= 0):
-        raise ValueError("embedding blob: hotkey ids not strictly increasing")
     vectors = np.frombuffer(blob, dtype="<f2", count=p * d, offset=off_vec).reshape(p, d)
-    return ids, present, vectors
+    return blob[_HEADER.size : off_mask], present, vectors
+
+
+def _checked_ids(ids: bytes) -> np.ndarray:
+    out = np.frombuffer(ids, dtype="<u4").astype(np.int64)
+    if len(out) > 1 and np.any(np.diff(out) <= 0):
+        raise ValueError("embedding blob: hotkey ids not strictly increasing")
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -747,18 +758,20 @@ class Ledger:
             ids_of = self._hotkey_ids(conn, hotkeys)
             ids = np.array([ids_of[h] for h in hotkeys], dtype=np.int64)
             order = np.argsort(ids, kind="stable")
-            ids = ids[order]
-            rows = []
-            for sidx, vals, pres in zip(sidxs, values[:, order], present[:, order]):
-                # Round straight from the given dtype (numpy rounds to nearest, ties to even).
-                with np.errstate(over="ignore", invalid="ignore"):
-                    vectors = vals[pres].astype("<f2")
-                bad = ~np.isfinite(vectors).all(axis=1)
-                if bad.any():
-                    names = [hotkeys[i] for i in order[pres][bad]][:5]
-                    raise ValueError(f"{challenge} sidx {sidx}: non-finite or beyond float16 range for {names}")
-                rows.append({"challenge": challenge, "sidx": int(sidx), "source": source,
-                             "data": pack_embedding_blob(ids, pres, vectors)})
+            head = _blob_head(ids[order], values.shape[2])
+            present = present[:, order]
+            # Round straight from the given dtype (numpy rounds to nearest, ties to even), all samples at once.
+            with np.errstate(over="ignore", invalid="ignore"):
+                vectors = values[:, order].astype("<f2")
+            bad = present & ~np.isfinite(vectors).all(axis=2)
+            if bad.any():
+                n = int(np.flatnonzero(bad.any(axis=1))[0])
+                names = [hotkeys[i] for i in order[bad[n]]][:5]
+                raise ValueError(f"{challenge} sidx {sidxs[n]}: non-finite or beyond float16 range for {names}")
+            masks = np.packbits(present, axis=1, bitorder="little")
+            rows = [{"challenge": challenge, "sidx": int(sidx), "source": source,
+                     "data": b"".join((head, masks[n].tobytes(), vectors[n][present[n]].tobytes()))}
+                    for n, sidx in enumerate(sidxs)]
             return self._insert_new(conn, t.embeddings, rows, ["challenge", "sidx"])
 
     def embeddings(self, challenge: str, lo: int, hi: int, *, dtype: type = np.float32,
@@ -822,10 +835,10 @@ class Ledger:
                 k = int(np.searchsorted(sidx, s))
                 if k == len(sidx) or sidx[k] != s:
                     continue
-                ids, pres, vec = unpack_embedding_blob(blob)
-                if last_ids is None or not np.array_equal(ids, last_ids):
-                    last_ids = ids  # the output column of each listed hotkey, −1 if not among them
-                    cols = np.array([col_by_id.get(i, -1) for i in ids.tolist()], dtype=np.int64)
+                ids, pres, vec = _unpack(blob)
+                if ids != last_ids:  # the output column of each listed hotkey, −1 if not among them
+                    cols = np.array([col_by_id.get(i, -1) for i in _checked_ids(ids).tolist()], dtype=np.int64)
+                    last_ids = ids
                 at = cols[pres]
                 ok = at >= 0
                 out[k, at[ok]] = vec[ok]
