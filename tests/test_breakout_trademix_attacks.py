@@ -378,6 +378,27 @@ def test_a_senior_leaning_against_a_junior_cannot_erase_it(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_squatter_copying_a_trader_late_takes_nothing(seed):
+    """Seniority squatting (T8): a hotkey that sorts first sends flat books from row 0 (seniority
+    for free) and then a skilled trader's own book one or three hours late. By first sample it is
+    the senior, and the trader would be tested on what it adds to its own late copy. The late book
+    trails the trader's (its lagged cosine beats the same-hour one and the reverse), so the trader
+    stays senior and the squatter is tested on what it adds to the trader's book at every lag."""
+    X, sidx, prices = _tm_panel(seed)
+    params = TradeMixParams(miner_cap=1.0)
+    base = scored(X.astype(np.float16), sidx, prices, "fixed", params)
+    assert base.gate_rv[0] and base.shares_rv[0] > 0.1
+    for lag in (1, 3):
+        for flat_hours in (0, 200):
+            squatter = _lagged(X[:, 0], lag)
+            squatter[:flat_hours] = 0.0
+            Xs = np.concatenate([squatter[:, None], X], axis=1).astype(np.float16)
+            s = scored(Xs, sidx, prices, "fixed", params)
+            assert s.first_seen[0] == 0 and s.shares[0] == 0.0, (lag, flat_hours)
+            assert s.gate_rv[1] and s.shares_rv[1] >= 0.9 * base.shares_rv[0], (lag, flat_hours)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_junior_copies_take_nothing_that_matters(seed):
     """Copies that joined with their source (first seen at the same hour, sorting after it: junior)
     or later: the same book, the book one, three or eight hours late, and the book plus noise that

@@ -363,6 +363,39 @@ def test_seniority_gram_schmidt_by_hand():
     assert np.allclose(out[2], math.sqrt(3) * e[1]) and np.allclose(out[0], 0.0)
 
 
+def test_lead_lag_seniority_by_hand():
+    """T8: a book that an hour-late copy of another explains better than their same-hour cosine,
+    and better than the other way round by the margin, trails it: it comes after it whatever its
+    first sample, and it is projected off the other's raw book at lags 0..K, so an exact late copy
+    keeps nothing."""
+    rng = np.random.default_rng(3)
+    T, A = 200, 4
+    lead_book = _ar1(rng, 0.7, (T, A))  # a book that turns over in hours
+    late = np.zeros_like(lead_book)
+    late[2:] = lead_book[:-2]  # two rows late
+    other = rng.standard_normal((T, A))
+    books = np.stack([late, lead_book, other])  # the late copy sorts first and is first seen first
+    sim = tm.cosine_matrix(books.reshape(3, -1))
+    lead = tm.lagged_cosines(books, 3)
+    assert lead[0, 1] == pytest.approx(1.0, abs=0.02) and lead[0, 1] > abs(sim[0, 1]) > 0.2
+    assert lead[0, 1] - lead[1, 0] > 0.05  # the original's own lags explain the copy less well
+    trails = tm.trailing(sim, lead, 0.2, 0.05)
+    assert trails.tolist() == [[False, True, False], [False, False, False], [False, False, False]]
+    first = np.array([0, 5, 9])
+    assert tm.seniority_order(first).tolist() == [0, 1, 2]
+    assert tm.lead_lag_order(first, trails).tolist() == [1, 0, 2]  # the original first; the rest by first_seen
+    out = tm.seniority_residualize(books.reshape(3, -1), sim, first, 0.2, None, trails, 3, A)
+    assert np.allclose(out[1], books[1].ravel())  # the original keeps its book
+    assert np.linalg.norm(out[0]) < 1e-9 * np.linalg.norm(books[0])  # the late copy: nothing left
+    # the same books without T8: the late copy is senior and the original is left what it adds
+    plain = tm.seniority_residualize(books.reshape(3, -1), sim, first, 0.2)
+    assert np.allclose(plain[0], books[0].ravel())
+    assert np.linalg.norm(plain[1]) == pytest.approx(math.sqrt(1 - sim[0, 1] ** 2) * np.linalg.norm(books[1]))
+    # a cycle (each trails the next) falls back to first_seen among those left
+    ring = np.array([[False, True, False], [False, False, True], [True, False, False]])
+    assert tm.lead_lag_order(np.array([2, 1, 0]), ring).tolist() == [2, 1, 0]
+
+
 def test_dedup_clusters_and_their_split_by_hand():
     sim = np.eye(5)
     for i, j, v in ((1, 3, 0.96), (1, 2, 0.95), (2, 0, 0.97), (3, 4, 0.99), (0, 4, 0.2), (1, 0, 0.5)):

@@ -91,6 +91,18 @@ submitted), and:
   over k, as `significance.shift_p` does for the other scorers), never below the empirical p
   where some shift reaches the aligned value.
 
+- T8, seniority by who leads: seniority by first sample is free to take (a flat book counts as
+  submitted) and blind to copying late. A late copy of a trader's book keeps most of its skill
+  (positions aimed 12–48 hours ahead are still worth something an hour later), and projected off
+  the trader at the same hour it keeps what the trader loses to its own seniors: at 256 miners ×
+  60 days an hour-late copy of the best trader kept t 4.7 while the trader, projected off the
+  other skilled traders, kept 0.3, and the copy took 11 % of the pool. Fixed mode says book i
+  trails book j when they are alike (|cos| ≥ 0.2), j's book of 1–12 hours before explains i's now
+  better than j's of the same hour, and better than i's earlier book explains j's by 0.05
+  (`lagged_cosines`, `trailing`); a book comes after every book it trails, and is projected off
+  the span of that book's raw lags 0–12 in 48-hour blocks (a copy that starts late, after flat
+  books, is still a copy block by block).
+
 Both modes: the panel's rows after the last sample any miner has a value for (the platform's
 panels carry prices to the epoch's end, values to the training cutoff) are not hours anyone could
 have traded: the scored rows end there, as the reference's data ends at its cutoff. A price that
@@ -148,6 +160,9 @@ class TradeMixParams:
     probation_coverage: float = 0.9  # … with this share of the last probation_hours rows submitted
     activity_min_std: float = 1e-4  # an RV book whose std over the valid rows is below this is inactive
     seniority_cosine: float = 0.2  # |cos| at which a junior's RV book is projected off a senior's
+    lead_lag_hours: int = 12  # fixed (T8): lags at which one book may trail another …
+    lead_margin: float = 0.05  # … and by how much its lagged cosine must beat the reverse one;
+    lead_block_hours: int = 48  # a trailing book is projected off its leader's lags in blocks of this many rows
     dedup_cosine_threshold: float = 0.95  # cos at which books share one credit
     dedup_hours: int = 720  # rows the cosines are taken over (the newest)
     fee_bps: float = 10.0  # per side, on turnover, in the attribution
@@ -173,7 +188,7 @@ class TradeMixParams:
             problems.append("horizons_hours must be whole rows")
         object.__setattr__(self, "horizons_hours", tuple(int(h) for h in self.horizons_hours))
         object.__setattr__(self, "blend_weights", tuple(float(w) for w in self.blend_weights))
-        positive = ("ahead", "min_grid_rows", "beta_horizon_hours", "probation_hours", "dedup_hours", "min_hours",
+        positive = ("ahead", "lead_lag_hours", "lead_block_hours", "min_grid_rows", "beta_horizon_hours", "probation_hours", "dedup_hours", "min_hours",
                     "min_rows", "refresh_hours", "null_margin_hours", "min_null", "coverage_hours", "history",
                     "compat_rows")
         problems += [f"{n} must be ≥ 1" for n in positive if not getattr(self, n) >= 1]
@@ -188,7 +203,7 @@ class TradeMixParams:
         if len(w) != len(self.horizons_hours) or not all(math.isfinite(x) and x >= 0 for x in w) or not sum(w) > 0:
             problems.append("blend_weights must be one finite weight ≥ 0 per horizon, not all 0")
         for name in ("channel_split_rv", "probation_coverage", "seniority_cosine", "dedup_cosine_threshold",
-                     "beta_shrink"):
+                     "beta_shrink", "lead_margin"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name} must lie in [0, 1]")
         if not 0 < self.fdr_q < 1:
@@ -479,15 +494,60 @@ def seniority_order(first_seen: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(first_seen)), first_seen))
 
 
+def lagged_cosines(books: np.ndarray, max_lag: int) -> np.ndarray:
+    """(H, H) lead[i, j] = max over k in 1..max_lag of |cos(book_i(t), book_j(t − k))| over the
+    rows both cover: how well j's book of k hours before explains i's now. books (H, W, A)."""
+    H, W, _ = books.shape
+    lead = np.zeros((H, H))
+    for k in range(1, min(max_lag, W - 1) + 1):
+        now = books[:, k:].reshape(H, -1)
+        before = books[:, : W - k].reshape(H, -1)
+        c = (now @ before.T) / np.outer(np.linalg.norm(now, axis=1) + EPS, np.linalg.norm(before, axis=1) + EPS)
+        np.maximum(lead, np.abs(c), out=lead)
+    return lead
+
+
+def trailing(sim: np.ndarray, lead: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+    """(H, H) bool, [i, j]: i's book trails j's (T8). Their books are alike (|sim| ≥ threshold),
+    j's book of some hours before explains i's now better than j's at the same moment (lead[i, j] >
+    |sim[i, j]|), and better than i's earlier book explains j's, by the margin."""
+    out = (np.abs(sim) >= threshold) & (lead > np.abs(sim)) & (lead - lead.T > margin)
+    np.fill_diagonal(out, False)
+    return out
+
+
+def lead_lag_order(first_seen: np.ndarray, trails: np.ndarray) -> np.ndarray:
+    """Seniority by who leads (T8): a book comes after every book it trails; otherwise, and within
+    a cycle, the order is `seniority_order`'s."""
+    H = len(first_seen)
+    rank = np.empty(H, dtype=np.int64)
+    rank[seniority_order(first_seen)] = np.arange(H)
+    left = np.ones(H, dtype=bool)
+    order = []
+    for _ in range(H):
+        ready = left & ~(trails & left[None, :]).any(axis=1)  # none of the books it trails still to come
+        pool = np.flatnonzero(ready if ready.any() else left)
+        j = int(pool[np.argmin(rank[pool])])
+        order.append(j)
+        left[j] = False
+    return np.array(order, dtype=np.int64)
+
+
 def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.ndarray, threshold: float,
-                          sources: np.ndarray | None = None) -> np.ndarray:
+                          sources: np.ndarray | None = None, trails: np.ndarray | None = None,
+                          lags: int = 0, width: int = 1, block: int = 48) -> np.ndarray:
     """(H, N): books in seniority order, each junior projected in turn off every already-processed
     senior whose cosine with it (from `sim`, the raw books) reaches the threshold in size:
     sequential Gram–Schmidt against the seniors as they were left (a senior with a zero norm after
     its own projections is skipped). `sources` (H,) bool: the seniors a junior may be projected
-    off (None: all; fixed mode passes those with positive evidence of their own, T5)."""
+    off (None: all; fixed mode passes those with positive evidence of their own, T5).
+
+    `trails` (H, H) bool (fixed mode, T8): the order is `lead_lag_order`'s, and a junior that trails
+    a senior is projected off the span of the senior's raw book at lags 0..`lags` rows (a book is
+    rows of `width` values, time first), in blocks of `block` rows, so a copy of it some hours late
+    shows only what it adds, even one that sends something else (a flat book) for a while."""
     out = np.array(books, dtype=np.float64, copy=True)
-    order = seniority_order(first_seen)
+    order = seniority_order(first_seen) if trails is None else lead_lag_order(first_seen, trails)
     norm2 = np.zeros(len(out))  # a processed senior's squared norm: it no longer changes
     step = np.empty(out.shape[1])
     usable = np.ones(len(out), dtype=bool) if sources is None else np.asarray(sources, dtype=bool)
@@ -495,7 +555,16 @@ def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.nda
         seniors = order[:pos]
         xj = out[j]
         for s in seniors[(np.abs(sim[seniors, j]) >= threshold) & usable[seniors]].tolist():
-            if norm2[s] > EPS:
+            if norm2[s] <= EPS:
+                continue
+            if trails is not None and trails[j, s] and lags > 0:
+                basis = np.zeros((len(xj), lags + 1))
+                for k in range(lags + 1):
+                    basis[k * width :, k] = books[s][: len(xj) - k * width]  # its raw book: all of it is old news
+                for lo in range(0, len(xj), block * width):  # block by block: a copy that starts late is one
+                    q = np.linalg.qr(basis[lo : lo + block * width])[0]
+                    xj[lo : lo + block * width] -= q @ (q.T @ xj[lo : lo + block * width])
+            else:
                 np.multiply(out[s], (xj @ out[s]) / norm2[s], out=step)
                 np.subtract(xj, step, out=xj)
         norm2[j] = xj @ xj
@@ -652,8 +721,11 @@ def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: M
     # T5: a book passes on its own evidence as well as on what it adds to its seniors', and only a
     # senior with positive evidence of its own is one a junior is projected off
     t_own, p_own = evidence(q, spectra_rv, params.blend_weights, params, mode) if mode == "fixed" else (None, None)
+    trails = None if mode == "compat" else trailing(sim_rv, lagged_cosines(q[lo:].transpose(1, 0, 2), params.lead_lag_hours),
+                                                    params.seniority_cosine, params.lead_margin)  # T8
     books = seniority_residualize(q.transpose(1, 0, 2).reshape(H, -1), sim_rv, first_seen, params.seniority_cosine,
-                                  None if t_own is None else t_own > 0)
+                                  None if t_own is None else t_own > 0, trails, params.lead_lag_hours, q.shape[2],
+                                  params.lead_block_hours)
     q_gate = books.reshape(H, T, -1).transpose(1, 0, 2)
     t_rv, p_rv = evidence(q_gate, spectra_rv, params.blend_weights, params, mode)
     if t_own is not None:
@@ -734,6 +806,6 @@ def trade_mix_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotk
 
 __all__ = ["Factors", "Scored", "TradeMixParams", "benjamini_hochberg", "capped_shares", "causal_factors",
            "channel_shares", "circular_statistics", "cosine_matrix", "costed_pnl", "decompose", "dedup_clusters",
-           "evidence", "forward_sum", "grid_rows", "hourly_panel", "label_spectra", "null_shifts", "p_values",
-           "priced", "score_grid", "seniority_order", "seniority_residualize", "softplus", "split_clusters",
-           "trade_mix_salience"]
+           "evidence", "forward_sum", "grid_rows", "hourly_panel", "label_spectra", "lagged_cosines",
+           "lead_lag_order", "null_shifts", "p_values", "priced", "score_grid", "seniority_order",
+           "seniority_residualize", "softplus", "split_clusters", "trade_mix_salience", "trailing"]
