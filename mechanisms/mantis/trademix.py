@@ -101,7 +101,10 @@ submitted), and:
   better than j's of the same hour, and better than i's earlier book explains j's by 0.05
   (`lagged_cosines`, `trailing`); a book comes after every book it trails, and is projected off
   the span of that book's raw lags 0–12 in 48-hour blocks (a copy that starts late, after flat
-  books, is still a copy block by block).
+  books, is still a copy block by block). A trailing book whose cosine with that span reaches
+  dedup's 0.95 is a copy and keeps nothing: what is left of it (hours where the grid's rows fall a
+  minute apart) would otherwise be tested, and a t-statistic does not care how small it is (such
+  a copy had t 3.8 and was paid on its whole book's pnl).
 
 Both modes: the panel's rows after the last sample any miner has a value for (the platform's
 panels carry prices to the epoch's end, values to the training cutoff) are not hours anyone could
@@ -535,7 +538,7 @@ def lead_lag_order(first_seen: np.ndarray, trails: np.ndarray) -> np.ndarray:
 
 def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.ndarray, threshold: float,
                           sources: np.ndarray | None = None, trails: np.ndarray | None = None,
-                          lags: int = 0, width: int = 1, block: int = 48) -> np.ndarray:
+                          lags: int = 0, width: int = 1, block: int = 48, copy_cosine: float = 0.95) -> np.ndarray:
     """(H, N): books in seniority order, each junior projected in turn off every already-processed
     senior whose cosine with it (from `sim`, the raw books) reaches the threshold in size:
     sequential Gram–Schmidt against the seniors as they were left (a senior with a zero norm after
@@ -545,7 +548,8 @@ def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.nda
     `trails` (H, H) bool (fixed mode, T8): the order is `lead_lag_order`'s, and a junior that trails
     a senior is projected off the span of the senior's raw book at lags 0..`lags` rows (a book is
     rows of `width` values, time first), in blocks of `block` rows, so a copy of it some hours late
-    shows only what it adds, even one that sends something else (a flat book) for a while."""
+    shows only what it adds, even one that sends something else (a flat book) for a while; one whose
+    cosine with that span reaches `copy_cosine` (dedup's) is a copy and keeps nothing."""
     out = np.array(books, dtype=np.float64, copy=True)
     order = seniority_order(first_seen) if trails is None else lead_lag_order(first_seen, trails)
     norm2 = np.zeros(len(out))  # a processed senior's squared norm: it no longer changes
@@ -554,16 +558,22 @@ def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.nda
     for pos, j in enumerate(order.tolist()):
         seniors = order[:pos]
         xj = out[j]
-        for s in seniors[(np.abs(sim[seniors, j]) >= threshold) & usable[seniors]].tolist():
+        alike = seniors[(np.abs(sim[seniors, j]) >= threshold) & usable[seniors]]
+        if trails is not None:  # the books it trails first, the likest first: a copy is a copy of its source
+            alike = alike[np.lexsort((-np.abs(sim[alike, j]), ~trails[j, alike]))]
+        for s in alike.tolist():
             if norm2[s] <= EPS:
                 continue
             if trails is not None and trails[j, s] and lags > 0:
                 basis = np.zeros((len(xj), lags + 1))
                 for k in range(lags + 1):
                     basis[k * width :, k] = books[s][: len(xj) - k * width]  # its raw book: all of it is old news
+                before = xj @ xj
                 for lo in range(0, len(xj), block * width):  # block by block: a copy that starts late is one
                     q = np.linalg.qr(basis[lo : lo + block * width])[0]
                     xj[lo : lo + block * width] -= q @ (q.T @ xj[lo : lo + block * width])
+                if xj @ xj <= (1.0 - copy_cosine**2) * before:
+                    xj[:] = 0.0  # a copy of the leader's lags (cosine ≥ copy_cosine): what is left is not its own
             else:
                 np.multiply(out[s], (xj @ out[s]) / norm2[s], out=step)
                 np.subtract(xj, step, out=xj)
@@ -725,7 +735,7 @@ def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: M
                                                     params.seniority_cosine, params.lead_margin)  # T8
     books = seniority_residualize(q.transpose(1, 0, 2).reshape(H, -1), sim_rv, first_seen, params.seniority_cosine,
                                   None if t_own is None else t_own > 0, trails, params.lead_lag_hours, q.shape[2],
-                                  params.lead_block_hours)
+                                  params.lead_block_hours, params.dedup_cosine_threshold)
     q_gate = books.reshape(H, T, -1).transpose(1, 0, 2)
     t_rv, p_rv = evidence(q_gate, spectra_rv, params.blend_weights, params, mode)
     if t_own is not None:
