@@ -101,12 +101,14 @@ def run(args: argparse.Namespace) -> int:
         _materialize(dg, instance, resources, [SIGNATURES, EMBEDDINGS, panels.key], key, everything)
         if PROFILE.almanac_challenges:
             _materialize(dg, instance, resources, [TRADES_PULL, epoch_matrices.key], key, everything)
-        scored = [workers.submit(_materialize_shared, [ALMANAC_SALIENCE if c.almanac else MANTIS_SALIENCE],
-                                 dg.MultiPartitionKey({"epoch": key, "challenge": c.name})) for c in by_cost]
+        # The vesting run depends on the chain alone, so it shares the workers with the salience runs,
+        # first (it books the stake history on an instance's first epoch); a run of its own all the same:
+        # its backfill policy (one ordered run per range) is not the others'.
+        scored = [workers.submit(_materialize_shared, [VESTING], key)] if PROFILE.vesting.enabled else []
+        scored += [workers.submit(_materialize_shared, [ALMANAC_SALIENCE if c.almanac else MANTIS_SALIENCE],
+                                  dg.MultiPartitionKey({"epoch": key, "challenge": c.name})) for c in by_cost]
         for future in scored:
             future.result()  # a failed run raises its UsageError here
-        if PROFILE.vesting.enabled:  # a run of its own: its backfill policy (one ordered run per range) is not the others'
-            _materialize(dg, instance, resources, [VESTING], key, everything)
         _materialize(dg, instance, resources, [final_weights.key, SUBMISSION], key, everything)
         say(f"epoch {key}: revealed, scored, weighed and submitted")
     workers.shutdown()
