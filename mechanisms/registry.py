@@ -73,10 +73,14 @@ class Mechanism:
         self.check_overrides(overrides)
         return self.params_type(**overrides, **reserved)
 
+    def _params(self, overrides: Mapping[str, Any], sample_every: int, horizon_blocks: int) -> Any:
+        """A MANTIS challenge's parameters: its overrides and its horizon in samples."""
+        return self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
+
     def lookback(self, overrides: Mapping[str, Any], mode: str, *, sample_every: int, horizon_blocks: int) -> int | None:
         """Samples of history the scorer reads before the newest, where its parameters say (None: the
         family's default window)."""
-        params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
+        params = self._params(overrides, sample_every, horizon_blocks)
         return params.lookback(mode) if hasattr(params, "lookback") else None
 
     def rows_read(self, overrides: Mapping[str, Any], mode: str, *, sample_every: int, horizon_blocks: int,
@@ -85,14 +89,13 @@ class Mechanism:
         (None: all of them); the platform reads only those from the ledger."""
         if self.value_rows is None:
             return None
-        params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
-        return self.value_rows(sidx, price, mode, params)
+        return self.value_rows(sidx, price, mode, self._params(overrides, sample_every, horizon_blocks))
 
     def score(self, panel: Panel, mode: str, overrides: Mapping[str, Any], *, sample_every: int,
               horizon_blocks: int, cache: FitCache | None = None) -> dict[str, float]:
         """Salience of a panel under a challenge's settings (mode, params, horizon_blocks) and the chain's;
         a scorer that keeps fits looks them up in `cache` (the result is the same with or without one)."""
-        params = self.make_params(overrides, **{self.horizon_param: horizon_samples(horizon_blocks, sample_every)})
+        params = self._params(overrides, sample_every, horizon_blocks)
         extra = {"cache": cache} if self.cached and cache is not None else {}
         return self.scorer(panel.embeddings, panel.sidx(sample_every), panel.price, panel.hotkeys, mode, params, **extra)
 

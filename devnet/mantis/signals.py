@@ -637,11 +637,9 @@ def generate(spec: SignalSpec = SignalSpec(), market: np.ndarray | None = None) 
         miners[col] = PlantedMiner(hotkeys[col], "young", skill, start)
 
     # What the ledger stores: validated values as float16, read back as float32 (in place, a few rows at
-    # a time: a cross-sectional panel is hundreds of MB).
-    for r0 in range(0, T, 256):
+    # a time: a cross-sectional panel is hundreds of MB). MULTI-BREAKOUT's are planted as float16.
+    for r0 in range(0, T if kind != BREAKOUT else 0, 256):
         rows = X[r0 : r0 + 256]
-        if kind == BREAKOUT:
-            continue  # planted as float16 already
         if kind in CROSS_SECTIONAL:
             _as_stored_scores(rows)
         else:

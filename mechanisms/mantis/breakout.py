@@ -111,7 +111,7 @@ from scipy.special import stdtr
 
 from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
 from mechanisms.mantis.entry import checked_panel, single_threaded
-from mechanisms.mantis.panel import Mode, in_columns
+from mechanisms.mantis.panel import Mode, in_columns, presence
 from mechanisms.mantis.significance import average_ranks, holm
 from mechanisms.mantis.universe import BREAKOUT_ASSETS
 
@@ -392,8 +392,7 @@ def _present_compat(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     uniq, inv = np.unique(rows, return_inverse=True)
     out = np.zeros((len(uniq), len(cols)), dtype=bool)
     for r0 in range(0, len(uniq), 256):
-        block = in_columns(X[uniq[r0 : r0 + 256]], cols)
-        out[r0 : r0 + 256] = ((block != 0) & ~np.isnan(block)).any(axis=2)
+        out[r0 : r0 + 256] = presence(in_columns(X[uniq[r0 : r0 + 256]], cols), "compat")
     return out[inv]
 
 
@@ -497,8 +496,6 @@ def _compat(X: np.ndarray, cols: np.ndarray, events: Events, names: list[str], p
     mu, sd = np.nanmean(mat, axis=0), np.nanstd(mat, axis=0)
     sd[sd < 1e-8] = 1.0
     Z = np.nan_to_num((mat - mu) / sd, nan=0.0)
-    if len(np.unique(labels)) < 2 or int(ids.max()) + 1 < params.min_episodes:
-        return {}
     coef = _fit(Z, labels, episode_weights(ids), params)
     if coef is None:
         return {}

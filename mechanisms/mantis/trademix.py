@@ -132,12 +132,11 @@ import numpy as np
 
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, in_columns, presence
-from mechanisms.mantis.significance import draws_p, effective_draws
+from mechanisms.mantis.significance import P_FLOOR, draws_p, effective_draws
 from mechanisms.mantis.universe import TRADE_MIX_ASSETS
 from mechanisms.weights import BURN_KEY
 
 EPS = 1e-12  # the reference's guard in every denominator
-P_FLOOR = 1e-12  # the smallest p-value the normal tail may claim
 MIN_SHARE = 1e-9  # shares at or below this are not reported (the reference's cut)
 FLAT_NULL = 1e-9  # T4: a null whose spread is below this fraction of |S| is rounding, not variation
 A = len(TRADE_MIX_ASSETS)
