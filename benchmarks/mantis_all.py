@@ -3,11 +3,12 @@ platform scores an epoch.
 
 Each challenge's panel is planted (256 miners, the devnet's role mix scaled, 60 days of minute
 samples; the cross-sectional challenges share one market) and saved as the platform saves panels
-(float16 values). Two single-threaded worker processes then score the twelve, the costliest first,
-each loading its panel from its file: from scratch on the panel but its newest epoch, and, in a
-second pass, that epoch with the first pass's fits kept (what one epoch costs once the platform's
-fit store holds the rest). Reported: each pass's wall time on the two workers, each challenge's
-seconds and share of them, and the peak resident memory of the workers together, sampled.
+(float16 values, columns in sorted-hotkey order). Two single-threaded worker processes then score
+the twelve, the costliest first, each loading its panel from its file: from scratch on the panel
+but its newest epoch, and, in a second pass, that epoch with the first pass's fits kept (what one
+epoch costs once the platform's fit store holds the rest). Reported: each pass's wall time on the
+two workers, each challenge's seconds and share of them, and the peak resident memory of the
+workers together, sampled.
 
 The challenges run in fixed mode unless `INCENTIVE_BENCH_MODE=compat`, with the live profile's
 windows (mantis.md §8): fixed mode is the platform's own scoring; the live profile's compat mode is
@@ -58,9 +59,9 @@ def _plant(profile: profiles.Profile, directory: Path, miners: int, days: float)
     market = xsec_market(specs[next(c.name for c in challenges if c.mechanism == "xsec_rank")])
     paths = {}
     for c in challenges:
-        paths[c.name] = directory / f"{c.name}-{miners}x{days:g}d.npz"
+        paths[c.name] = directory / f"{c.name}-{miners}x{days:g}d-sorted.npz"
         if not paths[c.name].exists():
-            generate(specs[c.name], market).save(paths[c.name], "panel")
+            generate(specs[c.name], market).in_hotkey_order().save(paths[c.name], "panel")  # as the ledger's are
     return paths
 
 

@@ -187,6 +187,16 @@ class Panel:
             pick(self.roles), None if self.skill is None else self.skill[keep], pick(self.sources),
         )
 
+    def in_hotkey_order(self) -> "Panel":
+        """The same panel with its columns in sorted-hotkey order, as the ledger's panels are (a
+        scorer then reads them without a reordered copy)."""
+        cols = np.argsort(np.asarray(self.hotkeys, dtype=str), kind="stable")
+        if np.array_equal(cols, np.arange(len(cols))):
+            return self
+        pick = lambda seq: tuple(seq[i] for i in cols) if seq else ()  # noqa: E731
+        return Panel(pick(self.hotkeys), self.block, self.price, self.embeddings[:, cols], pick(self.roles),
+                     None if self.skill is None else self.skill[cols], pick(self.sources))
+
     def save(self, path: str | Path, prefix: str) -> None:
         """The npz file. Values the ledger stored (float16) are written as float16 (float16 values
         as they are, without a wider copy), and the archive is deflated at level 1: a 17-dim panel

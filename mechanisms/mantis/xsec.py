@@ -34,6 +34,17 @@ F9 (stable ranking) and F10 (all bootstrap replicates), and adds:
   model take five of the twenty places.
 - X3, standardised meta inputs: a base model's decision values have its own slope's scale, so on
   raw inputs |coef| measures the inverse of that scale as much as information.
+- X4, segments on the grid of absolute sample indices, fits kept: the reference counts segments in
+  rows from the history's first, so every boundary and every fit moves each epoch once the 60-day
+  history is full. Fixed mode's segment k validates on chunk k ([k·chunk + offset, (k + 1)·chunk))
+  and every fit of it (selection, sub-segments, meta-model) reads the `train_window` samples
+  before k·chunk (5 chunks; from the history's first while the cap has cut nothing). Once the cap
+  cuts, only segments whose window lies inside the history count. A copy choice ranks seniority
+  on the segment's own rows. The gate reads whole days before the current one
+  (`significance.gate_window`). Each miner's gate p, its selection AUC per segment, a segment's copy
+  choice and its meta-model are kept in a FitCache by the hash of exactly their inputs (the grid's
+  chunks their windows span), so an epoch fits the newest segment, and each day the gate, and the
+  salience is bit for bit that of a scorer without a cache.
 """
 
 from __future__ import annotations
@@ -48,8 +59,9 @@ import numpy as np
 from mechanisms.mantis.bootstrap import median_of_means
 from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
 from mechanisms.mantis.entry import single_threaded
+from mechanisms.mantis.fitcache import FitCache, digest, fit_key, kept
 from mechanisms.mantis.panel import Mode, in_columns, row_blocks, take_rows
-from mechanisms.mantis.significance import auc_columns, fast_length, holm, shift_p
+from mechanisms.mantis.significance import auc_columns, fast_length, gate_window, holm, shift_p
 
 SEED = 42
 _CODES = 1 << 16  # float16 bit patterns
@@ -70,11 +82,13 @@ class XsecParams:
     block: int = 120  # bootstrap block length, pooled cells
     min_history: int = 500  # rows with a label the panel needs
     history: int = 86_400  # fixed (F6): samples of history kept (60 days); compat keeps 432 000 rows
+    train_window: int = 40_000  # fixed (X4): samples a segment's fits read before its validation start
     # fixed mode
     gate_alpha: float = 0.05  # X1: Holm's family-wise level
     min_shift: int = 1440  # X1: the null's smallest circular shift, samples (a day)
     gate_min_rows: int = 1440  # X1: rows a miner needs to be tested
     clone_rows: int = 2880  # X2: the newest rows the copy scan reads
+    day: int = 1440  # X1: samples a day (the gate's window moves a day at a time)
     max_corr: float = 0.8  # X2: a segment takes no second miner whose eval values correlate this much with one taken
 
     @property
@@ -125,12 +139,18 @@ class _Pool:
     y: np.ndarray
     zeroed: np.ndarray | None = None  # (H, A) bool: FUNDING's stale columns
 
-    def column(self, j: int) -> np.ndarray:
-        """Miner j's values at the pooled cells, float16, 0 where it has none."""
-        v = self.X[:, j, :].reshape(-1)[self.cell]
+    def column(self, j: int, a: int = 0, b: int | None = None) -> np.ndarray:
+        """Miner j's values at the pooled cells [a, b) (all of them by default), float16, 0 where it
+        has none; only the rows holding those cells are read."""
+        cell = self.cell[a:b]
+        if not len(cell):
+            return np.zeros(0, dtype=np.float16)
+        A = self.X.shape[2]
+        r0 = int(cell[0]) // A
+        v = self.X[r0 : int(cell[-1]) // A + 1, j, :].reshape(-1)[cell - r0 * A]
         v = np.where(np.isnan(v), np.float16(0), v)
         if self.zeroed is not None and self.zeroed[j].any():
-            v[self.zeroed[j][self.cell % self.X.shape[2]]] = 0
+            v[self.zeroed[j][cell % A]] = 0
         return v
 
     def at(self, t: int) -> int:
@@ -418,80 +438,222 @@ def segments_of(T_u: int, offset: int, chunk: int) -> list[tuple[int, int, int]]
     return out
 
 
-def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan, candidates: np.ndarray,
-                  seniority: np.ndarray | None = None) -> np.ndarray:
-    """(H,) importance, summed over segments with recency weights and divided by their total; T_u
-    is where the segments end (the time after the last labelled row)."""
+@dataclass(frozen=True)
+class Segment:
+    """A fixed-mode segment on the grid of absolute sample indices (X4): chunk k validates on
+    [val_start, end) and every fit of it reads samples from `origin` on."""
+
+    k: int
+    origin: int
+    start: int  # k·chunk
+    val_start: int
+    end: int
+
+    @property
+    def span(self) -> tuple[int, int, int]:
+        return self.start, self.val_start, self.end
+
+
+def anchored_segments(first: int, T_u: int, young: bool, plan: Plan, params: XsecParams) -> list[Segment]:
+    """X4: the segments of a history whose first sample is `first` and whose labelled samples end
+    before T_u. Segment k validates on [k·chunk + offset, min((k + 1)·chunk, T_u)) and its fits read
+    the `train_window` samples before k·chunk, so its inputs are the same in every epoch that
+    scores it. While the history is young (the cap has cut nothing) a window starts no earlier than
+    its first sample; once the cap cuts, only segments whose window lies inside the history count."""
+    C = params.chunk
+    out = []
+    for k in range(first // C, -(-T_u // C)):
+        s = k * C
+        vs, e, origin = s + plan.offset, min(s + C, T_u), s - params.train_window
+        if vs < e and (young or origin >= first):
+            out.append(Segment(k, max(origin, first), s, vs, e))
+    return out
+
+
+def _selection_auc(hist: _Histograms, o: int, f: int, a: int, b: int, params: XsecParams, plan: Plan) -> float:
+    """A miner's selection AUC in a segment: its 1-D model fitted on the cells [o, f) and judged on
+    [a, b); 0.5 where either holds too few of its values or one class."""
+    fit, ev = hist.range(o, f), hist.range(a, b)
+    if fit.sum() < params.min_fit or ev.sum() < params.min_eval:
+        return 0.5
+    if min(fit[:_CODES].sum(), fit[_CODES:].sum()) == 0 or min(ev[:_CODES].sum(), ev[_CODES:].sum()) == 0:
+        return 0.5
+    if plan.min_unique and np.count_nonzero(fit[:_CODES] + fit[_CODES:]) < plan.min_unique:
+        return 0.5
+    _, slope = plan.base(fit, params.C)
+    return _oriented_auc(ev, slope)
+
+
+def _usable(pool: _Pool, o: int, f: int, a: int, b: int, params: XsecParams) -> bool:
+    """A segment selects only with enough fit and eval cells, each holding both classes."""
+    return (f - o >= params.min_rows and b - a >= params.min_rows and np.unique(pool.y[o:f]).size == 2
+            and np.unique(pool.y[a:b]).size == 2)
+
+
+def _walk_forward(pool: _Pool, T_u: int, H: int, params: XsecParams, plan: Plan) -> np.ndarray:
+    """Compat: (H,) importance, summed over the reference's segments (counted in rows from the
+    history's first) with recency weights and divided by their total; T_u is where the segments end
+    (the row after the last labelled one)."""
     segments = segments_of(T_u, plan.offset, params.chunk)
     if not segments:
         return np.zeros(H)
     cells = [tuple(pool.at(t) for t in windows(seg, plan, params.chunk)[:3]) for seg in segments]
     cuts = [c for w in cells for c in w]
     aucs = np.full((len(segments), H), 0.5, dtype=np.float32)
-    ok_seg = np.zeros(len(segments), dtype=bool)
-    for i, (f, a, b) in enumerate(cells):
-        ok_seg[i] = (f >= params.min_rows and b - a >= params.min_rows and np.unique(pool.y[:f]).size == 2
-                     and np.unique(pool.y[a:b]).size == 2)
-    for j in candidates:
+    ok_seg = np.array([_usable(pool, 0, f, a, b, params) for f, a, b in cells], dtype=bool)
+    for j in range(H):
         if not ok_seg.any():
             break
-        v = pool.column(int(j))
-        nz = v != 0
-        hist = _Histograms(_keys(v), pool.y, nz, cuts)
+        v = pool.column(j)
+        hist = _Histograms(_keys(v), pool.y, v != 0, cuts)
         for i, (f, a, b) in enumerate(cells):
-            if not ok_seg[i]:
-                continue
-            fit, ev = hist.range(0, f), hist.range(a, b)
-            if fit.sum() < params.min_fit or ev.sum() < params.min_eval:
-                continue
-            if min(fit[:_CODES].sum(), fit[_CODES:].sum()) == 0 or min(ev[:_CODES].sum(), ev[_CODES:].sum()) == 0:
-                continue
-            if plan.min_unique and np.count_nonzero(fit[:_CODES] + fit[_CODES:]) < plan.min_unique:
-                continue
-            _, slope = plan.base(fit, params.C)
-            aucs[i, j] = _oriented_auc(ev, slope)
+            if ok_seg[i]:
+                aucs[i, j] = _selection_auc(hist, 0, f, a, b, params, plan)
     importance = np.zeros(H)
     total_w = 0.0
-    for i, (s, vs, e) in enumerate(segments):
+    for i, seg in enumerate(segments):
         if not ok_seg[i]:
             continue
-        order = np.argsort(-aucs[i], kind="stable" if plan.stable else None)
-        if plan.fixed:
-            order = order[np.isin(order, candidates)]
-            selected = _distinct(pool, order[aucs[i, order] > 0.5], cells[i][1:], params, seniority)
-        else:
-            selected = order[: min(params.top_k, H)]
-        if not len(selected):
-            continue
-        seg = _segment(pool, params, plan, i, (s, vs, e), selected)
-        if seg is None:
+        selected = np.argsort(-aucs[i], kind="stable" if plan.stable else None)[: min(params.top_k, H)]
+        got = _segment(pool, params, plan, SEED + 7919 * (i + 1), seg, selected)
+        if got is None:
             continue
         w = recency_weight(len(segments), i, params.half_life)
-        importance[selected] += w * seg
+        importance[selected] += w * got
         total_w += w
     return importance / total_w if total_w > 0 else np.zeros(H)
+
+
+class _Chunks:
+    """Digests of a pool's cells per chunk of the grid, [g·chunk, (g + 1)·chunk) in sample indices:
+    a fit's key names the chunks its window spans (a miner's values there and the labels), so a
+    window whose rows are final has the same key in every epoch."""
+
+    def __init__(self, pool: _Pool, segments: Sequence[Segment], chunk: int) -> None:
+        self.chunk = chunk
+        self.g0 = min(g.origin for g in segments) // chunk
+        g1 = -(-max(g.end for g in segments) // chunk)
+        self.bounds = [pool.at(g * chunk) for g in range(self.g0, g1 + 1)]
+        A = pool.X.shape[2]
+        self.labels = [digest(pool.t[a:b], pool.cell[a:b] % A, pool.y[a:b]) for a, b in self._pairs()]
+
+    def _pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.bounds[:-1], self.bounds[1:]))
+
+    def of(self, v: np.ndarray) -> list[bytes]:
+        """A column's digest per chunk."""
+        return [digest(v[a:b]) for a, b in self._pairs()]
+
+    def span(self, parts: Sequence[bytes], lo: int, hi: int) -> list[bytes]:
+        """The parts of the chunks that the samples [lo, hi) touch."""
+        return list(parts[lo // self.chunk - self.g0 : -(-hi // self.chunk) - self.g0])
+
+
+def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: XsecParams, plan: Plan,
+                   candidates: np.ndarray, sidx: np.ndarray, cache: FitCache | None) -> np.ndarray:
+    """Fixed mode's walk-forward over the anchored segments (X4): (H,) importance, weighted by
+    recency as in compat. Each candidate's selection AUC in a segment, and each segment's meta-model
+    importances, are kept in `cache` by the hash of exactly their inputs (the chunks their windows
+    span), so an epoch refits only the segments whose rows changed: the newest, as a rule."""
+    if not segments or not len(candidates):
+        return np.zeros(H)
+    C = params.chunk
+    cells = []
+    for g in segments:
+        f, a, b, _ = windows(g.span, plan, C)
+        cells.append((pool.at(g.origin), pool.at(f), pool.at(max(a, g.origin)), pool.at(b)))
+    ok_seg = [_usable(pool, *c, params) for c in cells]
+    chunks = _Chunks(pool, segments, C)
+    cuts = [c for cs in cells for c in cs]
+    tag = (plan, params.C, params.min_fit, params.min_eval, C)
+    aucs = np.full((len(segments), H), 0.5)
+    digests: dict[int, list[bytes]] = {}
+    for j in (int(j) for j in candidates):
+        v = pool.column(j)
+        digests[j] = chunks.of(v)
+        hist: list[_Histograms] = []  # built on the first miss only
+
+        def compute(o: int, f: int, a: int, b: int) -> list[float]:
+            if not hist:
+                hist.append(_Histograms(_keys(v), pool.y, v != 0, cuts))
+            return [_selection_auc(hist[0], o, f, a, b, params, plan)]
+
+        for i, g in enumerate(segments):
+            if ok_seg[i]:
+                hi = windows(g.span, plan, C)[2]
+                key = fit_key("xsec.auc.v1", tag, g.origin, windows(g.span, plan, C)[:3],
+                              *chunks.span(digests[j], g.origin, hi), *chunks.span(chunks.labels, g.origin, hi))
+                aucs[i, j] = kept(cache, key, lambda c=cells[i]: compute(*c), lambda x: len(x) == 1)[0]
+    importance = np.zeros(H)
+    total_w = 0.0
+    for i, g in enumerate(segments):
+        if not ok_seg[i]:
+            continue
+        order = np.argsort(-aucs[i], kind="stable")
+        order = order[np.isin(order, candidates)]
+        order = order[aucs[i, order] > 0.5]
+        a, b = windows(g.span, plan, C)[1:3]
+        rank = _seniority(pool.X, sidx, order, g.origin, b)
+        key = fit_key("xsec.distinct.v1", params.top_k, params.max_corr, rank,
+                      *(d for j in order for d in chunks.span(digests[int(j)], max(a, g.origin), b)))
+        taken = kept(cache, key, lambda: _distinct(pool, order, cells[i][2:], params, rank),
+                     lambda x: len(x) <= len(order) and bool(np.all((x >= 0) & (x < len(order)) & (x == np.floor(x)))))
+        selected = order[taken.astype(np.int64)]
+        if not len(selected):
+            continue
+        key = fit_key("xsec.segment.v1", tag, params.replicates, params.block, params.min_rows, g,
+                      *(d for j in selected for d in chunks.span(digests[int(j)], g.origin, g.end)),
+                      *chunks.span(chunks.labels, g.origin, g.end))
+        got = kept(cache, key, lambda: _packed(_segment(pool, params, plan, SEED + 7919 * (g.k + 1), g.span,
+                                                        selected, g.origin)),
+                   lambda x: len(x) in (1, len(selected) + 1) and x[0] in (0.0, 1.0))
+        if not got[0]:
+            continue
+        w = recency_weight(len(segments), i, params.half_life)
+        importance[selected] += w * got[1:]
+        total_w += w
+    return importance / total_w if total_w > 0 else np.zeros(H)
+
+
+def _packed(importance: np.ndarray | None) -> np.ndarray:
+    """A segment's result as the fit store keeps it: [0] when it was skipped, else [1, *importance]."""
+    return np.zeros(1) if importance is None else np.r_[1.0, importance]
+
+
+def _seniority(X: np.ndarray, sidx: np.ndarray, order: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """(len(order),) the ordered miners' seniority ranks (0 the most senior) over the rows of the
+    samples [lo, hi) (a segment's window: the same in every epoch): the first row present, then more
+    rows present, then column order. A copier starts after what it copies."""
+    r0, r1 = np.searchsorted(sidx, [lo, hi])
+    present = ~np.isnan(X[r0:r1, :, 0][:, order])
+    first = np.where(present.any(axis=0), present.argmax(axis=0), r1 - r0)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[np.lexsort((order, -present.sum(axis=0), first))] = np.arange(len(order))
+    return rank
 
 
 def _distinct(pool: _Pool, order: np.ndarray, window: tuple[int, int], params: XsecParams,
               seniority: np.ndarray) -> np.ndarray:
     """X2 within a segment: the top_k miners in AUC order, where a miner whose values over the
     selection's eval cells correlate (|r| ≥ max_corr, over the cells both scored) with one already
-    taken shares its place: the senior of the two holds it (`seniority`: smaller is senior). Sybils of
+    taken shares its place: the senior of the two holds it (`seniority` of each position in `order`:
+    smaller is senior, `_seniority`). Sybils of
     one model that differ only where the copy scan looks take one place, and a transformed copy that
-    happens to rank above its original in a segment does not take the original's place."""
+    happens to rank above its original in a segment does not take the original's place. Returns
+    the taken miners' positions in `order`."""
     a, b = window
     taken: list[int] = []
-    kept: list[np.ndarray] = []
-    for j in order:
-        v = pool.column(int(j))[a:b].astype(np.float64)
-        twin = next((k for k, u in enumerate(kept) if abs(_corr(v, u)) >= params.max_corr), None)
+    kept_values: list[np.ndarray] = []
+    for pos, j in enumerate(order):
+        v = pool.column(int(j), a, b).astype(np.float64)
+        twin = next((k for k, u in enumerate(kept_values) if abs(_corr(v, u)) >= params.max_corr), None)
         if twin is None:
             if len(taken) == params.top_k:
                 break
-            taken.append(int(j))
-            kept.append(v)
-        elif seniority[j] < seniority[taken[twin]]:
-            taken[twin], kept[twin] = int(j), v
+            taken.append(pos)
+            kept_values.append(v)
+        elif seniority[pos] < seniority[taken[twin]]:
+            taken[twin], kept_values[twin] = pos, v
     return np.array(taken, dtype=np.int64)
 
 
@@ -504,28 +666,32 @@ def _corr(v: np.ndarray, u: np.ndarray) -> float:
     return float(x @ y) / denom if denom > 0 else 0.0
 
 
-def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: tuple[int, int, int],
-             selected: np.ndarray) -> np.ndarray | None:
-    """(K,) importance of the selected miners from one segment's meta-model, or None (skipped)."""
+def _segment(pool: _Pool, params: XsecParams, plan: Plan, seed: int, segment: tuple[int, int, int],
+             selected: np.ndarray, origin: int = 0) -> np.ndarray | None:
+    """(K,) importance of the selected miners from one segment's meta-model, or None (skipped). Its
+    fits read the cells from time `origin` on (compat: the history's first)."""
     _, vs, e = segment
     cutoff = windows(segment, plan, params.chunk)[3]
-    if cutoff <= 0:
+    if cutoff <= origin:
         return None
-    n_tr, v0, v1 = pool.at(cutoff), pool.at(vs), pool.at(e)
-    y_tr, y_va = pool.y[:n_tr], pool.y[v0:v1]
+    o = pool.at(origin)
+    n_tr, v0, v1 = pool.at(cutoff) - o, pool.at(vs) - o, pool.at(e) - o  # cells from o
+    y = pool.y[o : o + v1]
+    y_tr, y_va = y[:n_tr], y[v0:v1]
     if v1 - v0 < params.min_rows or np.unique(y_va).size < 2:
         return None
-    subs = segments_of(cutoff, plan.sub_offset, max(params.chunk, 2000))
-    sub_cells = [(pool.at(ss_val - plan.sub_fit_back), pool.at(ss_val), pool.at(ss_end)) for ss, ss_val, ss_end in subs]
+    subs = segments_of(cutoff - origin, plan.sub_offset, max(params.chunk, 2000))
+    sub_cells = [tuple(max(pool.at(origin + t) - o, 0) for t in (ss_val - plan.sub_fit_back, ss_val, ss_end))
+                 for _, ss_val, ss_end in subs]
     K = len(selected)
     meta_tr = np.full((n_tr, K), np.nan, dtype=np.float32)
     meta_va = np.full((v1 - v0, K), np.nan, dtype=np.float32)
     cuts = [c for sc in sub_cells for c in sc] + [n_tr]
     for col, j in enumerate(selected):
-        v = pool.column(int(j))[:v1]
+        v = pool.column(int(j), o, o + v1)
         nz = v != 0
         keys = _keys(v)
-        hist = _Histograms(keys, pool.y[: len(v)], nz, cuts)
+        hist = _Histograms(keys, y, nz, cuts)
         for f, a, b in sub_cells:
             fit = hist.range(0, f)
             oos = np.flatnonzero(nz[a:b]) + a
@@ -554,7 +720,7 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: t
         for a in (X_tr, X_va):
             a -= mu
             a /= sd
-    agg = bootstrap_meta(X_tr, y_meta, seed=SEED + 7919 * (seg_i + 1), replicates=params.replicates,
+    agg = bootstrap_meta(X_tr, y_meta, seed=seed, replicates=params.replicates,
                          block=params.block, C=params.C, fixed=fixed)
     if agg is not None:
         signed, intercept, coef = agg
@@ -573,40 +739,60 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seg_i: int, segment: t
 # -- fixed mode's gate and copy groups ----------------------------------------------------------
 
 
-def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, params: XsecParams) -> np.ndarray:
-    """X1: (H,) whether each miner's forecasts beat their circular shifts (Holm over those tested)."""
+def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, sidx: np.ndarray, label_lag: int, params: XsecParams,
+          cache: FitCache | None) -> np.ndarray:
+    """X1: (H,) whether each miner's forecasts beat their circular shifts (Holm over those tested).
+    The test reads the labelled rows of whole days before the current one whose labels had ended
+    when it began (`significance.gate_window`: the same window all day), and each miner's p is
+    kept in `cache` by the hash of its values there and the labels, so a day's p is computed once."""
     X = pool.X
     H, A = X.shape[1:]
+    lo, hi = gate_window(int(sidx[0]), int(sidx[-1]), params.day, params.history, 0, label_lag)
+    inside = (sidx[rows] >= lo) & (sidx[rows] < hi)
+    rows, y2 = rows[inside], y2[inside]
     n = fast_length(len(rows))
-    rows = rows[len(rows) - n:]
-    o = y2[len(y2) - n:] - 0.5
+    rows, o = rows[len(rows) - n :], y2[len(y2) - n :] - 0.5
     o_ok = np.isfinite(o)
-    o = np.where(o_ok, o - np.nanmean(np.where(o_ok, o, np.nan), axis=0), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an asset never labelled in the window
+        o = np.where(o_ok, o - np.nanmean(np.where(o_ok, o, np.nan), axis=0), 0.0)
     O = np.fft.rfft(o, axis=0)
-    window = 4 * params.ahead
+    labels = digest(sidx[rows], o)
+    tag = (params.ahead, params.min_shift, params.gate_min_rows, 4 * params.ahead)
     tested, pvals = [], []
     for j in range(H):
-        v = X[rows, j, :].astype(np.float64)
-        v[v == 0] = np.nan
-        if pool.zeroed is not None:
-            v[:, pool.zeroed[j]] = np.nan
-        if np.count_nonzero(np.isfinite(v).any(axis=1)) < params.gate_min_rows:
-            continue
-        f = causal_scores(v, window)
-        ok = np.isfinite(f) & o_ok
-        if ok.sum() < params.gate_min_rows:
-            continue
-        used = ok.any(axis=0)  # an asset the miner never scored contributes nothing
-        f[:, used] -= np.nanmean(np.where(ok[:, used], f[:, used], np.nan), axis=0)
-        f = np.where(ok, f, 0.0)
-        cross = (np.conj(np.fft.rfft(f, axis=0)) * O).sum(axis=1)
-        _, p = shift_p(cross, n, params.min_shift, lumpy_floor=False)
-        tested.append(int(j))
-        pvals.append(p)
+        v16 = X[rows, j, :]  # one miner's rows: never a copy of the whole window
+        zeroed = pool.zeroed[j] if pool.zeroed is not None else np.zeros(A, dtype=bool)
+        key = None if cache is None else fit_key("xsec.gate.v1", tag, labels, zeroed, v16)
+        got = kept(cache, key, lambda: _gate_p(v16, zeroed, O, o_ok, params),
+                   lambda x: len(x) == 2 and x[0] in (0.0, 1.0))
+        if got[0]:
+            tested.append(j)
+            pvals.append(got[1])
     out = np.zeros(H, dtype=bool)
     if tested:
         out[np.array(tested, dtype=np.int64)] = holm(np.array(pvals), params.gate_alpha)
     return out
+
+
+def _gate_p(v16: np.ndarray, zeroed: np.ndarray, O: np.ndarray, o_ok: np.ndarray, params: XsecParams) -> list[float]:
+    """[1, p] of one miner's forecasts v16 (n, A) against the centred labels' transform O, or [0, 1]
+    when it has too few rows to be tested."""
+    v = v16.astype(np.float64)
+    v[v == 0] = np.nan
+    v[:, zeroed] = np.nan
+    if np.count_nonzero(np.isfinite(v).any(axis=1)) < params.gate_min_rows:
+        return [0.0, 1.0]
+    f = causal_scores(v, 4 * params.ahead)
+    ok = np.isfinite(f) & o_ok
+    if ok.sum() < params.gate_min_rows:
+        return [0.0, 1.0]
+    used = ok.any(axis=0)  # an asset the miner never scored contributes nothing
+    f[:, used] -= np.nanmean(np.where(ok[:, used], f[:, used], np.nan), axis=0)
+    f = np.where(ok, f, 0.0)
+    cross = (np.conj(np.fft.rfft(f, axis=0)) * O).sum(axis=1)
+    _, p = shift_p(cross, len(v), params.min_shift, lumpy_floor=False)
+    return [1.0, p]
 
 
 def causal_scores(v: np.ndarray, window: int) -> np.ndarray:
@@ -617,14 +803,26 @@ def causal_scores(v: np.ndarray, window: int) -> np.ndarray:
     n, A = v.shape
     ok = np.isfinite(v)
     x = np.where(ok, v, 0.0)
-    c1, c2, cn = (np.vstack([np.zeros((1, A)), np.cumsum(a, axis=0)]) for a in (x, x * x, ok.astype(np.float64)))
-    lo = np.maximum(np.arange(n) - window, 0)
-    k = cn[:-1] - cn[lo]
+    c = np.empty((3, n + 1, A))  # running sums of x, x² and the count, from a zero row
+    c[:, 0] = 0.0
+    np.cumsum(x, axis=0, out=c[0, 1:])
+    np.cumsum(np.square(x, out=x), axis=0, out=c[1, 1:])
+    np.cumsum(ok, axis=0, out=c[2, 1:])
+    s = c[:, :-1].copy()  # sums over the rows before each row …
+    w = min(window, n)
+    s[:, w:] -= c[:, : n - w]  # … back to `window` rows before it
+    mean, var, k = s
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (c1[:-1] - c1[lo]) / k
-        sd = np.sqrt(np.maximum((c2[:-1] - c2[lo]) / k - mean * mean, 0.0))
+        mean /= k
+        var /= k
+        var -= mean * mean
+        sd = np.sqrt(np.maximum(var, 0.0, out=var), out=var)
         valid = ok & (k >= window / 2) & (sd > 1e-9 * np.maximum(np.abs(mean), 1.0))
-        return np.where(valid, np.clip((v - mean) / np.where(valid, sd, 1.0), -3.0, 3.0), np.nan)
+        z = v - mean
+        z /= np.where(valid, sd, 1.0)
+    np.clip(z, -3.0, 3.0, out=z)
+    z[~valid] = np.nan
+    return z
 
 
 def _copy_groups(X: np.ndarray, hotkeys: Sequence[str], params: XsecParams) -> np.ndarray:
@@ -665,12 +863,15 @@ def _checked(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Seque
     return out, sidx.astype(np.int64), prices, hotkeys
 
 
-def _kept_rows(sidx: np.ndarray, any_value: np.ndarray, mode: Mode, params: XsecParams) -> np.ndarray:
-    """Rows with a price (or rate), under the history cap (compat: 432 000 rows; fixed F6: by sample index)."""
+def _kept_rows(sidx: np.ndarray, any_value: np.ndarray, mode: Mode, params: XsecParams) -> tuple[np.ndarray, bool]:
+    """(rows with a price (or rate) under the history cap (compat: 432 000 rows; fixed F6: by sample
+    index), whether the cap cut none: a young history, whose first sample stays)."""
     rows = np.flatnonzero(any_value)
     if mode == "compat":
-        return rows[-432_000:]
-    return rows[sidx[rows] > sidx[rows[-1]] - params.history] if len(rows) else rows
+        kept = rows[-432_000:]
+    else:
+        kept = rows[sidx[rows] > sidx[rows[-1]] - params.history] if len(rows) else rows
+    return kept, len(kept) == len(rows)
 
 
 def _result(importance: np.ndarray, hotkeys: Sequence[str]) -> dict[str, float]:
@@ -679,60 +880,58 @@ def _result(importance: np.ndarray, hotkeys: Sequence[str]) -> dict[str, float]:
     return {h: v / total for h, v in out.items()} if total > 0 else {}
 
 
-def _score(X: np.ndarray, rows: np.ndarray, y2: np.ndarray, t_of_row: np.ndarray, T_u: int, hotkeys: list[str],
-           mode: Mode, params: XsecParams, funding: bool, zeroed: np.ndarray | None = None) -> dict[str, float]:
+def _score(X: np.ndarray, sidx: np.ndarray, young: bool, rows: np.ndarray, y2: np.ndarray, label_lag: int,
+           hotkeys: list[str], mode: Mode, params: XsecParams, funding: bool, cache: FitCache | None,
+           zeroed: np.ndarray | None = None) -> dict[str, float]:
+    """Salience of the kept history X (its samples `sidx`) whose labelled rows `rows` have labels y2,
+    known `label_lag` samples after their row."""
     H = X.shape[1]
-    pool = _pool(X, rows, y2, t_of_row)
+    pool = _pool(X, rows, y2, np.arange(len(sidx)) if mode == "compat" else sidx)  # fixed: absolute times
     pool.zeroed = zeroed
     if len(pool.y) < params.min_rows or np.unique(pool.y).size < 2:
         return {}
     plan = plan_for(params, mode, funding)
     if mode == "compat":
-        return _result(_walk_forward(pool, T_u, H, params, plan, np.arange(H)), hotkeys)
-    passed = _gate(pool, y2, rows, params)
+        return _result(_walk_forward(pool, int(rows[-1]) + 1, H, params, plan), hotkeys)
+    passed = _gate(pool, y2, rows, sidx, label_lag, params, cache)
     present = ~np.isnan(X[:, :, 0])
     rep, share = group_shares(_copy_groups(X, hotkeys, params), present, np.ones(len(X), dtype=bool), eligible=passed)
-    # seniority: the first row present, then more rows (a copier starts after what it copies)
-    first = np.where(present.any(axis=0), present.argmax(axis=0), len(X))
-    seniority = np.empty(H, dtype=np.int64)
-    seniority[np.lexsort((np.arange(H), -present.sum(axis=0), first))] = np.arange(H)
-    group_imp = _walk_forward(pool, T_u, H, params, plan, np.unique(rep[passed]), seniority)
+    segments = anchored_segments(int(sidx[0]), int(sidx[rows[-1]]) + 1, young, plan, params)
+    group_imp = _walk_anchored(pool, segments, H, params, plan, np.unique(rep[passed]), sidx, cache)
     return _result(group_imp[rep] * share, hotkeys)
 
 
 def xsec_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotkeys: Sequence[str], mode: Mode,
-                  params: XsecParams = XsecParams()) -> dict[str, float]:
+                  params: XsecParams = XsecParams(), cache: FitCache | None = None) -> dict[str, float]:
     """XSEC-RANK salience (§11.5): X (T, H, A) scores in [−1, 1] (NaN: no vector; 0: no value for
-    that asset), prices (T, A) of the same assets. {hotkey: share}, empty when nothing scores."""
+    that asset), prices (T, A) of the same assets. {hotkey: share}, empty when nothing scores. Fixed
+    mode keeps its fits in `cache` (the result is the same without one)."""
     X, sidx, prices, hotkeys = _checked(X, sidx, prices, hotkeys, mode)
     with single_threaded():
         with np.errstate(invalid="ignore"):
-            kept = _kept_rows(sidx, (prices > 0).any(axis=1), mode, params)
+            kept, young = _kept_rows(sidx, (prices > 0).any(axis=1), mode, params)
         X, sidx, prices = take_rows(X, kept), sidx[kept], prices[kept]  # a view: the history is consecutive rows
         rows, y2 = _labels_xsec(prices, sidx, params.ahead, mode)
         if len(rows) < params.min_history:
             return {}
-        t_of_row = np.arange(len(sidx)) if mode == "compat" else sidx - sidx[0]
-        T_u = len(rows) if mode == "compat" else int(t_of_row[rows[-1]]) + 1
-        return _score(X, rows, y2, t_of_row, T_u, hotkeys, mode, params, funding=False)
+        return _score(X, sidx, young, rows, y2, params.ahead, hotkeys, mode, params, False, cache)
 
 
 def funding_salience(X: np.ndarray, sidx: np.ndarray, rates: np.ndarray, hotkeys: Sequence[str], mode: Mode,
-                     params: FundingParams = FundingParams()) -> dict[str, float]:
+                     params: FundingParams = FundingParams(), cache: FitCache | None = None) -> dict[str, float]:
     """FUNDING-XSEC salience (§11.6): X (T, H, A) scores, rates (T, A) funding rates (NaN: missing)."""
     X, sidx, rates, hotkeys = _checked(X, sidx, rates, hotkeys, mode)
     with single_threaded():
-        kept = _kept_rows(sidx, np.isfinite(rates).any(axis=1), mode, params)
+        kept, young = _kept_rows(sidx, np.isfinite(rates).any(axis=1), mode, params)
         X, sidx, rates = take_rows(X, kept), sidx[kept], rates[kept]
-        partner = funding_pairs(sidx, params.ahead, max(1, int(params.tolerance * params.ahead)))
+        tol = max(1, int(params.tolerance * params.ahead))
+        partner = funding_pairs(sidx, params.ahead, tol)
         rows = np.flatnonzero(partner >= 0)
         if len(rows) < params.min_history:
             return {}
         y2 = _above_median(rates[partner[rows]] - rates[rows])
         zeroed = stale_columns(X, rows, params.stale_std)
-        t_of_row = np.arange(len(sidx)) if mode == "compat" else sidx - sidx[0]
-        return _score(X, rows, y2, t_of_row, int(t_of_row[rows[-1]]) + 1, hotkeys, mode, params, funding=True,
-                      zeroed=zeroed)
+        return _score(X, sidx, young, rows, y2, params.ahead + tol, hotkeys, mode, params, True, cache, zeroed)
 
 
 def stale_columns(X: np.ndarray, rows: np.ndarray, min_std: float) -> np.ndarray:
