@@ -4,11 +4,13 @@ platform scores an epoch.
 Each challenge's panel is planted (256 miners, the devnet's role mix scaled, 60 days of minute
 samples; the cross-sectional challenges share one market) and saved as the platform saves panels
 (float16 values, columns in sorted-hotkey order). Two single-threaded worker processes then score
-the twelve, the costliest first, each loading its panel from its file: from scratch on the panel
-but its newest epoch, and, in a second pass, that epoch with the first pass's fits kept (what one
-epoch costs once the platform's fit store holds the rest). Reported: each pass's wall time on the
-two workers, each challenge's seconds and share of them, and the peak resident memory of the
-workers together, sampled.
+the twelve, the costliest first, each loading its panel from its file, in three passes: from
+scratch on the panel as it stood at the end of a day (the newest day boundary that two more epochs
+follow), then the day's first epoch with the first pass's fits kept (the fixed-mode gates read
+whole days, so this epoch computes them anew), then the epoch after it (what an epoch costs once
+the platform's fit store holds the rest). Reported: each pass's wall time on the two workers, each
+challenge's seconds and share of them, and the peak resident memory of the workers together,
+sampled.
 
 The challenges run in fixed mode unless `INCENTIVE_BENCH_MODE=compat`, with the live profile's
 windows (mantis.md §8): fixed mode is the platform's own scoring; the live profile's compat mode is
@@ -29,6 +31,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import profiles
 from benchmarks.common import machine
 from devnet.mantis.quality import as_array, quality
@@ -42,6 +46,7 @@ MINERS = 256
 DAYS = 60.0
 WORKERS = 2
 EPOCH_SAMPLES = 72  # what one epoch adds (360 blocks, a sample every 5)
+DAY_SAMPLES = 1440  # the fixed-mode gates read whole days: a day's first epoch computes them anew
 # rough seconds at this size, for the order of the queue (the costliest first keeps two workers busy)
 _COST = {"range_breakout_multi": 60, "xsec_rank": 120, "lbfgs": 110, "funding_xsec": 70, "binary": 30, "hitfirst": 25,
          "trade_mix": 5}
@@ -65,14 +70,16 @@ def _plant(profile: profiles.Profile, directory: Path, miners: int, days: float)
     return paths
 
 
-def _score(challenge_name: str, path: Path, mode: str, cache: MemoryFitCache | None, head: bool) -> tuple[dict, Any]:
-    """One challenge scored in a worker: (figures, the fits it kept)."""
+def _score(challenge_name: str, path: Path, mode: str, cache: MemoryFitCache | None, epoch: int) -> tuple[dict, Any]:
+    """One challenge scored in a worker on the panel as it stood `epoch` epochs after the newest
+    day boundary but two epochs (0: the epoch before it): (figures, the fits it kept)."""
     profile = profiles.load(LIVE)
     challenge = profile.challenge(challenge_name)
     mechanism = MECHANISMS[challenge.mechanism]
     panel = Panel.load(path, "panel")
-    if head:
-        panel = panel.head(len(panel.block) - EPOCH_SAMPLES)
+    sidx = panel.sidx(profile.chain.sample_every)
+    day = (int(sidx[-1]) - 2 * EPOCH_SAMPLES) // DAY_SAMPLES * DAY_SAMPLES
+    panel = panel.head(int(np.searchsorted(sidx, day + epoch * EPOCH_SAMPLES)))
     cache = cache if cache is not None else (MemoryFitCache() if mechanism.cached and mode == "fixed" else None)
     misses = cache.misses if cache is not None else 0
     t0 = time.perf_counter()
@@ -116,7 +123,7 @@ class _MemorySampler(threading.Thread):
             self.peak = max(self.peak, total)
 
 
-def _pass(paths: dict[str, Path], order: list[str], mode: str, caches: dict[str, Any], head: bool) -> tuple[float, dict, dict, int]:
+def _pass(paths: dict[str, Path], order: list[str], mode: str, caches: dict[str, Any], epoch: int) -> tuple[float, dict, dict, int]:
     """Score every challenge on WORKERS processes (one task each, a fresh process per task, so one
     challenge's memory is gone before the next starts). (wall seconds, figures, caches, peak bytes)."""
     sampler = _MemorySampler()
@@ -124,7 +131,7 @@ def _pass(paths: dict[str, Path], order: list[str], mode: str, caches: dict[str,
     t0 = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(WORKERS, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {name: pool.submit(_score, name, paths[name], mode, caches.get(name), head) for name in order}
+        futures = {name: pool.submit(_score, name, paths[name], mode, caches.get(name), epoch) for name in order}
         results = {name: f.result() for name, f in futures.items()}
     wall = time.perf_counter() - t0
     sampler.done.set()
@@ -145,10 +152,14 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         directory.mkdir(parents=True, exist_ok=True)
         paths = _plant(profile, directory, miners, days)
         plant_s = time.perf_counter() - t0
-        scratch_wall, scratch, caches, scratch_peak = _pass(paths, order, mode, {}, head=True)
-        epoch_wall, epoch, _, epoch_peak = _pass(paths, order, mode, caches, head=False)
-    total = sum(r["seconds"] for r in scratch.values())
-    total_epoch = sum(r["seconds"] for r in epoch.values())
+        scratch_wall, scratch, caches, scratch_peak = _pass(paths, order, mode, {}, 0)
+        day_wall, day, caches, day_peak = _pass(paths, order, mode, caches, 1)
+        epoch_wall, epoch, _, epoch_peak = _pass(paths, order, mode, caches, 2)
+
+    def shares(figures: dict) -> dict:
+        total = sum(r["seconds"] for r in figures.values())
+        return {n: figures[n] | {"share": round(figures[n]["seconds"] / total, 3)} for n in names}
+
     return {
         "benchmark": "mantis-all",
         "machine": machine(),
@@ -158,8 +169,9 @@ def run(scale: float = 1.0) -> dict[str, Any]:
         "days": days,
         "plant_seconds": round(plant_s, 1),
         "from_scratch": {"wall_seconds": round(scratch_wall, 1), "peak_rss_mib": round(scratch_peak / 2**20),
-                         "challenges": {n: scratch[n] | {"share": round(scratch[n]["seconds"] / total, 3)} for n in names}},
+                         "challenges": shares(scratch)},
+        "days_first_epoch": {"wall_seconds": round(day_wall, 1), "peak_rss_mib": round(day_peak / 2**20),
+                             "challenges": shares(day)},
         "incremental_epoch": {"wall_seconds": round(epoch_wall, 1), "peak_rss_mib": round(epoch_peak / 2**20),
-                              "challenges": {n: epoch[n] | {"share": round(epoch[n]["seconds"] / total_epoch, 3)}
-                                             for n in names}},
+                              "challenges": shares(epoch)},
     }

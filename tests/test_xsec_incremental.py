@@ -67,20 +67,24 @@ def test_incremental_funding_epochs_equal_scoring_from_scratch(tmp_path):
 
 
 def test_the_gate_reads_whole_days_and_refits_only_a_changed_miner():
-    """The gate reads the days before the current one: values sent today change no p, and a value
-    changed inside its window is one new key, that miner's, so a kept p never stands for other data."""
+    """A miner's gate reads its days before its current one (offset by `gate_phase`): values it
+    sent since change no p, and a value changed inside its window is one new key, that miner's, so
+    a kept p never stands for other data."""
     X, sidx, prices, hks = _panel(3, 7400, 10, 8, {0: 0.3, 1: 0.25, 2: 0.2, 3: 0.15})
     rows, y2 = xsec._labels_xsec(prices, sidx, P.ahead, "fixed")
     cache = MemoryFitCache()
 
     def gate(X: np.ndarray) -> np.ndarray:
-        return xsec._gate(xsec._pool(X.astype(np.float16), rows, y2, sidx), y2, rows, sidx, P.ahead, P, cache)
+        return xsec._gate(xsec._pool(X.astype(np.float16), rows, y2, sidx), y2, rows, sidx, P.ahead, P, hks, cache)
 
     passed = gate(X)
     assert passed[:2].all() and not passed[4:].any() and cache.misses == 10
-    today = X.copy()  # sidx runs to 17 399: the day began at 17 280
-    today[-100:, 5] = X[-100:, 0]
+    phase = xsec.gate_phase(hks[5], P.gate_phases, P.day)
+    assert phase % 72 == 0 and {xsec.gate_phase(h, P.gate_phases, P.day) for h in hks} != {phase}
+    day_start = (sidx[-1] - phase) // P.day * P.day + phase  # miner 5's current day began here
+    today = X.copy()
+    today[sidx >= day_start - P.ahead, 5] = X[sidx >= day_start - P.ahead, 0]
     assert (gate(today) == passed).all() and cache.misses == 10
     changed = X.copy()
-    changed[6000, 5, 0] = -changed[6000, 5, 0]
+    changed[day_start - P.ahead - 10_000 - 500, 5, 0] *= -1  # a row inside its window (sidx from 10 000)
     assert (gate(changed) == passed).all() and cache.misses == 11

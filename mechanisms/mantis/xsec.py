@@ -40,15 +40,18 @@ F9 (stable ranking) and F10 (all bootstrap replicates), and adds:
   and every fit of it (selection, sub-segments, meta-model) reads the `train_window` samples
   before k·chunk (5 chunks; from the history's first while the cap has cut nothing). Once the cap
   cuts, only segments whose window lies inside the history count. A copy choice ranks seniority
-  on the segment's own rows. The gate reads whole days before the current one
-  (`significance.gate_window`). Each miner's gate p, its selection AUC per segment, a segment's copy
-  choice and its meta-model are kept in a FitCache by the hash of exactly their inputs (the grid's
-  chunks their windows span), so an epoch fits the newest segment, and each day the gate, and the
-  salience is bit for bit that of a scorer without a cache.
+  on the segment's own rows. A miner's gate reads whole days before its current one
+  (`significance.gate_window`), its days offset by a hash of its hotkey (`gate_phase`: 20 offsets
+  an epoch apart), so an epoch tests a twentieth of the miners anew instead of all at the day's
+  turn. Each miner's gate p, its selection AUC per segment, a segment's copy choice and its
+  meta-model are kept in a FitCache by the hash of exactly their inputs (the grid's chunks their
+  windows span), so an epoch fits the newest segment and a share of the gates, and the salience is
+  bit for bit that of a scorer without a cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from collections.abc import Sequence
@@ -89,6 +92,7 @@ class XsecParams:
     gate_min_rows: int = 1440  # X1: rows a miner needs to be tested
     clone_rows: int = 2880  # X2: the newest rows the copy scan reads
     day: int = 1440  # X1: samples a day (the gate's window moves a day at a time)
+    gate_phases: int = 20  # X1: the offsets of the miners' gate days (a day / 20: an epoch of 72 samples)
     max_corr: float = 0.8  # X2: a segment takes no second miner whose eval values correlate this much with one taken
 
     @property
@@ -739,39 +743,55 @@ def _segment(pool: _Pool, params: XsecParams, plan: Plan, seed: int, segment: tu
 # -- fixed mode's gate and copy groups ----------------------------------------------------------
 
 
+def gate_phase(hotkey: str, phases: int, day: int) -> int:
+    """X1: the offset, in samples, of a miner's gate days: a hash of its hotkey spreads the miners
+    over `phases` offsets a day apart / phases, so an epoch computes a share of the gates anew
+    instead of every gate at the day's turn."""
+    return int.from_bytes(hashlib.sha256(hotkey.encode()).digest()[:4], "big") % phases * (day // phases)
+
+
 def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, sidx: np.ndarray, label_lag: int, params: XsecParams,
-          cache: FitCache | None) -> np.ndarray:
+          hotkeys: Sequence[str], cache: FitCache | None) -> np.ndarray:
     """X1: (H,) whether each miner's forecasts beat their circular shifts (Holm over those tested).
-    The test reads the labelled rows of whole days before the current one whose labels had ended
-    when it began (`significance.gate_window`: the same window all day), and each miner's p is
-    kept in `cache` by the hash of its values there and the labels, so a day's p is computed once."""
+    A miner's test reads the labelled rows of its whole days (`gate_phase`) before its current one
+    whose labels had ended when that day began (`significance.gate_window`: the same window all its
+    day), and its p is kept in `cache` by the hash of its values there and the labels, so each p is
+    computed once a day, a twentieth of the miners an epoch."""
     X = pool.X
     H, A = X.shape[1:]
-    lo, hi = gate_window(int(sidx[0]), int(sidx[-1]), params.day, params.history, 0, label_lag)
-    inside = (sidx[rows] >= lo) & (sidx[rows] < hi)
-    rows, y2 = rows[inside], y2[inside]
-    n = fast_length(len(rows))
-    rows, o = rows[len(rows) - n :], y2[len(y2) - n :] - 0.5
-    o_ok = np.isfinite(o)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an asset never labelled in the window
-        o = np.where(o_ok, o - np.nanmean(np.where(o_ok, o, np.nan), axis=0), 0.0)
-    O = np.fft.rfft(o, axis=0)
-    labels = digest(sidx[rows], o)
+    phase = np.array([gate_phase(h, params.gate_phases, params.day) for h in hotkeys], dtype=np.int64)
     tag = (params.ahead, params.min_shift, params.gate_min_rows, 4 * params.ahead)
-    tested, pvals = [], []
-    for j in range(H):
-        v16 = X[rows, j, :]  # one miner's rows: never a copy of the whole window
-        zeroed = pool.zeroed[j] if pool.zeroed is not None else np.zeros(A, dtype=bool)
-        key = None if cache is None else fit_key("xsec.gate.v1", tag, labels, zeroed, v16)
-        got = kept(cache, key, lambda: _gate_p(v16, zeroed, O, o_ok, params),
-                   lambda x: len(x) == 2 and x[0] in (0.0, 1.0))
-        if got[0]:
-            tested.append(j)
-            pvals.append(got[1])
+    p = np.full(H, np.nan)
+    for ph in np.unique(phase):
+        lo, hi = gate_window(int(sidx[0]) - ph, int(sidx[-1]) - ph, params.day, params.history, 0, label_lag)
+        inside = (sidx[rows] >= lo + ph) & (sidx[rows] < hi + ph)
+        w_rows, w_y = rows[inside], y2[inside]
+        n = fast_length(len(w_rows))
+        w_rows, w_y = w_rows[len(w_rows) - n :], w_y[len(w_y) - n :]
+        labels = digest(sidx[w_rows], w_y)
+        centred: list[tuple[np.ndarray, np.ndarray]] = []  # the labels' transform, on the first miss
+
+        def compute(v16: np.ndarray, zeroed: np.ndarray) -> list[float]:
+            if not centred:
+                o = w_y - 0.5
+                o_ok = np.isfinite(o)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # an asset never labelled in the window
+                    o = np.where(o_ok, o - np.nanmean(np.where(o_ok, o, np.nan), axis=0), 0.0)
+                centred.append((np.fft.rfft(o, axis=0), o_ok))
+            return _gate_p(v16, zeroed, *centred[0], params)
+
+        for j in np.flatnonzero(phase == ph):
+            v16 = X[w_rows, j, :]  # one miner's rows: never a copy of the whole window
+            zeroed = pool.zeroed[j] if pool.zeroed is not None else np.zeros(A, dtype=bool)
+            key = None if cache is None else fit_key("xsec.gate.v2", tag, labels, zeroed, v16)
+            got = kept(cache, key, lambda: compute(v16, zeroed), lambda x: len(x) == 2 and x[0] in (0.0, 1.0))
+            if got[0]:
+                p[j] = got[1] if math.isfinite(got[1]) else 1.0
     out = np.zeros(H, dtype=bool)
-    if tested:
-        out[np.array(tested, dtype=np.int64)] = holm(np.array(pvals), params.gate_alpha)
+    tested = np.flatnonzero(np.isfinite(p))
+    if len(tested):
+        out[tested] = holm(p[tested], params.gate_alpha)
     return out
 
 
@@ -893,7 +913,7 @@ def _score(X: np.ndarray, sidx: np.ndarray, young: bool, rows: np.ndarray, y2: n
     plan = plan_for(params, mode, funding)
     if mode == "compat":
         return _result(_walk_forward(pool, int(rows[-1]) + 1, H, params, plan), hotkeys)
-    passed = _gate(pool, y2, rows, sidx, label_lag, params, cache)
+    passed = _gate(pool, y2, rows, sidx, label_lag, params, hotkeys, cache)
     present = ~np.isnan(X[:, :, 0])
     rep, share = group_shares(_copy_groups(X, hotkeys, params), present, np.ones(len(X), dtype=bool), eligible=passed)
     segments = anchored_segments(int(sidx[0]), int(sidx[rows[-1]]) + 1, young, plan, params)
