@@ -88,3 +88,29 @@ def test_the_gate_reads_whole_days_and_refits_only_a_changed_miner():
     changed = X.copy()
     changed[day_start - P.ahead - 10_000 - 500, 5, 0] *= -1  # a row inside its window (sidx from 10 000)
     assert (gate(changed) == passed).all() and cache.misses == 11
+
+
+def test_a_young_history_and_any_hotkey_score_without_a_test_of_the_gate():
+    """Under a day and a horizon of samples some miners' gate days hold no rows: they stay untested
+    (nothing earns yet) instead of failing the run; a hotkey no codec takes still has a phase."""
+    X, sidx, prices, hks = _panel(3, 1400, 6, 8, {0: 0.3, 1: 0.25})
+    hks = hks[:-1] + ["5Gx\ud800"]
+    for T in (800, 1400):
+        assert xsec.xsec_salience(X[:T], sidx[:T], prices[:T], hks, "fixed", XsecParams()) == {}
+        assert xsec.funding_salience(X[:T], sidx[:T], np.log(prices[:T]), hks, "fixed", FundingParams()) == {}
+    assert 0 <= xsec.gate_phase(hks[-1], 20, 1440) < 1440
+
+
+def test_damaged_stored_fits_are_computed_again(tmp_path):
+    """Every stored entry overwritten with a value no fit of its kind can have (a wrong length, an
+    AUC or p outside [0, 1], no miner taken from a non-empty order): the scorer refits and gives the
+    salience it gives without a store."""
+    X, sidx, prices, hks = _panel(3, 7400, 10, 8, {0: 0.3, 1: 0.25, 2: 0.2, 3: 0.15})
+    scratch = xsec.xsec_salience(X, sidx, prices, hks, "fixed", P)
+    store = FitStore(base_dir=str(tmp_path))
+    assert xsec.xsec_salience(X, sidx, prices, hks, "fixed", P, cache=store.cache("XSEC")) == scratch and scratch
+    files = list(tmp_path.rglob("*.npy"))
+    for damaged in ([0.5, 0.5, 0.5], [], [-1.0], [2.0, 0.5]):
+        for f in files:
+            np.save(f, np.array(damaged))
+        assert xsec.xsec_salience(X, sidx, prices, hks, "fixed", P, cache=FitStore(base_dir=str(tmp_path)).cache("XSEC")) == scratch

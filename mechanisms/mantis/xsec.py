@@ -587,7 +587,7 @@ def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: Xse
                 hi = windows(g.span, plan, C)[2]
                 key = fit_key("xsec.auc.v1", tag, g.origin, windows(g.span, plan, C)[:3],
                               *chunks.span(digests[j], g.origin, hi), *chunks.span(chunks.labels, g.origin, hi))
-                aucs[i, j] = kept(cache, key, lambda c=cells[i]: compute(*c), lambda x: len(x) == 1)[0]
+                aucs[i, j] = kept(cache, key, lambda c=cells[i]: compute(*c), lambda x: len(x) == 1 and 0 <= x[0] <= 1)[0]
     importance = np.zeros(H)
     total_w = 0.0
     for i, g in enumerate(segments):
@@ -601,7 +601,8 @@ def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: Xse
         key = fit_key("xsec.distinct.v1", params.top_k, params.max_corr, rank,
                       *(d for j in order for d in chunks.span(digests[int(j)], max(a, g.origin), b)))
         taken = kept(cache, key, lambda: _distinct(pool, order, cells[i][2:], params, rank),
-                     lambda x: len(x) <= len(order) and bool(np.all((x >= 0) & (x < len(order)) & (x == np.floor(x)))))
+                     lambda x: len(x) <= len(order) and bool(np.all((x >= 0) & (x < len(order)) & (x == np.floor(x))))
+                     and len(np.unique(x)) == len(x) and (len(x) > 0) == (len(order) > 0))
         selected = order[taken.astype(np.int64)]
         if not len(selected):
             continue
@@ -610,7 +611,7 @@ def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: Xse
                       *chunks.span(chunks.labels, g.origin, g.end))
         got = kept(cache, key, lambda: _packed(_segment(pool, params, plan, SEED + 7919 * (g.k + 1), g.span,
                                                         selected, g.origin)),
-                   lambda x: len(x) in (1, len(selected) + 1) and x[0] in (0.0, 1.0))
+                   lambda x: (len(x) == 1 and x[0] == 0.0) or (len(x) == len(selected) + 1 and x[0] == 1.0))
         if not got[0]:
             continue
         w = recency_weight(len(segments), i, params.half_life)
@@ -747,7 +748,8 @@ def gate_phase(hotkey: str, phases: int, day: int) -> int:
     """X1: the offset, in samples, of a miner's gate days: a hash of its hotkey spreads the miners
     over `phases` offsets a day apart / phases, so an epoch computes a share of the gates anew
     instead of every gate at the day's turn."""
-    return int.from_bytes(hashlib.sha256(hotkey.encode()).digest()[:4], "big") % phases * (day // phases)
+    h = hashlib.sha256(hotkey.encode("utf-8", "surrogatepass")).digest()  # any str hashes
+    return int.from_bytes(h[:4], "big") % phases * (day // phases)
 
 
 def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, sidx: np.ndarray, label_lag: int, params: XsecParams,
@@ -768,6 +770,8 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, sidx: np.ndarray, label
         w_rows, w_y = rows[inside], y2[inside]
         n = fast_length(len(w_rows))
         w_rows, w_y = w_rows[len(w_rows) - n :], w_y[len(w_y) - n :]
+        if n < params.gate_min_rows:  # a young history: these miners' days hold too few rows to test
+            continue
         labels = digest(sidx[w_rows], w_y)
         centred: list[tuple[np.ndarray, np.ndarray]] = []  # the labels' transform, on the first miss
 
@@ -785,7 +789,8 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, sidx: np.ndarray, label
             v16 = X[w_rows, j, :]  # one miner's rows: never a copy of the whole window
             zeroed = pool.zeroed[j] if pool.zeroed is not None else np.zeros(A, dtype=bool)
             key = None if cache is None else fit_key("xsec.gate.v2", tag, labels, zeroed, v16)
-            got = kept(cache, key, lambda: compute(v16, zeroed), lambda x: len(x) == 2 and x[0] in (0.0, 1.0))
+            got = kept(cache, key, lambda: compute(v16, zeroed),
+                       lambda x: len(x) == 2 and x[0] in (0.0, 1.0) and not x[1] < 0 and not x[1] > 1)
             if got[0]:
                 p[j] = got[1] if math.isfinite(got[1]) else 1.0
     out = np.zeros(H, dtype=bool)
