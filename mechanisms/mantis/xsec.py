@@ -556,16 +556,16 @@ class _Chunks:
 def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: XsecParams, plan: Plan,
                    candidates: np.ndarray, sidx: np.ndarray, cache: FitCache | None) -> np.ndarray:
     """Fixed mode's walk-forward over the anchored segments (X4): (H,) importance, weighted by
-    recency as in compat. Each candidate's selection AUC in a segment, and each segment's meta-model
-    importances, are kept in `cache` by the hash of exactly their inputs (the chunks their windows
-    span), so an epoch refits only the segments whose rows changed: the newest, as a rule."""
+    recency as in compat. Each candidate's selection AUC in a segment, and each segment's copy choice
+    and meta-model importances, are kept in `cache` by the hash of exactly their inputs (the chunks
+    their windows span), so an epoch refits only the segments whose rows changed: the newest, as a
+    rule."""
     if not segments or not len(candidates):
         return np.zeros(H)
     C = params.chunk
-    cells = []
-    for g in segments:
-        f, a, b, _ = windows(g.span, plan, C)
-        cells.append((pool.at(g.origin), pool.at(f), pool.at(max(a, g.origin)), pool.at(b)))
+    wins = [windows(g.span, plan, C)[:3] for g in segments]  # (fit end, eval start, eval end) times
+    cells = [(pool.at(g.origin), pool.at(f), pool.at(max(a, g.origin)), pool.at(b))
+             for g, (f, a, b) in zip(segments, wins)]
     ok_seg = [_usable(pool, *c, params) for c in cells]
     chunks = _Chunks(pool, segments, C)
     cuts = [c for cs in cells for c in cs]
@@ -584,9 +584,9 @@ def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: Xse
 
         for i, g in enumerate(segments):
             if ok_seg[i]:
-                hi = windows(g.span, plan, C)[2]
-                key = fit_key("xsec.auc.v1", tag, g.origin, windows(g.span, plan, C)[:3],
-                              *chunks.span(digests[j], g.origin, hi), *chunks.span(chunks.labels, g.origin, hi))
+                hi = wins[i][2]
+                key = fit_key("xsec.auc.v1", tag, g.origin, wins[i], *chunks.span(digests[j], g.origin, hi),
+                              *chunks.span(chunks.labels, g.origin, hi))
                 aucs[i, j] = kept(cache, key, lambda c=cells[i]: compute(*c), lambda x: len(x) == 1 and 0 <= x[0] <= 1)[0]
     importance = np.zeros(H)
     total_w = 0.0
@@ -596,7 +596,7 @@ def _walk_anchored(pool: _Pool, segments: Sequence[Segment], H: int, params: Xse
         order = np.argsort(-aucs[i], kind="stable")
         order = order[np.isin(order, candidates)]
         order = order[aucs[i, order] > 0.5]
-        a, b = windows(g.span, plan, C)[1:3]
+        a, b = wins[i][1:]
         rank = _seniority(pool.X, sidx, order, g.origin, b)
         key = fit_key("xsec.distinct.v1", params.top_k, params.max_corr, rank,
                       *(d for j in order for d in chunks.span(digests[int(j)], max(a, g.origin), b)))
@@ -641,11 +641,10 @@ def _distinct(pool: _Pool, order: np.ndarray, window: tuple[int, int], params: X
               seniority: np.ndarray) -> np.ndarray:
     """X2 within a segment: the top_k miners in AUC order, where a miner whose values over the
     selection's eval cells correlate (|r| ≥ max_corr, over the cells both scored) with one already
-    taken shares its place: the senior of the two holds it (`seniority` of each position in `order`:
-    smaller is senior, `_seniority`). Sybils of
-    one model that differ only where the copy scan looks take one place, and a transformed copy that
-    happens to rank above its original in a segment does not take the original's place. Returns
-    the taken miners' positions in `order`."""
+    taken shares its place: the senior of the two holds it (`seniority` of each position in `order`,
+    smaller is senior: `_seniority`). Sybils of one model that differ only where the copy scan looks
+    take one place, and a transformed copy that happens to rank above its original in a segment does
+    not take the original's place. Returns the taken miners' positions in `order`."""
     a, b = window
     taken: list[int] = []
     kept_values: list[np.ndarray] = []
