@@ -8,7 +8,7 @@ It is loaded without pickle, so a panel file from elsewhere cannot run code.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -178,24 +178,21 @@ class Panel:
         return Panel(self.hotkeys, self.block[:rows], self.price[:rows], self.embeddings[:rows], self.roles, self.skill,
                      self.sources)
 
+    def _columns(self, cols: Sequence[int]) -> "Panel":
+        """The same panel with only the miners `cols`, in that order."""
+        pick = lambda seq: tuple(seq[i] for i in cols) if seq else ()  # noqa: E731
+        return Panel(pick(self.hotkeys), self.block, self.price, self.embeddings[:, cols], pick(self.roles),
+                     None if self.skill is None else self.skill[cols], pick(self.sources))
+
     def without(self, hotkeys: set[str]) -> "Panel":
         """The same panel with some miners removed (e.g. to measure what clones change)."""
-        keep = [i for i, hk in enumerate(self.hotkeys) if hk not in hotkeys]
-        pick = lambda seq: tuple(seq[i] for i in keep) if seq else ()  # noqa: E731
-        return Panel(
-            tuple(self.hotkeys[i] for i in keep), self.block, self.price, self.embeddings[:, keep],
-            pick(self.roles), None if self.skill is None else self.skill[keep], pick(self.sources),
-        )
+        return self._columns([i for i, hk in enumerate(self.hotkeys) if hk not in hotkeys])
 
     def in_hotkey_order(self) -> "Panel":
         """The same panel with its columns in sorted-hotkey order, as the ledger's panels are (a
         scorer then reads them without a reordered copy)."""
         cols = np.argsort(np.asarray(self.hotkeys, dtype=str), kind="stable")
-        if np.array_equal(cols, np.arange(len(cols))):
-            return self
-        pick = lambda seq: tuple(seq[i] for i in cols) if seq else ()  # noqa: E731
-        return Panel(pick(self.hotkeys), self.block, self.price, self.embeddings[:, cols], pick(self.roles),
-                     None if self.skill is None else self.skill[cols], pick(self.sources))
+        return self if np.array_equal(cols, np.arange(len(cols))) else self._columns(cols.tolist())
 
     def save(self, path: str | Path, prefix: str) -> None:
         """The npz file. Values the ledger stored (float16) are written as float16 (float16 values

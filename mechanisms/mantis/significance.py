@@ -249,7 +249,8 @@ def shift_p(cross: np.ndarray, n: int, min_shift: int, lumpy_floor: bool = True)
     return z, max(p, (1.0 + reached) / (1.0 + m)) if reached else p
 
 
-def gate_window(first: int, last: int, day: int, history: int, settle: int, ahead: int) -> tuple[int, int]:
+def gate_window(first: int, last: int, day: int, history: int, settle: int, ahead: int,
+                phase: int = 0) -> tuple[int, int]:
     """[lo, hi): the sample indices a fixed-mode gate reads on a panel whose kept rows run from sample
     `first` to `last` (the history cap keeps the `history` samples up to `last`). The window holds
     whole days and is the same all day, so each day's gate is computed once and kept (its key is a
@@ -258,10 +259,11 @@ def gate_window(first: int, last: int, day: int, history: int, settle: int, ahea
     while the cap cannot reach past it within the day; once it can, the first day boundary `settle`
     samples (σ windows and a horizon) after the latest history start of the day, so no label or σ
     in the window depends on where the history starts. A miner is thus gated on data up to the
-    day's start: a new miner is judged from the day after its first labelled day."""
-    current = last // day * day
+    day's start: a new miner is judged from the day after its first labelled day. Days begin at
+    `phase` samples past a multiple of `day` (a scorer may stagger its miners' days)."""
+    current = (last - phase) // day * day + phase
     latest_start = current + day - history  # the cap keeps samples > last − history
-    lo = first if first >= latest_start else -(-(latest_start + settle) // day) * day
+    lo = first if first >= latest_start else -(-(latest_start + settle - phase) // day) * day + phase
     return lo, current - ahead
 
 

@@ -630,7 +630,7 @@ def _seniority(X: np.ndarray, sidx: np.ndarray, order: np.ndarray, lo: int, hi: 
     samples [lo, hi) (a segment's window: the same in every epoch): the first row present, then more
     rows present, then column order. A copier starts after what it copies."""
     r0, r1 = np.searchsorted(sidx, [lo, hi])
-    present = ~np.isnan(X[r0:r1, :, 0][:, order])
+    present = ~np.isnan(X[r0:r1, order, 0])
     first = np.where(present.any(axis=0), present.argmax(axis=0), r1 - r0)
     rank = np.empty(len(order), dtype=np.int64)
     rank[np.lexsort((order, -present.sum(axis=0), first))] = np.arange(len(order))
@@ -764,8 +764,8 @@ def _gate(pool: _Pool, y2: np.ndarray, rows: np.ndarray, sidx: np.ndarray, label
     tag = (params.ahead, params.min_shift, params.gate_min_rows, 4 * params.ahead)
     p = np.full(H, np.nan)
     for ph in np.unique(phase):
-        lo, hi = gate_window(int(sidx[0]) - ph, int(sidx[-1]) - ph, params.day, params.history, 0, label_lag)
-        inside = (sidx[rows] >= lo + ph) & (sidx[rows] < hi + ph)
+        lo, hi = gate_window(int(sidx[0]), int(sidx[-1]), params.day, params.history, 0, label_lag, int(ph))
+        inside = (sidx[rows] >= lo) & (sidx[rows] < hi)
         w_rows, w_y = rows[inside], y2[inside]
         n = fast_length(len(w_rows))
         w_rows, w_y = w_rows[len(w_rows) - n :], w_y[len(w_y) - n :]
