@@ -10,26 +10,13 @@ import math
 import re
 import sys
 
-from cli import UsageError
+from cli import UsageError, load_json
 from mechanisms.almanac.params import MODES, SOLVERS, VARIANTS, AlmanacParams
 from mechanisms.almanac.scoring import AlmanacScore, PoolResult, score_snapshot
 from mechanisms.almanac.snapshot import SnapshotError, parse_snapshot
-from protocol import json_guard
 
 
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-
-
-def load(path: str) -> object:
-    """The snapshot file: its records are miners' text, so nesting is bounded before parsing (deep
-    JSON would overflow the C stack) and an integer too long to read fails only its own record."""
-    try:
-        with open(path, "rb") as f:
-            return json_guard.loads(f.read(), parse_int=json_guard.bounded_int)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{path} is not JSON: {str(exc).splitlines()[0][:200]}") from None
 
 
 def pool_json(pool: PoolResult) -> dict:
@@ -93,7 +80,7 @@ def snapshot_params(raw: dict) -> AlmanacParams:
 
 
 def run(args: argparse.Namespace) -> int:
-    raw = load(args.snapshot)
+    raw = load_json(args.snapshot)
     if not isinstance(raw, dict):
         raise UsageError(f"{args.snapshot}: the snapshot is not a JSON object (got {type(raw).__name__})")
     text = args.today if args.today is not None else raw.get("today")
