@@ -7,7 +7,7 @@ import signal
 import sys
 import warnings
 
-from cli import UsageError, almanac, panel, payload, platform, run, score, vesting
+from cli import UsageError, almanac, panel, payload, platform, ptn, run, score, vesting
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     platform.register(groups)
     almanac.register(groups)
     vesting.register(groups)
+    ptn.register(groups)
     return parser
 
 
