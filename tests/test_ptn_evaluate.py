@@ -13,7 +13,7 @@ from cli.main import main
 from devnet.ptn import traders
 from mechanisms.ptn.buckets import State
 from mechanisms.ptn.config import DAY_MS, config_for, v1_proposal
-from mechanisms.ptn.evaluate import evaluate
+from mechanisms.ptn.evaluate import build_miners, evaluate, pool_scores
 from mechanisms.ptn.orders import parse_file
 
 CFG = v1_proposal()
@@ -99,3 +99,16 @@ def test_every_version_scores_the_same_export(panel, version):
         assert skilled.penalties["collateral"] == 1.0  # 150 000 USD accounts
     else:
         assert set(skilled.metrics) == {"calmar", "sharpe", "omega", "sortino", "t_stat", "pnl"}
+
+
+def test_v2_weights_are_the_blended_softmaxes_normalised(panel):
+    """V2+: each sub-category's softmax, blended by its share, is already the pool's share of the
+    emission; MAINCOMP's weights are that blend normalised, not softmaxed again."""
+    cfg = config_for("v2")
+    orders = parse_file(panel.export, cfg.order_leverage_bounds)
+    result = evaluate(orders, panel.start_ms + 95 * DAY_MS, cfg)
+    main = sorted(h for h, m in result.miners.items() if m.bucket == "MAINCOMP")
+    blend = pool_scores(build_miners(orders, panel.start_ms + 95 * DAY_MS, cfg), main, None, cfg)
+    total = sum(blend.values())
+    assert len(main) >= 5 and total > 0
+    assert {h: result.weights[h] for h in main} == pytest.approx({h: blend[h] / total for h in main}, rel=1e-12)

@@ -86,25 +86,30 @@ def test_carry_fee_crypto_intervals_at_the_highest_leverage():
 
 
 def test_cells_days_and_drawdown_by_hand():
-    """A long of 0.5 bought at 100 from 06:00 on day 0; marks move the price each 12 hours. Day 0 is
-    partial; days 1 and 2 are complete; day 3 has only its first cell at the evaluation time."""
+    """A long of 0.5 bought at 100 at 06:00 on day 0; marks move the price each 12 hours. The cell
+    holding the fill counts as full (the reference sets its clock to the time since 00:00), so day 0
+    is complete, as are days 1 and 2; day 3 has only its first cell at the evaluation time."""
     start = T0 + 6 * HOUR
     (p,), _ = replay("hk", [o("a", "BTCUSD", "LONG", 0.5, 100.0, start)], T0 + 3 * DAY_MS + 13 * HOUR, CFG)
     times = np.array([T0 + k * CELL_MS for k in range(1, 8)], dtype=np.int64)
     prices = np.array([110.0, 90.0, 100.0, 80.0, 120.0, 100.0, 100.0])
     at = T0 + 3 * DAY_MS + 13 * HOUR
     book = ledger.build([p], {"BTCUSD": (times, prices)}, at, 10_000.0, dataclass_without_carry())
-    value = 1 + (prices - 100.0) * 0.5 / 100.0  # 1.05, 0.95, 1.0, 0.9, 1.1, 1.0, 1.0
+    value = 1 + (prices - 100.0) * 0.5 / 100.0  # at 12:00, 24:00, …: 1.05, 0.95, 1.0, 0.9, 1.1, 1.0, 1.0
     log_v = np.log(value)
-    assert book.days.tolist() == [T0 // DAY_MS + 1, T0 // DAY_MS + 2]
-    assert book.returns.tolist() == pytest.approx([log_v[3] - log_v[1], log_v[5] - log_v[3]])
-    assert book.pnl.tolist() == pytest.approx([10_000 * (math.expm1(log_v[2] - log_v[1]) + math.expm1(log_v[3] - log_v[2])),
-                                               10_000 * (math.expm1(log_v[4] - log_v[3]) + math.expm1(log_v[5] - log_v[4]))])
+    day0 = T0 // DAY_MS
+    assert book.days.tolist() == [day0, day0 + 1, day0 + 2]
+    assert book.returns.tolist() == pytest.approx([log_v[1], log_v[3] - log_v[1], log_v[5] - log_v[3]])
+    assert book.pnl[1] == pytest.approx(10_000 * (math.expm1(log_v[2] - log_v[1]) + math.expm1(log_v[3] - log_v[2])))
     # the worst point: 0.9 against the peak 1.05
     assert book.drawdown_pct == pytest.approx(100 * (1 - 0.9 / 1.05))
-    assert book.cell_start[0] == T0 + CELL_MS  # the first full cell starts at the first boundary after the fill
-    assert book.gain[0] == pytest.approx(0.0) and book.loss[0] == pytest.approx(log_v[1] - log_v[0])
+    assert book.cell_start.tolist() == [T0 + k * CELL_MS for k in range(7)]
+    assert book.gain[0] == pytest.approx(log_v[0]) and book.loss[1] == pytest.approx(log_v[1] - log_v[0])
     assert book.value == pytest.approx(1.0)
+    # bought after noon instead: its cell is full, but the day's first cell never existed
+    (late,), _ = replay("hk", [o("a", "BTCUSD", "LONG", 0.5, 100.0, T0 + 13 * HOUR)], at, CFG)
+    late_book = ledger.build([late], {"BTCUSD": (times, prices)}, at, 10_000.0, dataclass_without_carry())
+    assert late_book.days.tolist() == [day0 + 1, day0 + 2] and late_book.cell_start[0] == T0 + CELL_MS
 
 
 def dataclass_without_carry():

@@ -157,7 +157,8 @@ def segment_scores(miners: Mapping[str, Miner], pool: Sequence[str], segment: st
 def pool_scores(miners: Mapping[str, Miner], pool: Sequence[str], asset_class: str | None,
                 cfg: PTNConfig) -> dict[str, float]:
     """The score a pool is ranked by: S itself unsegmented; segmented (V2+), each sub-category's
-    softmax weighted by its share (within one class, or across classes by their emission shares)."""
+    softmax weighted by its share (within one class, or across classes by their emission shares),
+    which is already the pool's share of the emission."""
     pool = sorted(pool)
     if not cfg.segmented:
         return dict(zip(pool, segment_scores(miners, pool, ALL, cfg).tolist()))
@@ -168,7 +169,7 @@ def pool_scores(miners: Mapping[str, Miner], pool: Sequence[str], asset_class: s
             continue
         share = cfg.subcategory_weights[segment] * (1.0 if asset_class else cfg.class_shares.get(cls, 0.0))
         s = segment_scores(miners, pool, segment, cfg)
-        total += share * softmax(s, cfg.softmax_temperature, cfg.softmax_nonzero_only)
+        total += share * np.where(s > 0, softmax(s, cfg.softmax_temperature, cfg.softmax_nonzero_only), 0.0)
     return dict(zip(pool, total.tolist()))
 
 
@@ -194,7 +195,8 @@ def evaluate(file: OrdersFile, at_ms: int, cfg: PTNConfig, state: State | None =
     testing = sorted(h for h, s in new_state.standings.items()
                      if s.bucket in (CHALLENGE, PROBATION) and miners[h].portfolio.start_ms is not None)
     main_scores, test_scores = pool_scores(miners, main, None, cfg), pool_scores(miners, testing, None, cfg)
-    weights = v1_weights(main_scores, test_scores, {h: miners[h].portfolio.trading_days for h in testing}, cfg)
+    weights = v1_weights(main_scores, test_scores, {h: miners[h].portfolio.trading_days for h in testing}, cfg,
+                         shares=cfg.segmented)
     results = {}
     for hotkey in sorted(miners):
         m = miners[hotkey]

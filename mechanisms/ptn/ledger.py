@@ -163,14 +163,18 @@ def _cells(grid: np.ndarray, log_value: np.ndarray, carry: np.ndarray, start: in
     finite = np.isfinite(step)
     step_f = np.where(finite, step, 0.0)
     cell = (grid - 1) // CELL_MS  # a step ending on a boundary belongs to the cell it closes
-    first_cell, last_cell = -(-window // CELL_MS), at_ms // CELL_MS  # full cells: start ≥ window, end ≤ at
+    # The reference opens a ledger with a cell whose clock is set to the time since the last 00:00 or
+    # 12:00, so the cell holding the first fill counts as full; once the lookback trims, whole cells
+    # inside it remain. Full cells: from there to the last that ended by the evaluation time.
+    aligned = (start // CELL_MS) * CELL_MS if window == start else window
+    first_cell, last_cell = -(-aligned // CELL_MS), at_ms // CELL_MS
     n_cells = max(0, last_cell - first_cell)
     inside = (cell >= first_cell) & (cell < last_cell)
     idx = (cell - first_cell)[inside]
     gain = np.bincount(idx, np.maximum(step_f[inside], 0.0), n_cells)
     loss = np.bincount(idx, np.minimum(step_f[inside], 0.0), n_cells)
     carry_loss = np.bincount(idx, np.diff(np.concatenate(([0.0], carry)))[inside], n_cells)
-    in_window = grid >= window
+    in_window = grid >= window  # (the peak and drawdown read the window itself)
     # the running peak starts at the inception value 1 (log 0), as the reference's does, whatever the window
     peak = np.maximum.accumulate(np.where(in_window, np.maximum(log_value, 0.0), 0.0))
     with np.errstate(invalid="ignore"):
@@ -180,7 +184,7 @@ def _cells(grid: np.ndarray, log_value: np.ndarray, carry: np.ndarray, start: in
     np.minimum.at(mdd, idx, under[inside])
     drawdown = 100.0 * (1.0 - float(under[in_window].min())) if in_window.any() else 0.0
     pnl_step = np.expm1(step_f) * account_size
-    first_day, last_day = -(-window // DAY_MS), at_ms // DAY_MS
+    first_day, last_day = -(-aligned // DAY_MS), at_ms // DAY_MS  # days whose two cells are full
     n_days = max(0, last_day - first_day)
     day = (grid - 1) // DAY_MS
     in_days = (day >= first_day) & (day < last_day)

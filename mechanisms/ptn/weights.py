@@ -34,17 +34,19 @@ def _softmaxed(scores: Mapping[str, float], cfg: PTNConfig) -> dict[str, float]:
     return out
 
 
-def testing_dust(scores: Mapping[str, float], trading_days: Mapping[str, int], cfg: PTNConfig) -> dict[str, float]:
+def testing_dust(scores: Mapping[str, float], trading_days: Mapping[str, int], cfg: PTNConfig,
+                 shares: bool = False) -> dict[str, float]:
     """Dust for the testing group (CHALLENGE ∪ PROBATION): `linspace(dust_high, dust_low, N)` by the rank of
     softmax(S) · sqrt(trading_days / dust_full_days); ties by hotkey. Every testing miner gets dust, a
-    fully penalised one the lowest (a missing trading-day count counts as 0 days)."""
+    fully penalised one the lowest (a missing trading-day count counts as 0 days). With `shares` the
+    scores are already softmaxed shares (V2+: the sub-categories' softmaxes blended)."""
     if not scores:
         return {}
     days = {hk: trading_days.get(hk, 0) for hk in scores}
     negative = sorted(hk for hk, d in days.items() if d < 0)
     if negative:
         raise ValueError(f"trading_days of {negative[0]!r} is negative: {days[negative[0]]}")
-    soft = _softmaxed(scores, cfg)
+    soft = dict(scores) if shares else _softmaxed(scores, cfg)
     scaled = {hk: soft[hk] * math.sqrt(days[hk] / cfg.dust_full_days) for hk in soft}
     ranked = sorted(scaled, key=lambda hk: (-scaled[hk], hk))
     dust = np.linspace(cfg.dust_high, cfg.dust_low, num=len(ranked))
@@ -52,19 +54,20 @@ def testing_dust(scores: Mapping[str, float], trading_days: Mapping[str, int], c
 
 
 def v1_weights(maincomp_scores: Mapping[str, float], testing_scores: Mapping[str, float],
-               testing_days: Mapping[str, int], cfg: PTNConfig) -> dict[str, float]:
+               testing_days: Mapping[str, int], cfg: PTNConfig, shares: bool = False) -> dict[str, float]:
     """The submitted vector: the main competition's softmax normalised to sum 1, plus the testing dust; no
     burn (the chain normalises, so the dust is a share of about N·1.8e-5 / (1 + N·1.8e-5)).
 
     A main competition where every S is 0 gets all zeros (the reference then sets no weights at all,
     dust included; the caller decides). A lone main-competition miner gets 1 if S > 0, else 0 (§7:
-    fully penalised miners get weight 0; the reference's lone-miner shortcut gave it 1)."""
+    fully penalised miners get weight 0; the reference's lone-miner shortcut gave it 1). With `shares`
+    the scores are already softmaxed shares (V2+), only normalised here."""
     both = sorted(set(maincomp_scores) & set(testing_scores))
     if both:
         raise ValueError(f"hotkey {both[0]!r} is in both the main competition and the testing group")
-    main = _softmaxed(maincomp_scores, cfg)
+    main = dict(maincomp_scores) if shares else _softmaxed(maincomp_scores, cfg)
     total = sum(main.values())
     if total > 0:
         main = {hk: w / total for hk, w in main.items()}
-    weights = main | testing_dust(testing_scores, testing_days, cfg)
+    weights = main | testing_dust(testing_scores, testing_days, cfg, shares)
     return {hk: weights[hk] for hk in sorted(weights)}
