@@ -127,3 +127,18 @@ def test_liquidation_ends_the_ledger():
     assert book.liquidated_ms == T0 + 2 * DAY_MS and book.value == 0.0
     assert book.drawdown_pct == pytest.approx(100.0)
     assert book.days.tolist() == [T0 // DAY_MS]  # day 1 ends in the liquidation
+
+
+@pytest.mark.parametrize("category", ["crypto", "forex", "indices"])
+def test_first_charge_shortcut_agrees_with_the_charges(category):
+    """The shortcut that skips a position without a charge never skips one that has a charge."""
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        start = int(rng.integers(0, 10**13))
+        end = start + int(rng.integers(0, 3 * DAY_MS))
+        times, _ = ledger.fee_times(category, start, end)
+        first = ledger._first_fee_after(category, start)
+        if len(times):
+            assert first <= times[0]
+        elif category != "forex":  # forex may have a (free) weekend charge inside
+            assert first > end

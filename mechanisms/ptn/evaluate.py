@@ -60,7 +60,7 @@ class MinerResult:
     trading_days: int
     drawdown_pct: float
     value: float
-    metrics: Mapping[str, float]
+    metrics: Mapping[str, float]       # V2+: per sub-category, each such a mapping
     penalties: Mapping[str, float]
     score: float                       # S within the group it is weighted in (MAINCOMP or testing)
     weight: float
@@ -85,10 +85,11 @@ def _considered(p: Position, value: float, at_ms: int, cfg: PTNConfig) -> bool:
     return value < 1.0
 
 
-def _penalties(positions: Sequence[Position], returns: np.ndarray, portfolio: ledgers.Ledger,
-               account_size: float | None, at_ms: int, cfg: PTNConfig) -> dict[str, float]:
+def _penalties(positions: Sequence[Position], portfolio: ledgers.Ledger, account_size: float | None, at_ms: int,
+               cfg: PTNConfig) -> dict[str, float]:
+    """§7's penalties of one miner, the risk profile over the positions it considers."""
     flags, kept = [], []
-    for p, r in zip(positions, returns):
+    for p, r in zip(positions, portfolio.position_values):
         if _considered(p, float(r), at_ms, cfg):
             low, high = cfg.leverage_bounds[p.category]
             flags.append(risk_profile_flag(p.ms, p.price, p.net, p.close_ms is not None, cfg, low, high))
@@ -130,7 +131,7 @@ def build_miners(file: OrdersFile, at_ms: int, cfg: PTNConfig, competing: Collec
     for hotkey, (positions, refused, portfolio, segments, account_size) in books.items():
         scored = {s: Segment(book, miner_metrics(book.returns, book.pnl, book.drawdown_pct, min_days[s], cfg,
                                                  _category(s))) for s, book in segments.items()}
-        penalties = _penalties(positions, portfolio.position_values, portfolio, account_size, at_ms, cfg)
+        penalties = _penalties(positions, portfolio, account_size, at_ms, cfg)
         miners[hotkey] = Miner(hotkey, tuple(positions), portfolio, scored, penalties, tuple(refused))
     return miners
 

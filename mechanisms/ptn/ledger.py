@@ -79,8 +79,17 @@ def fee_times(category: str, start_ms: int, end_ms: int) -> tuple[np.ndarray, np
     return t[keep], count[keep]
 
 
+def _first_fee_after(category: str, start_ms: int) -> int:
+    """The first charge time after `start_ms` (for forex perhaps a weekend one, which charges nothing)."""
+    day = start_ms // DAY_MS * DAY_MS
+    hours = CRYPTO_FEE_HOURS + (24 + CRYPTO_FEE_HOURS[0],) if category == "crypto" else (FOREX_FEE_HOUR, 24 + FOREX_FEE_HOUR)
+    return next(day + h * HOUR_MS for h in hours if day + h * HOUR_MS > start_ms)
+
+
 def _carry_log(p: Position, end_ms: int, grid: np.ndarray, cfg: PTNConfig) -> np.ndarray:
     """The position's cumulative log carry factor at each grid time (grid inside its span)."""
+    if _first_fee_after(p.category, p.open_ms) > end_ms:  # most positions of an active trader: no charge
+        return np.zeros(len(grid))
     times, count = fee_times(p.category, p.open_ms, end_ms)
     if not len(times):
         return np.zeros(len(grid))
