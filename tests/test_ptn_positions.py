@@ -142,3 +142,32 @@ def test_first_charge_shortcut_agrees_with_the_charges(category):
             assert first <= times[0]
         elif category != "forex":  # forex may have a (free) weekend charge inside
             assert first > end
+
+
+def test_a_fill_at_midnight_sharp_opens_its_cell():
+    """The first fill's slippage step belongs to the cell the fill opens, even at 00:00:00.000: the
+    complete days' returns add up to the log of the value."""
+    cfg = dataclass_without_carry()
+    (p,), _ = replay("hk", [o("a", "BTCUSD", "LONG", 0.5, 100.0, T0, slip=0.01)], T0 + 3 * DAY_MS, cfg)
+    times = np.array([T0 + DAY_MS, T0 + 2 * DAY_MS], dtype=np.int64)
+    book = ledger.build([p], {"BTCUSD": (times, np.array([103.0, 99.0]))}, T0 + 3 * DAY_MS, 5000.0, cfg)
+    assert book.days[0] == T0 // DAY_MS and book.loss[0] < 0
+    assert book.returns.sum() == pytest.approx(math.log(book.value))
+    assert book.value == pytest.approx(1 + (99.0 - 101.0) * 0.5 / 101.0)
+
+
+def test_a_peak_that_left_the_window_still_counts_for_the_cells_recorded_under_it():
+    """Up 30 % by day 9, down 16 % by day 12, flat to day 130: the fall happened under the day-9 peak,
+    and the cells that recorded it are still inside the window when the peak itself is not. The
+    reference keeps each cell's drawdown as it was measured; so does the ledger."""
+    cfg = dataclass_without_carry()
+    at = T0 + 130 * DAY_MS
+    (p,), _ = replay("hk", [o("a", "BTCUSD", "LONG", 0.5, 100.0, T0)], at, cfg)
+    days = np.arange(131)
+    price = np.where(days <= 9, 100 * 1.3 ** (days / 9), 130 * 0.84 ** ((np.minimum(days, 12) - 9) / 3))
+    times = (T0 + days * DAY_MS).astype(np.int64)
+    book = ledger.build([p], {"BTCUSD": (times, price)}, at, 5000.0, cfg)
+    value = 1 + (price - 100.0) * 0.5 / 100.0
+    assert book.days[0] == T0 // DAY_MS + 10  # the window starts after the peak of day 9
+    # the cells of days 10–12 were measured against day 9's value; later cells against day 10's
+    assert book.drawdown_pct == pytest.approx(100 * (1 - value[12] / value[9]))

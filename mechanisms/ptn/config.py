@@ -154,8 +154,9 @@ class PTNConfig:
         return m.at(at_ms) if isinstance(m, Ramp) else int(m)
 
     def daily_risk_free(self, category: str = "crypto") -> float:
-        """The daily log risk-free rate: ln(1 + rf)/D."""
-        return math.log1p(self.risk_free_rate) / self.days_in_year[category]
+        """The daily log risk-free rate: ln(1 + rf)/D (as `log(1 + rf)`, bit for bit the reference's: a
+        day returning exactly this is not a downside day in either)."""
+        return math.log(1.0 + self.risk_free_rate) / self.days_in_year[category]
 
     def carry_factor(self, category: str) -> float:
         """One fee interval's factor: crypto three times a day, the others daily."""

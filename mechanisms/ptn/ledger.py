@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from mechanisms.ptn.config import CELL_MS, DAY_MS, PTNConfig
 from mechanisms.ptn.positions import Position
@@ -161,17 +162,42 @@ def build(positions: Sequence[Position], prices: PriceMarks, at_ms: int, account
         grid, log_value, carry = grid[:liquidated + 1], log_value[:liquidated + 1], carry[:liquidated + 1]
         log_value[-1] = -np.inf
     out = _cells(grid, log_value, carry, start, window, at_ms, account_size,
-                 None if liquidated is None else int(grid[-1]))
+                 None if liquidated is None else int(grid[-1]), cfg.lookback_ms // CELL_MS)
     return replace(out, position_values=finals)
 
 
-def _cells(grid: np.ndarray, log_value: np.ndarray, carry: np.ndarray, start: int, window: int, at_ms: int, account_size: float,
-           liquidated_ms: int | None) -> Ledger:
-    """Cut the value path into full cells and complete days inside the window."""
+def _peaks(cell: np.ndarray, log_value: np.ndarray, first: int, last: int, retained: int) -> np.ndarray:
+    """The running peak (in logs) each point of cells `first`…`last` is measured against: the highest
+    value of the `retained − 1` cells before its own and of its own cell so far, and at least the
+    inception value 1. The reference re-derives its peak from the cells it keeps at every update
+    and stores each cell's drawdown as measured then, so a peak that has left the window still
+    counts for the cells recorded while it was in it."""
+    lo = int(cell[0])
+    n = last - lo + 1
+    cell_max = np.full(n, -np.inf)
+    np.maximum.at(cell_max, cell - lo, log_value)
+    before = np.concatenate((np.full(retained, -np.inf), cell_max[:-1]))  # before[retained + j] = cell_max[j]
+    prior = np.maximum(sliding_window_view(before, retained - 1).max(axis=1)[1:n + 1], 0.0) if retained > 1 \
+        else np.zeros(n)
+    a, b = np.searchsorted(cell, [first, last + 1])
+    peaks = np.empty(b - a)
+    bounds = np.searchsorted(cell[a:b], np.arange(first, last + 2))
+    for c, (i, j) in enumerate(zip(bounds[:-1], bounds[1:]), start=first):
+        if j > i:
+            peaks[i:j] = np.maximum(np.maximum.accumulate(log_value[a + i:a + j]), prior[c - lo])
+    return peaks
+
+
+def _cells(grid: np.ndarray, log_value: np.ndarray, carry: np.ndarray, start: int, window: int, at_ms: int,
+           account_size: float, liquidated_ms: int | None, retained: int) -> Ledger:
+    """Cut the value path into full cells and complete days inside the window; `retained` is the
+    number of cells the lookback keeps."""
     step = np.diff(np.concatenate(([0.0], log_value)))  # the first fill's step starts from value 1
-    finite = np.isfinite(step)
-    step_f = np.where(finite, step, 0.0)
-    cell = (grid - 1) // CELL_MS  # a step ending on a boundary belongs to the cell it closes
+    step_f = np.where(np.isfinite(step), step, 0.0)
+    # a step ending on a boundary belongs to the cell (and day) it closes; the first fill's to the
+    # cell it opens, even at 00:00 or 12:00 sharp
+    cell, day = (grid - 1) // CELL_MS, (grid - 1) // DAY_MS
+    cell[0], day[0] = grid[0] // CELL_MS, grid[0] // DAY_MS
     # The reference opens a ledger with a cell whose clock is set to the time since the last 00:00 or
     # 12:00, so the cell holding the first fill counts as full; once the lookback trims, whole cells
     # inside it remain. Full cells: from there to the last that ended by the evaluation time.
@@ -183,29 +209,23 @@ def _cells(grid: np.ndarray, log_value: np.ndarray, carry: np.ndarray, start: in
     gain = np.bincount(idx, np.maximum(step_f[inside], 0.0), n_cells)
     loss = np.bincount(idx, np.minimum(step_f[inside], 0.0), n_cells)
     carry_loss = np.bincount(idx, np.diff(np.concatenate(([0.0], carry)))[inside], n_cells)
-    in_window = grid >= window  # (the peak and drawdown read the window itself)
-    # the running peak starts at the inception value 1 (log 0), as the reference's does, whatever the window
-    peak = np.maximum.accumulate(np.where(in_window, np.maximum(log_value, 0.0), 0.0))
+    kept = (cell >= first_cell) & (cell <= last_cell)  # the full cells and the current one
     with np.errstate(invalid="ignore"):
-        under = np.where(in_window, np.exp(log_value - peak), 1.0)
-    under = np.nan_to_num(under, nan=0.0)
+        under = np.nan_to_num(np.exp(log_value[kept] - _peaks(cell, log_value, first_cell, last_cell, retained)),
+                              nan=0.0)
     mdd = np.ones(n_cells)
-    np.minimum.at(mdd, idx, under[inside])
-    drawdown = 100.0 * (1.0 - float(under[in_window].min())) if in_window.any() else 0.0
+    np.minimum.at(mdd, idx, under[inside[kept]])
+    drawdown = 100.0 * (1.0 - float(under.min())) if len(under) else 0.0
     pnl_step = np.expm1(step_f) * account_size
     first_day, last_day = -(-aligned // DAY_MS), at_ms // DAY_MS  # days whose two cells are full
+    if liquidated_ms is not None:  # no day holding the liquidation, or after it, is complete
+        last_day = min(last_day, liquidated_ms // DAY_MS if liquidated_ms % DAY_MS else liquidated_ms // DAY_MS - 1)
     n_days = max(0, last_day - first_day)
-    day = (grid - 1) // DAY_MS
     in_days = (day >= first_day) & (day < last_day)
     didx = (day - first_day)[in_days]
     returns = np.bincount(didx, step_f[in_days], n_days)
     pnl = np.bincount(didx, pnl_step[in_days], n_days)
-    if liquidated_ms is not None:  # no day after the liquidation is complete
-        keep = (np.arange(first_day, first_day + n_days) + 1) * DAY_MS < liquidated_ms
-        returns, pnl, n_days = returns[keep], pnl[keep], int(keep.sum())
-        first_day_arr = np.arange(first_day, first_day + n_days, dtype=np.int64)
-    else:
-        first_day_arr = np.arange(first_day, last_day, dtype=np.int64)
     value = 0.0 if liquidated_ms is not None else float(np.exp(log_value[-1]))
-    return Ledger(start, (np.arange(first_cell, last_cell, dtype=np.int64) * CELL_MS), gain, loss,
-                  carry_loss, mdd, first_day_arr, returns, pnl, drawdown, liquidated_ms, value)
+    return Ledger(start, np.arange(first_cell, last_cell, dtype=np.int64) * CELL_MS, gain, loss, carry_loss, mdd,
+                  np.arange(first_day, first_day + n_days, dtype=np.int64), returns, pnl, drawdown, liquidated_ms,
+                  value)
