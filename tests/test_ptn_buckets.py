@@ -196,7 +196,9 @@ def test_below_minimum_days_is_not_a_candidate():
     (utc_ms(2025, 6, 19) + DAY_MS - 1, 60),
     (utc_ms(2025, 6, 20), 67),
     (utc_ms(2025, 7, 4), 74),
+    (utc_ms(2025, 8, 15), 95),  # the spec's open point: 95, not 120 (that was a 90-day lookback's ramp)
     (utc_ms(2025, 8, 29), 102),
+    (utc_ms(2025, 6, 1), 60),  # before the ramp's day 0
     (utc_ms(2025, 12, 1), 120),
 ])
 def test_ramp_minimum_is_taken_at_the_evaluation_time(at, minimum):
