@@ -78,12 +78,14 @@ class PTNConfig:
     gated_value: float = -100.0               # calmar, sharpe, sortino, t-stat below the confidence gate
     calmar_drawdown_cap: float = 10.0         # dd% at or above this gives calmar 0
     # the §11 corrections (off: the reference's behaviour)
-    calmar_zero_dd_fix: bool = False          # A = 1/max(dd%, 0.5) instead of 0 at zero drawdown
+    calmar_zero_dd_fix: bool = False          # A = 1/max(dd%, calmar_fix_floor_pct) instead of 0 at zero drawdown
+    calmar_fix_floor_pct: float = 0.5
     sortino_floor_fix: bool = False           # < 2 downside days: the 0.01 floor instead of sortino 0
     # penalties (§7)
     drawdown_limit: float = 0.10
-    min_collateral: bool = False              # V2+: penalty 0.01 below the minimum account size
+    min_collateral: bool = False              # V2+: a penalty below the minimum account size
     min_account_size: float = 150_000.0
+    collateral_shortfall: float = 0.01        # that penalty
     default_account_size: float = 5_000.0     # the USD size when a miner's is unknown (pnl cells)
     risk_steps_against: int = 3
     risk_steps_new_max: int = 2

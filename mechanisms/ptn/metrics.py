@@ -25,7 +25,6 @@ import numpy as np
 from mechanisms.ptn.config import METRICS, PTNConfig
 
 OMEGA_GATED = 0.0             # omega below the confidence gate (and PnL with no data)
-CALMAR_MIN_DRAWDOWN_PCT = 0.5  # calmar_zero_dd_fix: the drawdown % the factor 1/dd% never goes below
 ZERO_VARIANCE_ATOL = 1e-8      # the reference's np.isclose(var, 0): below this the t-stat is gated
 
 
@@ -146,7 +145,7 @@ def calmar(r: np.ndarray, drawdown_pct: float, cfg: PTNConfig, category: str = "
     if dd >= cfg.calmar_drawdown_cap:
         factor = 0.0
     elif cfg.calmar_zero_dd_fix:
-        factor = 1.0 / max(dd, CALMAR_MIN_DRAWDOWN_PCT)
+        factor = 1.0 / max(dd, cfg.calmar_fix_floor_pct)
     else:
         factor = 1.0 / dd if dd > 0 else 0.0
     with np.errstate(over="ignore", invalid="ignore"):

@@ -18,7 +18,6 @@ import numpy as np
 
 from mechanisms.ptn.config import PTNConfig
 
-COLLATERAL_SHORTFALL = 0.01  # the multiplier below the minimum account size (V2+)
 ZERO_NET = 1e-6              # the reference's stand-in for a net leverage of exactly 0 mid-position
 RETURN_FLOOR = 1e-10         # a return_at_close at or below 0 is weighted as this
 EXPONENT_CLIP = 100.0        # the logistic penalty's exponent is clipped to ±this
@@ -172,4 +171,4 @@ def collateral_penalty(account_size: float | None, cfg: PTNConfig) -> float:
         return 1.0
     if account_size is not None and float(account_size) >= cfg.min_account_size:
         return 1.0
-    return COLLATERAL_SHORTFALL
+    return cfg.collateral_shortfall
