@@ -118,6 +118,13 @@ def _position_log(p: Position, grid: np.ndarray, marks: tuple[np.ndarray, np.nda
         later = (m >= 0) & (mark_t[np.maximum(m, 0)] > p.ms[k])
         price = np.where(later, mark_p[np.maximum(m, 0)], price)
     value = p.value(k, price)
+    # The reference values an adding order's own instant with the position as it stood before the
+    # order, at the raw price: the fill's slippage shows from the next time on (a reduction's at once).
+    gross = np.abs(p.net)
+    adding = np.concatenate(([True], gross[1:] > gross[:-1]))
+    at_fill = (grid == p.ms[k]) & adding[k]
+    if at_fill.any():
+        value = np.where(at_fill, np.where(k > 0, p.value(np.maximum(k - 1, 0), price), 1.0), value)
     dead = np.flatnonzero(value <= 0)
     carry = _carry_log(p, end_ms, grid, cfg)
     with np.errstate(divide="ignore"):
