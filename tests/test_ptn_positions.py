@@ -171,3 +171,16 @@ def test_a_peak_that_left_the_window_still_counts_for_the_cells_recorded_under_i
     assert book.days[0] == T0 // DAY_MS + 10  # the window starts after the peak of day 9
     # the cells of days 10–12 were measured against day 9's value; later cells against day 10's
     assert book.drawdown_pct == pytest.approx(100 * (1 - value[12] / value[9]))
+
+
+def test_an_adding_fill_is_valued_before_its_slippage_at_its_own_instant():
+    """Bought at 06:00 with 1 % slippage, marked at 104 an hour later: the reference values the fill's
+    instant with the position before it (value 1), so the cell sees one gain to the next mark and no
+    loss at the fill."""
+    cfg = dataclass_without_carry()
+    start = T0 + 6 * HOUR
+    (p,), _ = replay("hk", [o("a", "BTCUSD", "LONG", 0.5, 100.0, start, slip=0.01)], T0 + DAY_MS, cfg)
+    book = ledger.build([p], {"BTCUSD": (np.array([start + HOUR], dtype=np.int64), np.array([104.0]))},
+                        T0 + DAY_MS, 5000.0, cfg)
+    assert book.loss[0] == 0.0
+    assert book.gain[0] == pytest.approx(math.log(1 + (104.0 - 101.0) * 0.5 / 101.0))
