@@ -112,3 +112,20 @@ def test_v2_weights_are_the_blended_softmaxes_normalised(panel):
     total = sum(blend.values())
     assert len(main) >= 5 and total > 0
     assert {h: result.weights[h] for h in main} == pytest.approx({h: blend[h] / total for h in main}, rel=1e-12)
+
+
+def test_a_challenger_is_judged_on_closed_positions():
+    """As the reference's screen does, a challenger holding only an open position is not judged yet,
+    not even for a drawdown past 10 %; once it closes (a position that lasted a minute), it is."""
+    t0 = 1_750_000_000_000
+    order = {"order_uuid": "a", "trade_pair": "EURUSD", "order_type": "LONG", "leverage": 5, "price": 1.0,
+             "slippage": 0.0, "processed_ms": t0}
+    export = {"format": "ptn-orders/1", "miners": {"hk": {"orders": [order]}},
+              "prices": {"EURUSD": [[t0 + 3_600_000, 0.975]]}}
+    at = t0 + 2 * DAY_MS
+    held = evaluate(parse_file(export, CFG.order_leverage_bounds), at, CFG)
+    assert held.miners["hk"].drawdown_pct > 10 and held.miners["hk"].bucket == "CHALLENGE"
+    flat = dict(order, order_uuid="b", order_type="FLAT", leverage=0, price=0.975, processed_ms=t0 + DAY_MS)
+    export["miners"]["hk"]["orders"].append(flat)
+    closed = evaluate(parse_file(export, CFG.order_leverage_bounds), at, CFG, held.state)
+    assert closed.miners["hk"].elimination == "FAILED_CHALLENGE_PERIOD_DRAWDOWN"

@@ -424,7 +424,7 @@ def test_metrics_never_raise_and_stay_finite(r, pnl, dd, min_days, fixed):
 def test_scoring_never_raises(values, penalty, kind, nonzero):
     v = np.array(values, dtype=float)
     pct = percentiles(v, kind)
-    assert pct.shape == v.shape and np.all((pct >= 0) & (pct <= 1))
+    assert pct.shape == v.shape and np.all((pct >= 0) & (pct <= 1 + 1e-12))  # scipy's arithmetic may pass 1 by an ulp
     w = softmax(v, 0.25, nonzero)
     assert w.shape == v.shape and np.all(np.isfinite(w)) and w.sum() <= 1 + 1e-12
     pen = np.resize(np.array(penalty, dtype=float), v.size) if penalty else np.ones(v.size)

@@ -10,9 +10,13 @@ Details that ptn.md §9 leaves open follow upstream `taoshidev/proprietary-tradi
   promotion/demotion update"), the first revision that has them; the mid-June 2025 revision
   (61b862ef, unchanged until then) still promoted by percentile, and the V0 rule follows it;
 * the per-asset-class rule (V2/V3): commit acf1fb0c (2025-07-29, "Asset class based promotion");
-* the precedence of elimination reasons: the validator loop of 41ff6b7a records eliminations in the
-  order ledger (LIQUIDATED), challenge period (TIME / DRAWDOWN), main competition drawdown, zombies,
-  and the first recorded reason stands.
+* the precedence of elimination reasons: a hotkey that left the metagraph is a ZOMBIE whatever
+  else holds (the reference's position and ledger managers drop it before any other check), then
+  the validator loop of 41ff6b7a records LIQUIDATED, the challenge period's TIME / DRAWDOWN and the
+  main competition's drawdown, and the first recorded reason stands;
+* the ranking pool leaves out fully penalised miners (S = 0): a main-competition miner without a
+  ledger is neither demoted nor counted towards the rank (checked against the reference's own
+  refresh, bb847286).
 """
 
 from __future__ import annotations
@@ -211,7 +215,7 @@ def step(state: State, miners: Mapping[str, MinerView], at_ms: int, cfg: PTNConf
     within that pool; `asset_class` is None except under `cfg.promotion_per_class`.
 
     Order: new hotkeys enter; CHALLENGE starts follow the first order; eliminations (reason precedence
-    LIQUIDATED, then the bucket's own rule, then ZOMBIE); promotion and demotion among the survivors.
+    ZOMBIE, then LIQUIDATED, then the bucket's own rule); promotion and demotion among the survivors.
     Eliminations are decided on the snapshot before ranking, so a hotkey that is eliminated in this step
     holds no rank and cannot push a live miner into probation (upstream ranks it once more before the
     elimination pass records it). Events come in that order, each phase in hotkey order.
@@ -243,7 +247,7 @@ def step(state: State, miners: Mapping[str, MinerView], at_ms: int, cfg: PTNConf
     expiring: set[str] = set()  # V0: out of time but tested once more; eliminated unless promoted
     for hk in sorted(standings):
         s, view = standings[hk], miners.get(hk)
-        if view is None:
+        if view is None or not view.in_metagraph:
             doomed[hk] = Elimination(ZOMBIE, at_ms)
             continue
         if view.liquidated:
@@ -262,8 +266,6 @@ def step(state: State, miners: Mapping[str, MinerView], at_ms: int, cfg: PTNConf
                 continue
             if candidate:
                 candidates.append(hk)
-        if hk not in doomed and not view.in_metagraph:
-            doomed[hk] = Elimination(ZOMBIE, at_ms)
 
     candidates = [hk for hk in candidates if hk not in doomed]
     maincomp = [hk for hk in sorted(standings) if standings[hk].bucket == MAINCOMP and hk not in doomed]
@@ -330,15 +332,16 @@ def _threshold(scores: Mapping[str, float], rank: int) -> float | None:
 
 def _promote_rank(candidates: list[str], maincomp: list[str], rank: int,
                   score_pool: ScorePool) -> tuple[set[str], set[str]]:
-    """V1: one pool; candidates at or above θ move up, main-competition miners below θ go on probation."""
+    """V1: one pool of the miners with S > 0; candidates at or above θ move up, main-competition miners
+    below θ go on probation."""
     if not candidates and not maincomp:
         return set(), set()
-    scores = _scores(sorted(candidates + maincomp), None, score_pool)
+    scores = {hk: s for hk, s in _scores(sorted(candidates + maincomp), None, score_pool).items() if s > 0}
     theta = _threshold(scores, rank)
     if theta is None:
-        return set(candidates), set()
-    return ({hk for hk in candidates if scores[hk] >= theta},
-            {hk for hk in maincomp if scores[hk] < theta})
+        return {hk for hk in candidates if hk in scores}, set()
+    return ({hk for hk in candidates if scores.get(hk, 0.0) >= theta},
+            {hk for hk in maincomp if hk in scores and scores[hk] < theta})
 
 
 def _promote_per_class(candidates: list[str], maincomp: list[str], miners: Mapping[str, MinerView],

@@ -124,6 +124,7 @@ class PTNConfig:
         {"crypto": 10.0, "forex": 1.0, "indices": 1.0, "equities": 2.0}))
     order_leverage_bounds: tuple[float, float] = (0.001, 500.0)
     cooldown_ms: int = 10_000
+    min_position_ms: int = 60_000             # a closed position shorter than this is not a position (§9 screen)
     max_open_orders: int | None = 200         # orders across a miner's open positions (FLAT always passes)
     fill_mark_factor: float = 2.0             # a fill more than this factor off the pair's nearest mark is refused
     blocked_pairs: frozenset[str] = field(default_factory=lambda: BLOCKED_2025)

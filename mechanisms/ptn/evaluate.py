@@ -79,9 +79,10 @@ class Evaluation:
 
 
 def _considered(p: Position, value: float, at_ms: int, cfg: PTNConfig) -> bool:
-    """§7: closed positions opened inside the lookback; open ones only while under water."""
+    """§7: closed positions opened inside the lookback (that lasted a minute, as the reference
+    filters them); open ones only while under water (§7; the reference scores closed ones only)."""
     if p.close_ms is not None:
-        return p.open_ms >= at_ms - cfg.lookback_ms
+        return p.open_ms >= at_ms - cfg.lookback_ms and p.close_ms - p.open_ms >= cfg.min_position_ms
     return value < 1.0
 
 
@@ -174,10 +175,14 @@ def pool_scores(miners: Mapping[str, Miner], pool: Sequence[str], asset_class: s
     return dict(zip(pool, total.tolist()))
 
 
-def _view(m: Miner, registered: bool) -> MinerView:
+def _view(m: Miner, registered: bool, cfg: PTNConfig) -> MinerView:
+    """What the state machine reads of a miner. Its positions screen counts, as the reference's does,
+    only closed positions that lasted a minute: a challenger holding nothing but open positions is
+    not yet judged (nor eliminated for a drawdown it has not closed)."""
     classes = frozenset(PAIRS[p.pair].category for p in m.positions)
+    closed = any(p.close_ms is not None and p.close_ms - p.open_ms >= cfg.min_position_ms for p in m.positions)
     return MinerView(first_order_ms=m.portfolio.start_ms, ledger_start_ms=m.portfolio.start_ms,
-                     has_positions=bool(m.positions), trading_days=m.portfolio.trading_days,
+                     has_positions=closed, trading_days=m.portfolio.trading_days,
                      drawdown_pct=m.portfolio.drawdown_pct, liquidated=m.portfolio.liquidated_ms is not None,
                      in_metagraph=registered, asset_classes=classes)
 
@@ -188,7 +193,7 @@ def evaluate(file: OrdersFile, at_ms: int, cfg: PTNConfig, state: State | None =
     competing = [h for h, s in state.standings.items() if s.bucket in (MAINCOMP, PROBATION)]
     absent = {h: MinerOrders((), None) for h in state.standings if h not in file.miners}  # known, no orders now
     miners = build_miners(replace(file, miners={**file.miners, **absent}), at_ms, cfg, competing)
-    views = {h: _view(m, h in file.metagraph) for h, m in miners.items()}
+    views = {h: _view(m, h in file.metagraph, cfg) for h, m in miners.items()}
     new_state, events = step(state, views, at_ms, cfg,
                              lambda pool, asset_class: pool_scores(miners, pool, asset_class, cfg))
     main = sorted(h for h, s in new_state.standings.items() if s.bucket == MAINCOMP)

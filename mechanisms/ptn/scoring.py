@@ -37,10 +37,12 @@ def percentiles(values: np.ndarray, kind: str) -> np.ndarray:
     v = np.where(np.isnan(v), -np.inf, v)
     ordered = np.sort(v)
     below = np.searchsorted(ordered, v, side="left")
+    # scipy's arithmetic, which the reference calls (then /100), so that scores equal in exact
+    # arithmetic tie the same way at the rank-25 threshold
     if kind == "strict":
-        return below / n
+        return below * (100.0 / n) / 100.0
     at_or_below = np.searchsorted(ordered, v, side="right")
-    return (below + at_or_below + 1) / (2.0 * n)
+    return (below + at_or_below + 1) * (50.0 / n) / 100.0
 
 
 def combine(metrics: Mapping[str, np.ndarray], penalty: np.ndarray, cfg: PTNConfig) -> np.ndarray:
