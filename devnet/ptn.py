@@ -19,14 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechanisms.ptn.config import DAY_MS, utc_ms
+from mechanisms.ptn.config import DAY_MS, utc_ms, v1_proposal
+from mechanisms.ptn.pairs import PAIRS as PAIR_TABLE
 
 HOUR_MS = 3_600_000
 PAIRS = ("BTCUSD", "ETHUSD", "SOLUSD", "XRPUSD", "DOGEUSD", "EURUSD", "GBPUSD")
 DAILY_VOL = {"BTCUSD": 0.03, "ETHUSD": 0.035, "SOLUSD": 0.045, "XRPUSD": 0.045, "DOGEUSD": 0.05,
              "EURUSD": 0.005, "GBPUSD": 0.006}
-MAX_LEVERAGE = {p: (0.5 if p.endswith("USD") and p not in ("EURUSD", "GBPUSD") else 5.0) for p in PAIRS}
-KINDS = ("skilled", "reckless", "drawdown", "inactive", "copycat", "garbage")
+LEVERAGE = {p: v1_proposal().leverage_bounds[PAIR_TABLE[p].category] for p in PAIRS}  # (min, max) a position
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _book(rng: np.random.Generator, kind: str, skill: float, drifts: dict[str, n
     for pair in PAIRS:
         z = np.repeat(drifts[pair], 2)
         noise = rng.standard_normal(2 * days)
-        cap = MAX_LEVERAGE[pair]
+        cap = LEVERAGE[pair][1]
         if kind == "reckless":
             target = np.sign(noise) * cap
         else:
@@ -86,7 +86,7 @@ def _orders(book: dict[str, np.ndarray], t: np.ndarray, prices: dict[str, np.nda
     n = 0
     for pair in PAIRS:
         current = 0.0
-        low = 0.01 if MAX_LEVERAGE[pair] == 0.5 else 0.1
+        low = LEVERAGE[pair][0]
         for k, target in enumerate(book[pair]):
             ms = start_ms + k * DAY_MS // 2 + offset_ms + int(rng.integers(0, 600_000))
             px = float(prices[pair][np.searchsorted(t, ms, "right") - 1])

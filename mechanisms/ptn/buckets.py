@@ -44,7 +44,6 @@ LIQUIDATED = "LIQUIDATED"
 ZOMBIE = "ZOMBIE"
 REASONS = (FAILED_CHALLENGE_PERIOD_TIME, FAILED_CHALLENGE_PERIOD_DRAWDOWN, MAX_TOTAL_DRAWDOWN, LIQUIDATED, ZOMBIE)
 
-EVENT_KINDS = ("enter", "promote", "demote", "eliminate")
 MAX_MS = 2**53  # beyond this a millisecond time is not a time (nor exact as a JSON double)
 
 ScorePool = Callable[[Sequence[str], "str | None"], Mapping[str, float]]

@@ -22,7 +22,6 @@ DAY_MS = 86_400_000
 CELL_MS = 43_200_000  # a performance cell: 12 hours aligned to 00:00 and 12:00 UTC
 METRICS = ("calmar", "sharpe", "omega", "sortino", "t_stat", "pnl")
 VERSIONS = ("v0", "v1", "v2", "v3")
-CATEGORIES = ("crypto", "forex", "indices", "equities")
 
 
 # pairs whose maximum leverage was 0 throughout V0–V3: metals and equities from 2025-04-15, indices from

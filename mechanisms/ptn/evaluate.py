@@ -22,7 +22,7 @@ from mechanisms.ptn.orders import MinerOrders, OrdersFile, Rejection
 from mechanisms.ptn.pairs import PAIRS, SUBCATEGORIES
 from mechanisms.ptn.penalties import collateral_penalty, drawdown_penalty, risk_profile_flag, risk_profile_penalty
 from mechanisms.ptn.positions import Position, replay
-from mechanisms.ptn.scoring import combine, softmax
+from mechanisms.ptn.scoring import combine, positive_softmax
 from mechanisms.ptn.weights import v1_weights
 
 ALL = "all"  # the one segment of the unsegmented versions
@@ -171,7 +171,7 @@ def pool_scores(miners: Mapping[str, Miner], pool: Sequence[str], asset_class: s
             continue
         share = cfg.subcategory_weights[segment] * (1.0 if asset_class else cfg.class_shares.get(cls, 0.0))
         s = segment_scores(miners, pool, segment, cfg)
-        total += share * np.where(s > 0, softmax(s, cfg.softmax_temperature, cfg.softmax_nonzero_only), 0.0)
+        total += share * positive_softmax(s, cfg.softmax_temperature, cfg.softmax_nonzero_only)
     return dict(zip(pool, total.tolist()))
 
 

@@ -14,10 +14,6 @@ class Pair:
     category: str
     subcategory: str | None
 
-    @property
-    def asset_class(self) -> str:
-        return self.category
-
 
 _CRYPTO = {"BTCUSD": "crypto_majors", "ETHUSD": "crypto_majors", "SOLUSD": "crypto_alts", "XRPUSD": "crypto_alts",
            "DOGEUSD": "crypto_alts"}

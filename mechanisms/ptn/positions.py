@@ -43,10 +43,6 @@ class Position:
     close_ms: int | None
 
     @property
-    def direction(self) -> int:
-        return 1 if self.net[0] > 0 else -1
-
-    @property
     def open_ms(self) -> int:
         return int(self.ms[0])
 

@@ -69,6 +69,19 @@ def combine(metrics: Mapping[str, np.ndarray], penalty: np.ndarray, cfg: PTNConf
     return score
 
 
+def positive_softmax(S: np.ndarray, temperature: float, nonzero_only: bool) -> np.ndarray:
+    """`softmax` over the entries with a finite S > 0, the others 0. S is 0 exactly for a fully
+    penalised miner under `rank` percentiles (every percentile is positive), and the reference leaves
+    those out of the softmax; under `strict` percentiles (V2+) zeros stay out anyway. So leaving out
+    S ≤ 0 is the reference in every version."""
+    s = np.asarray(S, dtype=float).ravel()
+    live = np.isfinite(s) & (s > 0)
+    out = np.zeros(s.size)
+    if live.any():
+        out[live] = softmax(s[live], temperature, nonzero_only)
+    return out
+
+
 def softmax(S: np.ndarray, temperature: float, nonzero_only: bool) -> np.ndarray:
     """`exp((S_i − max S)/T) / (Σ_j exp((S_j − max S)/T) + 1e-6)`: a low temperature concentrates the
     emission on the best scores. With `nonzero_only` (V2+) a zero score stays 0 and is left out of

@@ -16,22 +16,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from mechanisms.ptn.config import PTNConfig
-from mechanisms.ptn.scoring import softmax
+from mechanisms.ptn.scoring import positive_softmax
 
 
 def _softmaxed(scores: Mapping[str, float], cfg: PTNConfig) -> dict[str, float]:
-    """Softmax of S over the miners with S > 0, in hotkey order; the others get 0.
-
-    S is 0 exactly for a fully penalised miner under `rank` percentiles (every percentile is positive),
-    and the reference leaves those out of the softmax; under `strict` percentiles (V2+) zeros stay out
-    anyway (`softmax_nonzero_only`). So leaving out S ≤ 0 is the reference in every version."""
+    """Softmax of S over the miners with S > 0 (`positive_softmax`), by hotkey."""
     hotkeys = sorted(scores)
-    live = [hk for hk in hotkeys if math.isfinite(scores[hk]) and scores[hk] > 0]
-    out = dict.fromkeys(hotkeys, 0.0)
-    if live:
-        w = softmax(np.array([scores[hk] for hk in live]), cfg.softmax_temperature, cfg.softmax_nonzero_only)
-        out.update(zip(live, (float(x) for x in w)))
-    return out
+    w = positive_softmax(np.array([scores[hk] for hk in hotkeys]), cfg.softmax_temperature, cfg.softmax_nonzero_only)
+    return {hk: float(x) for hk, x in zip(hotkeys, w)}
 
 
 def testing_dust(scores: Mapping[str, float], trading_days: Mapping[str, int], cfg: PTNConfig,
