@@ -13,7 +13,8 @@ from cli import UsageError
 # command → the module that registers it, in help order; a command imports only its own module, so
 # `incentive ptn score` does not pay for Dagster and scikit-learn
 COMMANDS = {"payload": "payload", "score": "score", "panel": "panel", "run": "run", "weights": "platform",
-            "devnet": "platform", "almanac": "almanac", "vesting": "vesting", "ptn": "ptn"}
+            "devnet": "platform", "almanac": "almanac", "vesting": "vesting", "ptn": "ptn",
+            "bettensor": "bettensor"}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
