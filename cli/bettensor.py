@@ -44,6 +44,8 @@ def predict(args: argparse.Namespace) -> int:
         raise UsageError(f"--at must be an ISO 8601 time; got {args.at[:40]!r}")
     if not valid_id(args.game) or (args.hotkey is not None and not valid_id(args.hotkey)):
         raise UsageError("--game and --hotkey must be 1–128 printable characters without spaces")
+    if not (math.isfinite(args.spent) and args.spent >= 0):
+        raise UsageError(f"--spent must be a finite amount of at least 0; got {args.spent!r}")
     line = None if args.line is None else float(args.line)
     if (line is None) != (args.type == "moneyline"):
         raise UsageError("--line is required for spread and total, and not taken for moneyline")
@@ -80,7 +82,8 @@ def as_json(r: Evaluation) -> dict:
         "managed_days": len(r.history),
         "miners": {h: {"uid": m.uid, "tier": m.tier, "composite": _finite(m.composite),
                        "components": {k: _finite(v) for k, v in m.components.items()}, "settled": m.settled,
-                       "tier_score": _finite(m.tier_score), "gate": m.gate, "wagered_45d": _finite(m.wagered),
+                       "tier_score": _finite(m.tier_score), "gate": m.gate,
+                       "roi_15d": _finite(m.gate_roi), "roi_days": m.gate_days, "wagered_45d": _finite(m.wagered),
                        "stake": m.stake, "weight": m.weight}
                    for h, m in sorted(r.miners.items())},
         "weights": dict(sorted(r.weights.items())),
@@ -94,9 +97,8 @@ def as_json(r: Evaluation) -> dict:
 def print_text(r: Evaluation) -> None:
     print(f"Bettensor {day_text(r.day)}: {len(r.miners)} miners, {len(r.history)} day(s) of tier management")
     print(f"  {'uid':>4} {'hotkey':<20} {'tier':>4} {'composite':>10} {'tier score':>10} {'weight':>10}  gate")
-    for h, m in sorted(r.miners.items(), key=lambda kv: (-kv[1].weight, kv[1].uid if kv[1].uid is not None else 1 << 20)):
-        uid = "-" if m.uid is None else m.uid
-        print(f"  {uid:>4} {h[:20]:<20} {m.tier:>4} {m.composite:>10.4f} {m.tier_score:>10.4f} {m.weight:>10.6f}  {m.gate}")
+    for h, m in sorted(r.miners.items(), key=lambda kv: (-kv[1].weight, kv[1].uid)):
+        print(f"  {m.uid:>4} {h[:20]:<20} {m.tier:>4} {m.composite:>10.4f} {m.tier_score:>10.4f} {m.weight:>10.6f}  {m.gate}")
     for m in r.moves:
         print(f"  {m.kind} {m.hotkey}: tier {m.from_tier} → {m.to_tier} ({m.reason})")
     if r.refusals:

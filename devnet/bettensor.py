@@ -8,7 +8,7 @@ through noise that shrinks with s and bets, soon after the open, the levels its 
 worth more than their price. The other roles are the ones a scorer must not pay:
 
 - square: random levels in the last eight hours, modest wagers; no edge, so the margin is its loss;
-- reckless: the longest odds on the board in the last hour, large wagers: the margin is steepest there;
+- reckless: long odds in the last hour, large wagers, on the worst value on the board (negative skill);
 - inactive: registered, bets on a handful of days;
 - copycat: a sharp's picks half an hour later; sybils: three hotkeys with one square's picks;
 - stale: resends yesterday's predictions under the same ids; garbage: predictions intake must refuse.
@@ -29,7 +29,7 @@ START = dt.date(2025, 9, 1)
 SAMPLES = 2_000  # Monte Carlo scores per game and estimate
 STAGES = (-30, -8, -1)  # hours before the start at which the feed publishes prices
 STAGE_NOISE = (0.12, 0.06, 0.02)  # the feed's error on each team's expected score, in units of the sport's scale
-MARGIN, LONGSHOT = 0.05, 0.8  # implied probability ∝ p^LONGSHOT, summing to 1 + MARGIN
+MARGIN, LONGSHOT = 0.05, 0.7  # implied probability ∝ p^LONGSHOT, summing to 1 + MARGIN
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,8 @@ def season(seed: int, days: int = 45, games_per_day: int = 24, n_sharp: int = 8,
                 game.update(status="final", score_a=int(a), score_b=int(b),
                             result_at=iso(commence + int(rng.uniform(2, 3.5) * HOUR_MS)))
             games.append(game)
-            board.append({"id": gid, "sport": sport, "scale": scale, "mu": mu, "commence": commence,
+            truth = _probabilities(_sample(sport, mu, rng), levels)
+            board.append({"id": gid, "sport": sport, "scale": scale, "mu": mu, "commence": commence, "truth": truth,
                           "levels": levels, "odds": odds, "withdrawn": withdrawn, "day": day})
     by_day: list[list[dict]] = [[] for _ in range(days)]
     for g in board:
@@ -186,14 +187,16 @@ def season(seed: int, days: int = 45, games_per_day: int = 24, n_sharp: int = 8,
             for e, g, i in picks:
                 bet(h, g, i, 900 * e / total, g["commence"] + STAGES[0] * HOUR_MS + int(rng.uniform(0.1, 4) * HOUR_MS))
         for h in squares + reckless:
-            n = square_bets if roles[h] == "square" else 40
+            n = square_bets if roles[h] == "square" else 50
             for _ in range(n):
                 g = todays[rng.integers(len(todays))]
                 if roles[h] == "square":
                     i = int(rng.integers(len(g["levels"])))
                     wager = rng.uniform(0.4, 0.9) * 1000 / n
                 else:
-                    i = int(np.argmax(g["odds"][2]))  # the longest closing price on the board
+                    ev = g["truth"][0] * g["odds"][2] + g["truth"][1] - 1  # at the closing price
+                    long = (g["odds"][2] >= 3.5) & (g["odds"][2] <= 8.0)
+                    i = int(np.argmin(np.where(long, ev, np.inf))) if long.any() else int(np.argmax(g["odds"][2]))
                     wager = 950 / n
                 at = g["commence"] + int(rng.uniform(STAGES[1] if roles[h] == "square" else STAGES[2], -0.2) * HOUR_MS)
                 bet(h, g, i, wager, at)
@@ -229,7 +232,7 @@ def _adversaries(extra: dict[str, list[str]], sharp: str, square: str, predictio
     for p in stale:
         predictions.append({**p, "hotkey": extra["stale"][0], "prediction_id": "stale-" + p["prediction_id"]})
         predictions.append({**p, "hotkey": extra["stale"][0], "prediction_id": "stale-" + p["prediction_id"],
-                            "received_at": iso(stamp(p) + DAY_MS // 2)})  # the same id again, later
+                            "received_at": iso(stamp(p) + 60_000)})  # the same id again, a minute later
     g = extra["garbage"][0]
     some = honest[: 400 : 4]
     for k, p in enumerate(some):

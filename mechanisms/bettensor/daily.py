@@ -41,7 +41,7 @@ class Daily:
 
 
 def _sum(flat: np.ndarray, weights: np.ndarray, size: int, shape: tuple[int, int]) -> np.ndarray:
-    return np.bincount(flat, weights=weights, minlength=size).reshape(shape)
+    return np.bincount(flat, weights=weights, minlength=size).reshape(shape).astype(float)  # int when empty
 
 
 def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:

@@ -25,13 +25,15 @@ from mechanisms.vesting.ledger import meets_min_stake
 
 @dataclass(frozen=True)
 class Miner:
-    uid: int | None      # None: predicted but not in the metagraph (holds no tier)
+    uid: int
     tier: int            # display tier (internal − 1); −1 when not a valid miner
     composite: float     # the day's composite
     components: dict[str, float]  # the day's clv, roi, risk, entropy
     settled: int         # predictions settled that day
     tier_score: float    # the mean composite over its tier's window
     gate: str            # the ROI gate's verdict and figures
+    gate_roi: float      # the mean daily ROI over the gate's 15 days (0 without settled days)
+    gate_days: int       # the days among them with settled predictions
     wagered: float       # wagers received over the 45-day history
     stake: str           # "qualified", "below minimum" or "not checked: …"
     weight: float
@@ -79,8 +81,8 @@ def evaluate(export: Export, day: int, cfg: BettensorConfig | None = None, state
     start, tiers = _replay_from(day, state)
     cut = (day + 1) * DAY_MS
     offers = Offers(export.offers, export.games)
-    intake = admit(export.predictions, export.games, offers, cfg, until_ms=cut)
     valid = [n.hotkey for n in export.neurons]
+    intake = admit(export.predictions, export.games, offers, cfg, until_ms=cut, registered=frozenset(valid))
     uid = {n.hotkey: n.uid for n in export.neurons}
     book = settle(intake.accepted, export.games, offers, cut, known=valid)
     row = {h: i for i, h in enumerate(book.hotkeys)}
@@ -100,10 +102,11 @@ def evaluate(export: Export, day: int, cfg: BettensorConfig | None = None, state
     for h, r in row.items():
         internal = tiers.get(h, 0)
         miners[h] = Miner(
-            uid.get(h), internal - 1, float(daily.composite[r, col]),
+            uid[h], internal - 1, float(daily.composite[r, col]),
             {k: float(getattr(daily, k)[r, col]) for k in ("clv", "roi", "risk", "entropy")},
             int(daily.settled[r, col]), scores.get(h, 0.0) if internal >= LOWEST_VALID else 0.0, req.gate(r),
-            float(daily.wager[r, last45].sum()), stake.get(h, "not checked: not in the metagraph"),
+            float(req.roi[r]), int(req.roi_days[r]),
+            float(daily.wager[r, last45].sum()), stake[h],
             weights.get(h, 0.0))
     return Evaluation(day, miners, weights, tuple(moves), export.refusals + intake.refusals, tuple(history),
                       State(day, dict(tiers), dict(before)))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from mechanisms.bettensor.bet_types import TYPES
 from mechanisms.bettensor.config import BettensorConfig
 from mechanisms.bettensor.records import Game, Offer, Prediction, Refusal, day_of
 
-REASONS = ("game", "started", "level", "odds", "wager", "balance", "duplicate", "limit")
+REASONS = ("unregistered", "game", "started", "level", "odds", "wager", "balance", "duplicate", "limit")
 Level = tuple[str, str, float | None, str]
 
 
@@ -83,8 +83,11 @@ def refusal_reason(p: Prediction, game: Game | None, offer: Offer | None, cfg: B
 
 
 def admit(predictions: Iterable[Prediction], games: Mapping[str, Game], offers: Offers,
-          cfg: BettensorConfig, until_ms: int | None = None) -> Intake:
+          cfg: BettensorConfig, until_ms: int | None = None, registered: Collection[str] | None = None) -> Intake:
     """Validate every prediction received before `until_ms` (all when None), in received order.
+
+    With `registered`, a hotkey outside it is refused (`unregistered`) before anything else: a validator
+    only hears its subnet's miners, and the per-game limit bounds the entropy pools only per hotkey.
 
     The balance counts a hotkey's accepted wagers by the UTC day of `received_at`; a prediction on a
     game that was later cancelled is refunded and leaves the balance (§8.4: it leaves every wager sum).
@@ -97,6 +100,9 @@ def admit(predictions: Iterable[Prediction], games: Mapping[str, Game], offers: 
     accepted: list[Prediction] = []
     refused: list[Refusal] = []
     for p in ordered:
+        if registered is not None and p.hotkey not in registered:
+            refused.append(Refusal("prediction", p.prediction_id, p.hotkey, "unregistered"))
+            continue
         game = games.get(p.game_id)
         reason = refusal_reason(p, game, offers.in_force(p.level, p.received_ms) if game else None, cfg)
         counted = game is not None and game.status != "cancelled"

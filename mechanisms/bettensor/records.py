@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from mechanisms.bettensor.config import BET_TYPES
 
 FORMAT = "bettensor-days/1"
-MAX_DEPTH = 16  # an export is 4 levels deep
+MAX_DEPTH = 64  # an export is 4 levels deep; room for fields nobody reads
 MAX_ID = 128
 MAX_ODDS = 1e6  # decimal odds beyond this are not a price anyone offers
 MAX_WAGER = 1e12
@@ -159,8 +159,17 @@ class Export:
 
 
 def _printable(value: object) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text[:MAX_ID].encode("ascii", "backslashreplace").decode()
+    """A refused record's key as printable ASCII (control and non-ASCII characters escaped), from at most
+    128 characters of it. Only strings and small scalars are shown: repr of a hostile container is as
+    large as the record (or, nested deep enough, overflows the C stack), and repr of an int past 4300
+    digits raises."""
+    if isinstance(value, str):
+        text = value[:MAX_ID]
+    elif value is None or isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() < 400):
+        text = repr(value)
+    else:
+        text = f"<{type(value).__name__}>"
+    return text if text.isascii() and text.isprintable() else text.encode("unicode_escape").decode()
 
 
 def parse_game(raw: object) -> Game | str:
