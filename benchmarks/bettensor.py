@@ -44,10 +44,11 @@ def quality(seed: int, uids: int = 256) -> dict[str, Any]:
                        "mean_clv_today": round(float(np.mean([m.components["clv"] for m in ms])), 4)}
     ranked = [h for h in s.skill if s.skill[h] is not None]
     rho = spearmanr([s.skill[h] for h in ranked], [result.weights.get(h, 0.0) for h in ranked]).statistic
-    sharp_min = min(result.weights[h] for h in s.role if s.role[h] == "sharp")
-    others_max = max(result.weights[h] for h in s.role if s.role[h] in ("square", "reckless", "inactive"))
+    sharp_min = min(result.miners[h].weight for h in s.role if s.role[h] == "sharp")
+    others_max = max(result.miners[h].weight for h in s.role if s.role[h] in ("square", "reckless", "inactive"))
+    idle = sum(m.weight for h, m in result.miners.items() if h not in s.role)
     return {"seed": seed, "uids": uids, "spearman_skill_weight": round(float(rho), 4),
-            "every_sharp_above_every_other": bool(sharp_min > others_max), "roles": roles}
+            "every_sharp_above_every_other": bool(sharp_min > others_max), "idle_uids_weight": idle, "roles": roles}
 
 
 def at_scale(miners: int = 256, days: int = 45) -> dict[str, Any]:

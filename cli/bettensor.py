@@ -84,7 +84,7 @@ def as_json(r: Evaluation) -> dict:
                        "components": {k: _finite(v) for k, v in m.components.items()}, "settled": m.settled,
                        "tier_score": _finite(m.tier_score), "gate": m.gate,
                        "roi_15d": _finite(m.gate_roi), "roi_days": m.gate_days, "wagered_45d": _finite(m.wagered),
-                       "stake": m.stake, "weight": m.weight}
+                       "stake": m.stake, "ranked": m.ranked, "weight": m.weight}
                    for h, m in sorted(r.miners.items())},
         "weights": dict(sorted(r.weights.items())),
         "moves": [{"hotkey": m.hotkey, "kind": m.kind, "from": m.from_tier, "to": m.to_tier, "reason": m.reason}

@@ -106,7 +106,7 @@ def test_score_json_format_and_state_carried(days, tmp_path):
     assert json.loads(state.read_text()) == first["state"]
     miner = first["miners"][next(iter(s.role))]
     assert set(miner) == {"uid", "tier", "composite", "components", "settled", "tier_score", "gate", "roi_15d",
-                          "roi_days", "wagered_45d", "stake", "weight"}
+                          "roi_days", "wagered_45d", "stake", "ranked", "weight"}
     assert set(miner["components"]) == {"clv", "roi", "risk", "entropy"}
     assert sum(first["weights"].values()) == pytest.approx(1.0)
     assert {r["reason"] for r in first["refusals"]} >= {"duplicate", "odds", "started"}

@@ -24,8 +24,8 @@ def _of(s, role):
 
 def test_sharps_rank_on_top(scored):
     s, r = scored
-    sharps = [r.weights[h] for h in _of(s, "sharp")]
-    others = [r.weights[h] for role in ("square", "reckless", "inactive") for h in _of(s, role)]
+    sharps = [r.miners[h].weight for h in _of(s, "sharp")]
+    others = [r.miners[h].weight for role in ("square", "reckless", "inactive") for h in _of(s, role)]
     assert min(sharps) > max(others)
     assert sum(r.miners[h].tier for h in _of(s, "sharp")) / len(sharps) >= 4.0
     assert all(r.miners[h].gate_roi > 0 for h in _of(s, "sharp")) or sum(r.miners[h].gate_roi > 0 for h in _of(s, "sharp")) >= 6
@@ -46,7 +46,10 @@ def test_inactive_and_garbage_hold_the_lowest_tier(scored):
     s, r = scored
     for h in _of(s, "inactive") + _of(s, "garbage"):
         assert r.miners[h].tier == 1
-        assert r.weights[h] < min(r.weights[x] for x in _of(s, "square"))
+        assert r.miners[h].weight < min(r.miners[x].weight for x in _of(s, "square"))
+    # the metagraph's idle uids (no prediction at all) are not ranked and earn nothing
+    idle = [m for h, m in r.miners.items() if h not in s.role]
+    assert len(idle) == 256 - len(s.role) and not any(m.ranked or m.weight for m in idle)
     refused = {x.reason for x in r.refusals if x.hotkey in _of(s, "garbage")}
     assert {"game", "started", "level", "odds", "wager", "balance", "limit"} <= refused
     assert any(x.reason == "duplicate" and x.hotkey in _of(s, "stale") for x in r.refusals)

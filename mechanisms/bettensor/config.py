@@ -57,6 +57,9 @@ class BettensorConfig:
     # §6 weights: exp(steepness·rank) plus `tier_bonus` per tier step above the lowest populated tier
     steepness: float = 7.0
     tier_bonus: float = 0.15
+    # only miners with an accepted prediction received in the last `weight_active_days` days are ranked
+    # (the reference computes this filter and never applies it, so idle uids share the weights)
+    weight_active_days: int = 7
     # §7 ROI gate: internal tier ≥ gate_tier needs mean daily ROI ≥ 0 over gate_days, when at least
     # gate_min_days of them have settled predictions
     gate_tier: int = 4

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from mechanisms.bettensor.config import DAY_MS, HISTORY_DAYS, LOWEST_VALID, BettensorConfig
+from mechanisms.bettensor.config import DAY_MS, HISTORY_DAYS, BettensorConfig
 from mechanisms.bettensor.daily import Daily, compute
 from mechanisms.bettensor.entropy import contributions
 from mechanisms.bettensor.intake import Offers, admit
@@ -36,6 +36,7 @@ class Miner:
     gate_days: int       # the days among them with settled predictions
     wagered: float       # wagers received over the 45-day history
     stake: str           # "qualified", "below minimum" or "not checked: …"
+    ranked: bool         # active in the last `weight_active_days` days, so ranked for weights
     weight: float
 
 
@@ -95,18 +96,18 @@ def evaluate(export: Export, day: int, cfg: BettensorConfig | None = None, state
         history.append((d, tiers))
     stake = _stake(export, min_stake_tao)
     scores = own_scores(tiers, row, daily, day, cfg)
-    weights = tier_weights(tiers, scores, uid, {h: s != "below minimum" for h, s in stake.items()}, cfg)
+    recent = daily.active[:, daily.window(day, cfg.weight_active_days)].any(axis=1)
+    ranked = {h: t for h, t in tiers.items() if recent[row[h]]}
+    weights = tier_weights(ranked, scores, uid, {h: s != "below minimum" for h, s in stake.items()}, cfg)
     req = Requirements(daily, day, cfg)
     col, last45 = daily.column(day), daily.window(day, HISTORY_DAYS)
     miners = {}
     for h, r in row.items():
-        internal = tiers.get(h, 0)
         miners[h] = Miner(
-            uid[h], internal - 1, float(daily.composite[r, col]),
+            uid[h], tiers[h] - 1, float(daily.composite[r, col]),
             {k: float(getattr(daily, k)[r, col]) for k in ("clv", "roi", "risk", "entropy")},
-            int(daily.settled[r, col]), scores.get(h, 0.0) if internal >= LOWEST_VALID else 0.0, req.gate(r),
+            int(daily.settled[r, col]), scores[h], req.gate(r),
             float(req.roi[r]), int(req.roi_days[r]),
-            float(daily.wager[r, last45].sum()), stake[h],
-            weights.get(h, 0.0))
+            float(daily.wager[r, last45].sum()), stake[h], h in ranked, weights.get(h, 0.0))
     return Evaluation(day, miners, weights, tuple(moves), export.refusals + intake.refusals, tuple(history),
                       State(day, dict(tiers), dict(before)))
