@@ -14,7 +14,7 @@ from cli import UsageError
 # `incentive ptn score` does not pay for Dagster and scikit-learn
 COMMANDS = {"payload": "payload", "score": "score", "panel": "panel", "run": "run", "weights": "platform",
             "devnet": "platform", "almanac": "almanac", "vesting": "vesting", "ptn": "ptn",
-            "bettensor": "bettensor"}
+            "bettensor": "bettensor", "lp": "lp"}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
