@@ -8,7 +8,7 @@ import os
 from functools import partial
 
 from benchmarks import (almanac, charts, devnet, fetch, hostile_epoch, mantis_all, mantis_scoring, platform, protocol,
-                        bettensor, ptn, vesting, vesting_history)
+                        bettensor, lp, ptn, vesting, vesting_history)
 
 BENCHMARKS = {"protocol": protocol.run,
               **{name: partial(mantis_scoring.at_scale, name) for name in mantis_scoring.SCALE_CHALLENGES},
@@ -16,7 +16,7 @@ BENCHMARKS = {"protocol": protocol.run,
               "quality-full": mantis_scoring.full_window_quality, "devnet": devnet.run, "fetch": fetch.run,
               "hostile-epoch": hostile_epoch.run, "platform": platform.run,
               "almanac": almanac.run, "vesting": vesting.run, "vesting-history": vesting_history.run,
-              "ptn": ptn.run, "bettensor": bettensor.run,
+              "ptn": ptn.run, "bettensor": bettensor.run, "lp": lp.run,
               "charts": charts.run}
 
 

@@ -10,6 +10,7 @@ from cli import UsageError, load_json
 from mechanisms.lp.evaluate import SCORERS, MinerRound, Options, RoundResult, replay
 from mechanisms.lp.records import MAX_DEPTH, parse_round
 from mechanisms.lp.reputation import State
+from mechanisms.lp.weights import job_winners, weight_vector
 
 
 def _num(x: float) -> float | None:
@@ -38,9 +39,16 @@ def miner_json(m: MinerRound, rep) -> dict:
     return out
 
 
-def as_json(res: RoundResult, scorer: str) -> dict:
+def weights(res: RoundResult, ratio: float) -> dict[str, float]:
+    """§7 over uid 0 and the round's uids, from the reputation after the round, with a fixed miner share."""
+    uids = sorted({0} | {m.uid for m in res.miners.values()})
+    vector = weight_vector(uids, job_winners(res.state.jobs, res.round.date), ratio)
+    return {str(u): w for u, w in vector.items()}
+
+
+def as_json(res: RoundResult, scorer: str, ratio: float | None) -> dict:
     rnd, reps = res.round, res.state.jobs[res.round.job_id]
-    return {"round_id": rnd.round_id, "job_id": rnd.job_id, "round_type": rnd.round_type, "scorer": scorer,
+    return {**({"weights": weights(res, ratio)} if ratio is not None else {}), "round_id": rnd.round_id, "job_id": rnd.job_id, "round_type": rnd.round_type, "scorer": scorer,
             "start_block": rnd.start_block, "end_block": rnd.end_block, "swaps": len(rnd.swaps),
             "winner": res.winner, "miners": {h: miner_json(m, reps[h]) for h, m in sorted(res.miners.items())},
             "state": res.state.to_json()}
@@ -77,10 +85,14 @@ def run(args: argparse.Namespace) -> int:
                 json.dump(res.state.to_json(), f, indent=1, sort_keys=True)
         except OSError as exc:
             raise UsageError(f"cannot write {args.write_state}: {exc.strerror}") from None
+    if args.miner_ratio is not None and not 0.0 <= args.miner_ratio <= 1.0:
+        raise UsageError("--miner-ratio must be in [0, 1]")
     if args.json:
-        print(json.dumps(as_json(res, args.scorer), allow_nan=False, sort_keys=True))
+        print(json.dumps(as_json(res, args.scorer, args.miner_ratio), allow_nan=False, sort_keys=True))
     else:
         print_text(res, args.scorer)
+        if args.miner_ratio is not None:
+            print("  weights: " + ", ".join(f"uid {u} {w:.6f}" for u, w in weights(res, args.miner_ratio).items() if w))
     return 0
 
 
@@ -94,5 +106,7 @@ def register(groups: argparse._SubParsersAction) -> None:
                    help="S1's loss aggregator (default anchored; lse is the reference's)")
     s.add_argument("--state", metavar="STATE.json", help="the reputation state an earlier round wrote")
     s.add_argument("--write-state", metavar="F.json", help="also write the new state to this file")
+    s.add_argument("--miner-ratio", type=float, metavar="R",
+                   help="also print §7's weights with this fixed miner share (offline mode), uid 0 burning the rest")
     s.add_argument("--json", action="store_true", help="print the result as one JSON object")
     s.set_defaults(run=run)

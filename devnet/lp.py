@@ -5,8 +5,8 @@ written as lp-round/1 files (docs/lp.md).
 - range: knows the level and the swings' amplitude, deploys nearly the whole inventory in a range a
   little wider than the swings around the level and keeps it (the skilled kind);
 - wide: one very wide range, never touched (passive);
-- churn: a range one tick-spacing wide re-centred on the price at every query (it earns the most fees
-  and realises the price's swings as token losses: the bleeder);
+- churn: 40 % of what it holds in a narrow range re-centred on the price at every query (it earns the
+  most fees and realises the price's swings as token losses: the bleeder);
 - refuser: answers `accepted: false`; silent: never answers;
 - garbage: malformed answers (off-spacing or inverted ticks, allocations above the inventory,
   negative or non-integer amounts, a huge body).
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mechanisms.lp.records import FORMAT
+from mechanisms.lp.backtest import deploy
+from mechanisms.lp.records import FORMAT, parse_position
 from mechanisms.lp.tickmath import sqrt_ratio_at_tick
 
 SPACING = 60
@@ -48,8 +49,9 @@ def _position(lower: int, upper: int, share: float = 1.0, inventory=INVENTORY) -
             "allocation1": str(int(inventory[1] * share))}
 
 
-def _answer(kind: str, tick: int, market: Market, k: int, rng: np.random.Generator, garbage: int):
-    """What a miner of `kind` answers at its k-th query with the pool at `tick`."""
+def _answer(kind: str, tick: int, market: Market, k: int, garbage: int, inventory: tuple[int, int] = INVENTORY):
+    """What a miner of `kind` answers at its k-th query with the pool at `tick`; `inventory` is what the
+    miner could deploy (its idle inventory and its positions' amounts at the pool's price)."""
     if kind == "silent":
         return None
     if kind == "refuser":
@@ -62,7 +64,7 @@ def _answer(kind: str, tick: int, market: Market, k: int, rng: np.random.Generat
         return {"accepted": True, "desired_positions": [_position(-60 * SPACING * 50, 60 * SPACING * 50, 0.98)]}
     if kind == "churn":
         lo = _align(tick)
-        return {"accepted": True, "desired_positions": [_position(lo - SPACING, lo + 2 * SPACING, 0.1)]}
+        return {"accepted": True, "desired_positions": [_position(lo - SPACING, lo + 2 * SPACING, 0.4, inventory)]}
     if k == 0:
         bad = dict(_position(-600, 600, 0.5))
         bad.update(GARBAGE[garbage % len(GARBAGE)])
@@ -94,13 +96,22 @@ def round_file(seed: int, number: int, miners: dict[str, str], swaps: int = 300,
                           "liquidity": str(POOL_LIQUIDITY)})
     start_tick = int(np.floor(x[0]))
     start_price = sqrt_ratio_at_tick(start_tick)
+    queries = list(range(start, start + ROUND_BLOCKS + 1, QUERY_EVERY))
+    seen = np.searchsorted(blocks, queries, side="right")  # swaps at or before each query
+    at_query = [(int(ticks[n - 1]), int(out_swaps[n - 1]["sqrt_price_x96"])) if n else (start_tick, start_price)
+                for n in seen]
     answers: dict[str, dict] = {}
     for uid, (hotkey, kind) in enumerate(miners.items(), start=1):
-        rows = []
-        for k, block in enumerate(range(start, start + ROUND_BLOCKS + 1, QUERY_EVERY)):
-            seen = [s for s in out_swaps if s["block"] <= block]
-            tick = seen[-1]["tick"] if seen else start_tick
-            rows.append({"block": block, "response": _answer(kind, tick, market, k, rng, uid)})
+        rows, held, idle = [], [], INVENTORY
+        for k, (block, (tick, price)) in enumerate(zip(queries, at_query)):
+            # what the query tells the miner: its idle inventory and its positions, valued at the price
+            back = [d.amounts(price) for d in held]
+            avail = (idle[0] + sum(a for a, _ in back), idle[1] + sum(b for _, b in back))
+            response = _answer(kind, tick, market, k, uid, avail)
+            rows.append({"block": block, "response": response})
+            if kind == "churn":
+                held = [deploy(parse_position(p, SPACING), price) for p in response["desired_positions"]]
+                idle = (avail[0] - sum(d.used0 for d in held), avail[1] - sum(d.used1 for d in held))
         answers[hotkey] = {"uid": uid, "answers": rows}
     date = (dt.date(2026, 1, 1) + dt.timedelta(days=number // 48)).isoformat()
     return {"format": FORMAT,

@@ -1,0 +1,63 @@
+"""SN98 liquidity scoring: one round of 256 miners replayed over 10 000 swaps (time and peak memory),
+and the ranking of the planted kinds of miner by round score and by reputation over three seeds.
+
+The round is generated in memory (devnet/lp.py); the timed part parses it and replays it (histories,
+fee accrual over every swap, valuation, scores, the reputation update).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import machine, pin_to_one_core
+from devnet.lp import KINDS, round_file
+from mechanisms.lp.evaluate import Options, replay
+from mechanisms.lp.records import parse_round
+
+QUALITY_ROUNDS = 24
+
+
+def quality(seed: int, scorer: str = "s1", rounds: int = QUALITY_ROUNDS) -> dict[str, Any]:
+    """Mean round score (as the reputation reads it) and the final evaluation EMA per kind, and the
+    kinds ordered by each."""
+    miners = {f"5LP{kind[:4].upper()}{seed:02d}x{i}": kind for kind in KINDS for i in range(2)}
+    state, scores = None, defaultdict(list)
+    for n in range(rounds):
+        res = replay(parse_round(round_file(seed, n, miners)), Options(scorer=scorer), state)
+        state = res.state
+        for h, m in res.miners.items():
+            scores[miners[h]].append(m.reputation_score)
+    reps = state.jobs[f"job{seed}"]
+    ema = {k: float(np.mean([reps[h].eval_ema for h in miners if miners[h] == k])) for k in KINDS}
+    mean = {k: float(np.mean(v)) for k, v in scores.items()}
+    return {"seed": seed, "scorer": scorer, "rounds": rounds,
+            "mean_score": {k: round(v, 6) for k, v in mean.items()}, "eval_ema": {k: round(v, 6) for k, v in ema.items()},
+            "order_by_score": sorted(KINDS, key=lambda k: -mean[k]), "order_by_reputation": sorted(KINDS, key=lambda k: -ema[k])}
+
+
+def at_scale(miners: int = 256, swaps: int = 10_000) -> dict[str, Any]:
+    kinds = [KINDS[i % 3] for i in range(miners - 8)] + ["refuser", "silent", "garbage", "garbage"] * 2
+    hotkeys = {f"5LPBENCH{i:03d}": k for i, k in enumerate(kinds)}
+    raw = round_file(5, 0, hotkeys, swaps=swaps)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    rnd = parse_round(raw)
+    t1 = time.perf_counter()
+    res = replay(rnd)
+    t2 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scored = [m for m in res.miners.values() if m.out is None]
+    return {"miners": miners, "swaps": swaps, "rebalances": sum(m.result.rebalances for m in scored),
+            "parse_s": round(t1 - t0, 2), "replay_s": round(t2 - t1, 2), "peak_rss_mib": round(peak / 1024, 1),
+            "rss_before_mib": round(before / 1024, 1), "scored": len(scored)}
+
+
+def run(scale: float = 1.0) -> dict[str, Any]:
+    pin_to_one_core()
+    return {"machine": machine(), "round_256x10000": at_scale(),
+            "quality_s1": [quality(seed) for seed in (1, 2, 3)], "quality_s2": [quality(seed, "s2") for seed in (1, 2, 3)]}
