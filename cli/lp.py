@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.state is not None:
         try:
             state = State.from_json(load_json(args.state))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: a count of 1e999 in "days" (int(inf))
             raise UsageError(f"{args.state}: {str(exc)[:300]}") from None
     opts = Options(scorer=args.scorer, aggregator=args.aggregator)
     res = replay(rnd, opts, state)

@@ -83,15 +83,26 @@ def _close(a: int, b: int) -> bool:
 
 
 def _unchanged(wanted: tuple[Position, ...], current: tuple[Deployed, ...]) -> bool:
-    """The same ranges, in any order, each with both allocations within 2 % of the current ones."""
+    """The same ranges, in any order, each wanted position matched to its own current one of the same
+    range with both allocations within 2 % (a matching within each range, at most 20 positions)."""
     if len(wanted) != len(current):
         return False
-    key = lambda p: (p.tick_lower, p.tick_upper, p.allocation0, p.allocation1)  # noqa: E731
-    for w, c in zip(sorted(wanted, key=key), sorted((d.position for d in current), key=key)):
-        if (w.tick_lower, w.tick_upper) != (c.tick_lower, c.tick_upper) or not (
-                _close(w.allocation0, c.allocation0) and _close(w.allocation1, c.allocation1)):
-            return False
-    return True
+    have = [d.position for d in current]
+    owner: dict[int, int] = {}  # current index → wanted index
+
+    def place(i: int, seen: set[int]) -> bool:
+        w = wanted[i]
+        for j, c in enumerate(have):
+            if j in seen or (c.tick_lower, c.tick_upper) != (w.tick_lower, w.tick_upper) or not (
+                    _close(w.allocation0, c.allocation0) and _close(w.allocation1, c.allocation1)):
+                continue
+            seen.add(j)
+            if j not in owner or place(owner[j], seen):
+                owner[j] = i
+                return True
+        return False
+
+    return all(place(i, set()) for i in range(len(wanted)))
 
 
 def opening(rnd: Round) -> Entry:
@@ -160,7 +171,7 @@ def fees(entries: list[Entry], tape: Tape, fee_pips: int) -> tuple[tuple[int, in
             for i in np.flatnonzero(ticks == d.position.tick_upper):
                 if tape.prices[lo + i] == d.sb:
                     inside[j, i] = True
-        pairs += int(inside.sum())
+        pairs += int(inside[[d.liquidity > 0 for d in entry.positions]].sum())  # an empty position is not in range
         for i in np.flatnonzero(inside.any(axis=0)):
             s = lo + int(i)
             if tape.amount_in[s] <= 0:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from mechanisms.lp.tickmath import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick, valid_range
 
 FORMAT = "lp-round/1"
-MAX_DEPTH = 16
+MAX_DEPTH = 64  # a record is 7 levels deep; the recorder keeps only the fields it reads
 MAX_AMOUNT = 1 << 128  # uint128: nothing a pool holds or a position allocates is larger
 MAX_POSITIONS = 20     # desired positions in one answer
 MAX_RESPONSES = 1_000  # answers of one miner in one round (one every 100 blocks)
+MAX_UID = 65_535       # a metagraph uid is a u16 (and the reputation state refuses a negative one)
 MAX_BODY = 64 * 1024   # characters of one answer's JSON: a huge body is refused, not parsed further
 
 
@@ -112,14 +113,17 @@ def parse_answer(raw: object, spacing: int) -> Answer:
     if raw.get("response") is None:
         return Answer(block, None, "no response (timeout)")
     resp = raw["response"]
-    body = len(json.dumps(resp, ensure_ascii=False, default=str))
+    try:  # from a file it is JSON already; a Python caller may hand over anything
+        body = len(json.dumps(resp, ensure_ascii=False, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return Answer(block, None, "malformed: the response is not JSON")
     if body > MAX_BODY:
         return Answer(block, None, f"malformed: the answer is {body} characters, above {MAX_BODY}")
     if not isinstance(resp, Mapping):
         return Answer(block, None, "malformed: the response is not an object")
     if resp.get("accepted") is not True:
         why = resp.get("refusal_reason")
-        text = why[:200] if isinstance(why, str) and why.isprintable() else "no reason given"
+        text = why.strip()[:200] if isinstance(why, str) and why.isprintable() and why.strip() else "no reason given"
         return Answer(block, None, f"refused: {text}")
     desired = resp.get("desired_positions")
     if desired is None:
@@ -159,8 +163,10 @@ def parse_round(obj: object) -> Round:
     kind = ctx.get("round_type", "evaluation")
     if kind not in ("evaluation", "live"):
         raise ValueError("round_type must be evaluation or live")
+    date = ctx.get("date")
     try:
-        date = dt.date.fromisoformat(str(ctx.get("date"))).isoformat()
+        if not (isinstance(date, str) and len(date) == 10 and dt.date.fromisoformat(date).isoformat() == date):
+            raise ValueError
     except ValueError:
         raise ValueError("date must be the round's UTC date, YYYY-MM-DD") from None
     inv = ctx.get("inventory") or {}
@@ -178,8 +184,12 @@ def parse_round(obj: object) -> Round:
     out: dict[str, tuple[int, tuple[Answer, ...]]] = {}
     for hotkey, raw in miners.items():
         if not valid_hotkey(hotkey) or not isinstance(raw, Mapping) or type(raw.get("uid")) is not int \
-                or not isinstance(raw.get("answers"), list) or len(raw["answers"]) > MAX_RESPONSES:
-            raise ValueError(f"miner {str(hotkey)[:40]!r}: needs a uid and a list of at most {MAX_RESPONSES} answers")
+                or not 0 <= raw["uid"] <= MAX_UID or not isinstance(raw.get("answers"), list) \
+                or len(raw["answers"]) > MAX_RESPONSES:
+            raise ValueError(f"miner {str(hotkey)[:40]!r}: needs a uid in [0, {MAX_UID}] and a list of at most "
+                             f"{MAX_RESPONSES} answers")
+        if any(uid == raw["uid"] for uid, _ in out.values()):  # a uid is one hotkey at a time
+            raise ValueError(f"miner {hotkey}: uid {raw['uid']} is another miner's too")
         answers = tuple(parse_answer(a, spacing) for a in raw["answers"])
         if [a.block for a in answers] != sorted(a.block for a in answers):
             raise ValueError(f"miner {hotkey}: answers must be in block order")

@@ -67,6 +67,13 @@ def after_live(rep: Reputation, score: float, every_execution_failed: bool) -> R
                    total_live_rounds=rep.total_live_rounds + 1, successful_live_rounds=rep.successful_live_rounds + 1)
 
 
+def _counts(v: object) -> tuple[int, int]:
+    """A date's (rounds participated, refused): two non-negative integers."""
+    if not (isinstance(v, list | tuple) and len(v) == 2 and all(type(x) is int and 0 <= x < 2**53 for x in v)):
+        raise ValueError("a day's counts are two non-negative integers")
+    return v[0], v[1]
+
+
 def _check(rep: Reputation) -> None:
     floats = (rep.eval_ema, rep.live_ema, rep.combined)
     ints = (rep.uid, rep.total_evaluations, rep.successful_evaluations, rep.refusals, rep.total_live_rounds,
@@ -97,7 +104,7 @@ class State:
             out = {}
             for hotkey, raw in miners.items():
                 try:
-                    days = {str(dt.date.fromisoformat(d)): (int(v[0]), int(v[1])) for d, v in raw.get("days", {}).items()}
+                    days = {dt.date.fromisoformat(d).isoformat(): _counts(v) for d, v in raw.get("days", {}).items()}
                     rep = Reputation(**{**raw, "days": days})
                     _check(rep)
                 except (TypeError, ValueError, AttributeError, IndexError, KeyError):
