@@ -141,8 +141,10 @@ def _swap(raw: object) -> Swap:
         raise ValueError("a swap must be an object")
     sp = amount(raw.get("sqrt_price_x96"), "sqrt_price_x96")
     tick = _int(raw.get("tick"), "tick", MIN_TICK, MAX_TICK)
-    if not MIN_SQRT_RATIO <= sp < MAX_SQRT_RATIO or not sqrt_ratio_at_tick(tick) <= sp < (
-            sqrt_ratio_at_tick(tick + 1) if tick < MAX_TICK else MAX_SQRT_RATIO + 1):
+    upper = sqrt_ratio_at_tick(tick + 1) if tick < MAX_TICK else MAX_SQRT_RATIO + 1
+    if sp == upper:  # a swap down that stops exactly on a tick's price reports the tick below it
+        tick += 1
+    elif not MIN_SQRT_RATIO <= sp < MAX_SQRT_RATIO or not sqrt_ratio_at_tick(tick) <= sp < upper:
         raise ValueError(f"swap tick {tick} does not hold its sqrt price")
     return Swap(_int(raw.get("block"), "block", 0, 2**63), _int(raw.get("log_index", 0), "log_index", 0, 2**31),
                 sp, tick, amount(raw.get("amount0"), "amount0", signed=True),
