@@ -645,3 +645,13 @@ def test_a_swap_down_that_stops_on_a_tick_price_reports_the_tick_below():
     with pytest.raises(ValueError, match="does not hold"):
         _swap({"block": 1, "sqrt_price_x96": str(2**96 + 1), "tick": -1, "amount0": "10", "amount1": "-9",
                "liquidity": "1"})
+
+
+def test_revenue_uses_each_tokens_decimals_and_emission_a_day():
+    from mechanisms.lp.weights import emission_per_day, miner_ratio, revenue_usd
+    # 2 USDC (6 decimals, $1) and 0.001 WETH (18 decimals, $3000) collected: $5, not 2e-12 + $3
+    assert revenue_usd([(2_000_000, 10**15)], (6, 18), (1.0, 3000.0)) == pytest.approx(5.0)
+    # 1.48 alpha a tempo of 360 blocks is 29.6 alpha a day; $5 of revenue at $0.5 an alpha is 10 alpha
+    per_day = emission_per_day(1.48, 360)
+    assert per_day == pytest.approx(29.6)
+    assert miner_ratio(5.0, 0.5, per_day) == pytest.approx(10 / 29.6)

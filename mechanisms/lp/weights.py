@@ -23,6 +23,21 @@ def job_winners(jobs: Mapping[str, Mapping[str, Reputation]], today: str) -> dic
     return agg
 
 
+BLOCKS_PER_DAY = 7_200
+
+
+def revenue_usd(collected: Sequence[tuple[int, int]], decimals: tuple[int, int], prices_usd: tuple[float, float]) -> float:
+    """The USD value of the vault's fee collections (raw amounts per token), each token with its own
+    decimals (the reference assumes 18 for both)."""
+    return sum(a0 / 10 ** decimals[0] * prices_usd[0] + a1 / 10 ** decimals[1] * prices_usd[1] for a0, a1 in collected)
+
+
+def emission_per_day(emission_per_tempo: float, tempo: int) -> float:
+    """The subnet's emission per day from the metagraph's per-tempo figure, so it compares with a day's
+    revenue (the reference compares the per-tempo figure with daily revenue)."""
+    return emission_per_tempo * BLOCKS_PER_DAY / tempo
+
+
 def miner_ratio(revenue_usd_per_day: float, alpha_price_usd: float, emission_alpha_per_day: float,
                 cap: float = 1.0) -> float:
     """The miners' share: the vault's daily fee revenue in alpha over the subnet's daily emission,
