@@ -9,7 +9,6 @@ Amounts are raw integers carried as decimal strings (JSON numbers lose them past
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -105,6 +104,37 @@ def parse_position(raw: object, spacing: int) -> Position:
     return Position(tl, tu, amount(raw.get("allocation0"), "allocation0"), amount(raw.get("allocation1"), "allocation1"))
 
 
+def _body(resp: object) -> int | str:
+    """About the size of a response as JSON text, walked without recursion and given up past MAX_BODY;
+    or why it is not JSON-like (too deep, which a cycle also is; a key or value JSON has not). From a
+    file it is JSON already; a Python caller may hand over anything, and the interpreter's recursion
+    limit (which py_ecc raises) must not decide the answer."""
+    total, stack = 0, [(resp, 0)]
+    while stack and total <= MAX_BODY:
+        x, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH}"
+        if isinstance(x, str):
+            total += len(x) + 2
+        elif x is None or isinstance(x, bool | float):
+            total += 5
+        elif isinstance(x, int):
+            if x.bit_length() > 1024:
+                return "holding a number too long"
+            total += len(str(x))
+        elif isinstance(x, Mapping):
+            if not all(isinstance(k, str) for k in x):
+                return "not JSON (a key that is not a string)"
+            total += 2 + sum(len(k) + 4 for k in x)
+            stack.extend((v, depth + 1) for v in x.values())
+        elif isinstance(x, list | tuple):
+            total += 2 + len(x)
+            stack.extend((v, depth + 1) for v in x)
+        else:
+            return "not JSON"
+    return total
+
+
 def parse_answer(raw: object, spacing: int) -> Answer:
     """An answer; anything malformed in it gives an Answer with no positions and the reason."""
     if not isinstance(raw, Mapping) or type(raw.get("block")) is not int:
@@ -113,10 +143,9 @@ def parse_answer(raw: object, spacing: int) -> Answer:
     if raw.get("response") is None:
         return Answer(block, None, "no response (timeout)")
     resp = raw["response"]
-    try:  # from a file it is JSON already; a Python caller may hand over anything
-        body = len(json.dumps(resp, ensure_ascii=False, default=str))
-    except (TypeError, ValueError, RecursionError):
-        return Answer(block, None, "malformed: the response is not JSON")
+    body = _body(resp)
+    if isinstance(body, str):
+        return Answer(block, None, f"malformed: the response is {body}")
     if body > MAX_BODY:
         return Answer(block, None, f"malformed: the answer is {body} characters, above {MAX_BODY}")
     if not isinstance(resp, Mapping):
