@@ -72,6 +72,25 @@ def at_scale(miners: int = 256, days: int = 45) -> dict[str, Any]:
             "rss_before_mib": round(before / 1024, 1), "weights_sum": round(sum(daily.weights.values()), 6)}
 
 
+def one_flooding_miner(n: int = 100_000) -> dict[str, Any]:
+    """One registered hotkey sending 100 000 one-cent predictions on one level of one game, beside a
+    small season: parse and score the day (the per-game limit keeps 10 of them)."""
+    s = season(5, days=12, games_per_day=6, n_sharp=2, n_square=3, n_reckless=1, n_inactive=1, adversaries=False)
+    export = dict(s.export)
+    p = next(x for x in export["predictions"] if x["bet_type"] == "moneyline")
+    export["predictions"] = export["predictions"] + [{**p, "hotkey": "5FLOOD", "prediction_id": f"f{k}", "wager": 0.01}
+                                                     for k in range(n)]
+    export["metagraph"] = export["metagraph"] + [{"uid": len(export["metagraph"]), "hotkey": "5FLOOD"}]
+    t0 = time.perf_counter()
+    parsed = parse_export(export)
+    t1 = time.perf_counter()
+    result = evaluate(parsed, s.first_day + s.days - 1)
+    t2 = time.perf_counter()
+    refused = sum(1 for r in result.refusals if r.hotkey == "5FLOOD")
+    return {"predictions": n, "refused": refused, "parse_s": round(t1 - t0, 2), "score_s": round(t2 - t1, 2)}
+
+
 def run(scale: float = 1.0) -> dict[str, Any]:
     pin_to_one_core()
-    return {"machine": machine(), "scale_256x45d": at_scale(), "quality": [quality(seed) for seed in (1, 2, 3)]}
+    return {"machine": machine(), "scale_256x45d": at_scale(), "one_flooding_miner": one_flooding_miner(),
+            "quality": [quality(seed) for seed in (1, 2, 3)]}

@@ -57,7 +57,34 @@ def at_scale(miners: int = 256, swaps: int = 10_000) -> dict[str, Any]:
             "rss_before_mib": round(before / 1024, 1), "scored": len(scored)}
 
 
+def one_churning_miner(swaps: int = 10_000) -> dict[str, Any]:
+    """A hostile miner at the record's limits: 1 000 answers, one a block, alternating between two sets
+    of 20 in-range positions, so 1 000 rebalances over 10 000 swaps (ten a block), beside 6 others."""
+    from devnet.lp import INVENTORY, SPACING, miners_of
+    from mechanisms.lp.records import MAX_POSITIONS, MAX_RESPONSES
+
+    raw = round_file(11, 2, miners_of(11, per_kind=1), swaps=swaps)
+    start = raw["round"]["start_block"]
+    for i, s in enumerate(raw["swaps"]):
+        s["block"] = start + i // 10
+    raw["round"]["end_block"] = start + MAX_RESPONSES
+    n = INVENTORY[0] // 40
+    sets = [[{"tick_lower": -6000 + SPACING * k - d, "tick_upper": 6000 - SPACING * k + d,
+              "allocation0": str(n - d), "allocation1": str(n)} for k in range(MAX_POSITIONS)] for d in (0, SPACING)]
+    raw["miners"]["5HOSTILE"] = {"uid": 77, "answers": [
+        {"block": start + i, "response": {"accepted": True, "desired_positions": sets[i % 2]}}
+        for i in range(MAX_RESPONSES)]}
+    t0 = time.perf_counter()
+    rnd = parse_round(raw)
+    t1 = time.perf_counter()
+    res = replay(rnd)
+    t2 = time.perf_counter()
+    return {"answers": MAX_RESPONSES, "positions_each": MAX_POSITIONS, "swaps": swaps,
+            "rebalances": res.miners["5HOSTILE"].result.rebalances, "parse_s": round(t1 - t0, 2),
+            "replay_s": round(t2 - t1, 2)}
+
+
 def run(scale: float = 1.0) -> dict[str, Any]:
     pin_to_one_core()
-    return {"machine": machine(), "round_256x10000": at_scale(),
+    return {"machine": machine(), "round_256x10000": at_scale(), "one_miner_at_the_record_limits": one_churning_miner(),
             "quality_s1": [quality(seed) for seed in (1, 2, 3)], "quality_s2": [quality(seed, "s2") for seed in (1, 2, 3)]}
