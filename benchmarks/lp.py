@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import machine, pin_to_one_core
-from devnet.lp import KINDS, round_file
+from devnet.lp import KINDS, miners_of, round_file
 from mechanisms.lp.evaluate import Options, replay
 from mechanisms.lp.records import parse_round
 
@@ -25,7 +25,7 @@ QUALITY_ROUNDS = 24
 def quality(seed: int, scorer: str = "s1", rounds: int = QUALITY_ROUNDS) -> dict[str, Any]:
     """Mean round score (as the reputation reads it) and the final evaluation EMA per kind, and the
     kinds ordered by each."""
-    miners = {f"5LP{kind[:4].upper()}{seed:02d}x{i}": kind for kind in KINDS for i in range(2)}
+    miners = miners_of(seed, per_kind=2)
     state, scores = None, defaultdict(list)
     for n in range(rounds):
         res = replay(parse_round(round_file(seed, n, miners)), Options(scorer=scorer), state)
@@ -60,7 +60,7 @@ def at_scale(miners: int = 256, swaps: int = 10_000) -> dict[str, Any]:
 def one_churning_miner(swaps: int = 10_000) -> dict[str, Any]:
     """A hostile miner at the record's limits: 1 000 answers, one a block, alternating between two sets
     of 20 in-range positions, so 1 000 rebalances over 10 000 swaps (ten a block), beside 6 others."""
-    from devnet.lp import INVENTORY, SPACING, miners_of
+    from devnet.lp import INVENTORY, SPACING
     from mechanisms.lp.records import MAX_POSITIONS, MAX_RESPONSES
 
     raw = round_file(11, 2, miners_of(11, per_kind=1), swaps=swaps)

@@ -10,13 +10,14 @@ import math
 import sys
 import uuid
 
-from cli import UsageError, load_json
+from cli import UsageError, load_json, read_input, write_json
 from mechanisms.bettensor.config import BET_TYPES, BettensorConfig
 from mechanisms.bettensor.evaluate import Evaluation, StateError, evaluate
 from mechanisms.bettensor.intake import Offers, refusal_reason
 from mechanisms.bettensor.records import (MAX_DEPTH, Prediction, day_number, day_text, iso, parse_export, parse_game,
-                                          parse_offer, parse_time, valid_id)
+                                          parse_offer, parse_time)
 from mechanisms.bettensor.tiers import State
+from mechanisms.fields import printable_id
 
 EXPLAIN = {
     "game": "no game {game} in the offers file",
@@ -42,7 +43,7 @@ def predict(args: argparse.Namespace) -> int:
     at = parse_time(args.at) if args.at else int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
     if at is None:
         raise UsageError(f"--at must be an ISO 8601 time; got {args.at[:40]!r}")
-    if not valid_id(args.game) or (args.hotkey is not None and not valid_id(args.hotkey)):
+    if not printable_id(args.game) or (args.hotkey is not None and not printable_id(args.hotkey)):
         raise UsageError("--game and --hotkey must be 1–128 printable characters without spaces")
     if not (math.isfinite(args.spent) and args.spent >= 0):
         raise UsageError(f"--spent must be a finite amount of at least 0; got {args.spent!r}")
@@ -109,26 +110,14 @@ def score(args: argparse.Namespace) -> int:
     day = day_number(args.day)
     if day is None:
         raise UsageError(f"--day must be YYYY-MM-DD; got {args.day[:40]!r}")
-    try:
-        export = parse_export(load_json(args.days, MAX_DEPTH))
-    except ValueError as exc:
-        raise UsageError(f"{args.days}: {str(exc)[:300]}") from None
-    state = None
-    if args.state is not None:
-        try:
-            state = State.from_json(load_json(args.state))
-        except ValueError as exc:
-            raise UsageError(f"{args.state}: {str(exc)[:300]}") from None
+    export = read_input(args.days, parse_export, MAX_DEPTH)
+    state = None if args.state is None else read_input(args.state, State.from_json)
     try:
         result = evaluate(export, day, BettensorConfig(), state)
     except StateError as exc:
         raise UsageError(f"{args.state}: {exc}") from None
     if args.write_state:
-        try:
-            with open(args.write_state, "w") as f:
-                json.dump(result.state.to_json(), f, indent=1, sort_keys=True)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.write_state}: {exc.strerror}") from None
+        write_json(args.write_state, result.state.to_json())
     if args.json:
         print(json.dumps(as_json(result), allow_nan=False, sort_keys=True))
     else:

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 
-from cli import UsageError, load_json
+from cli import UsageError, read_input, write_json
 from mechanisms.lp.evaluate import SCORERS, MinerRound, Options, RoundResult, replay
 from mechanisms.lp.records import MAX_DEPTH, parse_round
 from mechanisms.lp.reputation import State
@@ -67,24 +67,12 @@ def print_text(res: RoundResult, scorer: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        rnd = parse_round(load_json(args.round, MAX_DEPTH))
-    except ValueError as exc:
-        raise UsageError(f"{args.round}: {str(exc)[:300]}") from None
-    state = None
-    if args.state is not None:
-        try:
-            state = State.from_json(load_json(args.state))
-        except (ValueError, OverflowError) as exc:  # OverflowError: a count of 1e999 in "days" (int(inf))
-            raise UsageError(f"{args.state}: {str(exc)[:300]}") from None
+    rnd = read_input(args.round, parse_round, MAX_DEPTH)
+    state = None if args.state is None else read_input(args.state, State.from_json)
     opts = Options(scorer=args.scorer, aggregator=args.aggregator)
     res = replay(rnd, opts, state)
     if args.write_state:
-        try:
-            with open(args.write_state, "w") as f:
-                json.dump(res.state.to_json(), f, indent=1, sort_keys=True)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.write_state}: {exc.strerror}") from None
+        write_json(args.write_state, res.state.to_json())
     if args.miner_ratio is not None and not 0.0 <= args.miner_ratio <= 1.0:
         raise UsageError("--miner-ratio must be in [0, 1]")
     if args.json:

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import math
 
-from cli import UsageError, load_json
+from cli import UsageError, read_input, write_json
 from mechanisms.ptn.buckets import State
 from mechanisms.ptn.config import VERSIONS, config_for
 from mechanisms.ptn.evaluate import Evaluation, evaluate
@@ -75,23 +75,11 @@ def print_text(result: Evaluation) -> None:
 def run(args: argparse.Namespace) -> int:
     at_ms = parse_time(args.at)
     cfg = config_for(args.version, fixed=args.mode == "fixed")
-    try:
-        orders = parse_file(load_json(args.orders, MAX_DEPTH), cfg.order_leverage_bounds)
-    except ValueError as exc:
-        raise UsageError(f"{args.orders}: {str(exc)[:300]}") from None
-    state = None
-    if args.state is not None:
-        try:
-            state = State.from_json(load_json(args.state))
-        except ValueError as exc:
-            raise UsageError(f"{args.state}: {str(exc)[:300]}") from None
+    orders = read_input(args.orders, lambda obj: parse_file(obj, cfg.order_leverage_bounds), MAX_DEPTH)
+    state = None if args.state is None else read_input(args.state, State.from_json)
     result = evaluate(orders, at_ms, cfg, state)
     if args.write_state:
-        try:
-            with open(args.write_state, "w") as f:
-                json.dump(result.state.to_json(), f, indent=1, sort_keys=True)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.write_state}: {exc.strerror}") from None
+        write_json(args.write_state, result.state.to_json())
     if args.json:
         print(json.dumps(as_json(result), allow_nan=False, sort_keys=True))
     else:

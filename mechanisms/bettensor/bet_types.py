@@ -7,17 +7,19 @@ CLV, ROI and risk are the same for every type (§8.4, "Metrics"), so they live o
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 from mechanisms.bettensor.records import Game
 
 WIN, PUSH, LOSS, VOID = "win", "push", "loss", "void"  # VOID: the game was cancelled, the wager refunded
 
 
-class BetType:
+class BetType(ABC):
     name = ""
 
+    @abstractmethod
     def sides(self, game: Game) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The sides a game offers for this type."""
 
     def valid_line(self, line: float | None) -> bool:
         """Moneyline has no line; spread and total lines are finite multiples of 0.5."""
@@ -27,9 +29,9 @@ class BetType:
         """Whether (line, side) can be a level of this game at all; whether it is offered is intake's question."""
         return side in self.sides(game) and self.valid_line(line)
 
+    @abstractmethod
     def outcome(self, game: Game, line: float | None, side: str) -> str:
         """WIN, PUSH or LOSS from the final score; VOID for a cancelled game. The game must be settled."""
-        raise NotImplementedError
 
     # --- the same for every type -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mechanisms.bettensor.config import BET_TYPES
+from mechanisms.fields import finite_number, printable_id
 
 FORMAT = "bettensor-days/1"
 MAX_DEPTH = 64  # an export is 4 levels deep; room for fields nobody reads
@@ -21,13 +22,6 @@ MAX_ID = 128
 MAX_ODDS = 1e6  # decimal odds beyond this are not a price anyone offers
 MAX_WAGER = 1e12
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def valid_id(value: object) -> bool:
-    """An identifier (hotkey, game or prediction id) is 1–128 printable ASCII characters without
-    spaces, so it prints and keys safely."""
-    return (isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isascii() and value.isprintable()
-            and " " not in value)
 
 
 def parse_time(value: object) -> int | None:
@@ -65,21 +59,11 @@ def day_text(day: int) -> str:
     return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        x = float(value)
-    except OverflowError:
-        return None
-    return x if math.isfinite(x) else None
-
-
 def _line(value: object) -> float | None | str:
     """A line: None for moneyline, else a finite multiple of 0.5 (returned as a float); a string on error."""
     if value is None:
         return None
-    x = _number(value)
+    x = finite_number(value)
     if x is None or abs(x) > 1e6 or (2 * x) != int(2 * x):
         return "line is not a multiple of 0.5"
     return x
@@ -176,7 +160,7 @@ def parse_game(raw: object) -> Game | str:
     if not isinstance(raw, Mapping):
         return "a game is not an object"
     gid = raw.get("game_id")
-    if not valid_id(gid):
+    if not printable_id(gid):
         return "game_id is not an identifier"
     texts = [raw.get(k, "") for k in ("sport", "team_a", "team_b")]
     if not all(isinstance(t, str) and len(t) <= 200 for t in texts):
@@ -203,12 +187,12 @@ def parse_offer(raw: object) -> Offer | str:
     if not isinstance(raw, Mapping):
         return "an offer is not an object"
     gid, bet_type, side = raw.get("game_id"), raw.get("bet_type"), raw.get("side")
-    if not valid_id(gid) or bet_type not in BET_TYPES or not isinstance(side, str):
+    if not printable_id(gid) or bet_type not in BET_TYPES or not isinstance(side, str):
         return "an offer needs game_id, a bet_type (moneyline, spread, total) and a side"
     line = _line(raw.get("line"))
     if isinstance(line, str) or (line is None) != (bet_type == "moneyline"):
         return "line must be null for moneyline and a multiple of 0.5 otherwise"
-    odds = _number(raw.get("odds"))
+    odds = finite_number(raw.get("odds"))
     if odds is None or not 1 < odds <= MAX_ODDS:
         return "odds must be decimal odds above 1"
     offered = parse_time(raw.get("offered_at"))
@@ -224,7 +208,7 @@ def parse_prediction(raw: object) -> Prediction | str:
     if not isinstance(raw, Mapping):
         return "a prediction is not an object"
     pid, hotkey, gid = raw.get("prediction_id"), raw.get("hotkey"), raw.get("game_id")
-    if not (valid_id(pid) and valid_id(hotkey) and valid_id(gid)):
+    if not (printable_id(pid) and printable_id(hotkey) and printable_id(gid)):
         return "prediction_id, hotkey and game_id must be identifiers"
     bet_type, side = raw.get("bet_type"), raw.get("side")
     if not isinstance(bet_type, str) or not isinstance(side, str) or len(bet_type) > 16 or len(side) > 16:
@@ -236,7 +220,7 @@ def parse_prediction(raw: object) -> Prediction | str:
     # that matches no level (infinity) is `level`, odds that are not a number (NaN) are `odds`, a wager
     # that is not a finite positive number is `wager`.
     line = _line(raw.get("line"))
-    odds, wager = _number(raw.get("predicted_odds")), _number(raw.get("wager"))
+    odds, wager = finite_number(raw.get("predicted_odds")), finite_number(raw.get("wager"))
     return Prediction(pid, hotkey, gid, bet_type, math.inf if isinstance(line, str) else line, side,
                       math.nan if odds is None else odds,
                       math.nan if wager is None or wager > MAX_WAGER else wager, received)
@@ -245,7 +229,7 @@ def parse_prediction(raw: object) -> Prediction | str:
 def _neuron(raw: object) -> Neuron | str:
     if not isinstance(raw, Mapping) or type(raw.get("uid")) is not int or not 0 <= raw["uid"] <= 65535:
         return "a metagraph entry needs a uid in 0..65535"
-    if not valid_id(raw.get("hotkey")):
+    if not printable_id(raw.get("hotkey")):
         return "a metagraph entry needs a hotkey"
     stake = raw.get("alpha_stake_rao")
     if stake is not None and (type(stake) is not int or not 0 <= stake < 2**63):
@@ -284,7 +268,7 @@ def parse_export(obj: object) -> Export:
             m = raw if isinstance(raw, Mapping) else {}
             hk = m.get("hotkey")
             refusals.append(Refusal("prediction", _printable(m.get("prediction_id")),
-                                    hk if valid_id(hk) else None, "malformed: " + p))
+                                    hk if printable_id(hk) else None, "malformed: " + p))
         else:
             predictions.append(p)
     neurons: dict[int, Neuron] = {}
@@ -298,7 +282,7 @@ def parse_export(obj: object) -> Export:
             neurons[n.uid] = n
             hotkeys.add(n.hotkey)
     price = obj.get("moving_price_tao")
-    price_value = None if price is None else _number(price)
+    price_value = None if price is None else finite_number(price)
     if price is not None and (price_value is None or price_value < 0):
         raise ValueError("moving_price_tao must be a non-negative number or null")
     return Export(games, tuple(offers), tuple(predictions), tuple(sorted(neurons.values(), key=lambda n: n.uid)),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from mechanisms.bettensor.config import LOWEST_VALID, BettensorConfig
 from mechanisms.bettensor.daily import Daily, gate_roi, tier_score
-from mechanisms.bettensor.records import day_number, day_text, valid_id
+from mechanisms.bettensor.records import day_number, day_text
+from mechanisms.fields import printable_id
 
 STATE_FORMAT = "bettensor-state/1"
 
@@ -41,7 +42,7 @@ class State:
 
         def tiers(key: str) -> dict[str, int]:
             raw = obj.get(key, {})
-            if not isinstance(raw, Mapping) or not all(valid_id(h) and type(t) is int and 0 <= t <= top
+            if not isinstance(raw, Mapping) or not all(printable_id(h) and type(t) is int and 0 <= t <= top
                                                        for h, t in raw.items()):
                 raise ValueError(f"{key} must map hotkeys to internal tiers 0..{top}")
             return dict(raw)

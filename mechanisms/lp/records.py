@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mechanisms.fields import printable_id
 from mechanisms.lp.tickmath import MAX_SQRT_RATIO, MAX_TICK, MIN_SQRT_RATIO, MIN_TICK, sqrt_ratio_at_tick, valid_range
 
 FORMAT = "lp-round/1"
@@ -21,11 +22,6 @@ MAX_POSITIONS = 20     # desired positions in one answer
 MAX_RESPONSES = 1_000  # answers of one miner in one round (one every 100 blocks)
 MAX_UID = 65_535       # a metagraph uid is a u16 (and the reputation state refuses a negative one)
 MAX_BODY = 64 * 1024   # characters of one answer's JSON: a huge body is refused, not parsed further
-
-
-def valid_hotkey(value: object) -> bool:
-    return (isinstance(value, str) and 0 < len(value) <= 128 and value.isascii() and value.isprintable()
-            and " " not in value)
 
 
 def amount(value: object, what: str, signed: bool = False) -> int:
@@ -213,18 +209,20 @@ def parse_round(obj: object) -> Round:
     if any(not start <= s.block <= end for s in parsed_swaps):
         raise ValueError("swaps must lie within [start_block, end_block]")
     out: dict[str, tuple[int, tuple[Answer, ...]]] = {}
+    taken: set[int] = set()
     for hotkey, raw in miners.items():
-        if not valid_hotkey(hotkey) or not isinstance(raw, Mapping) or type(raw.get("uid")) is not int \
+        if not printable_id(hotkey) or not isinstance(raw, Mapping) or type(raw.get("uid")) is not int \
                 or not 0 <= raw["uid"] <= MAX_UID or not isinstance(raw.get("answers"), list) \
                 or len(raw["answers"]) > MAX_RESPONSES:
             raise ValueError(f"miner {str(hotkey)[:40]!r}: needs a uid in [0, {MAX_UID}] and a list of at most "
                              f"{MAX_RESPONSES} answers")
-        if any(uid == raw["uid"] for uid, _ in out.values()):  # a uid is one hotkey at a time
+        if raw["uid"] in taken:  # a uid is one hotkey at a time
             raise ValueError(f"miner {hotkey}: uid {raw['uid']} is another miner's too")
         answers = tuple(parse_answer(a, spacing) for a in raw["answers"])
         if [a.block for a in answers] != sorted(a.block for a in answers):
             raise ValueError(f"miner {hotkey}: answers must be in block order")
         out[hotkey] = (raw["uid"], answers)
+        taken.add(raw["uid"])
     failed = ctx.get("executions_failed", False)
     if not isinstance(failed, bool):
         raise ValueError("executions_failed must be a boolean")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mechanisms.fields import finite_number, printable_id
 from mechanisms.ptn.pairs import PAIRS
 
 FORMAT = "ptn-orders/1"
@@ -23,13 +24,8 @@ PRICE_RANGE = (1e-8, 1e9)  # no tradable pair has ever been priced outside this 
 MAX_DEPTH = 512  # an export is 7 levels deep; a miner's field nested deeper than this voids the file
 
 
-def valid_hotkey(hotkey: str) -> bool:
-    """A hotkey is printable ASCII without spaces (an SS58 address is base58), so it prints safely."""
-    return 0 < len(hotkey) <= 128 and hotkey.isascii() and hotkey.isprintable() and " " not in hotkey
-
-
 def _price(value: object) -> float | None:
-    x = _number(value)
+    x = finite_number(value)
     return x if x is not None and PRICE_RANGE[0] <= x <= PRICE_RANGE[1] else None
 
 
@@ -79,16 +75,6 @@ def _time(value: object) -> int | None:
     return int(value) if 0 <= value < MAX_MS else None
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        x = float(value)
-    except OverflowError:
-        return None
-    return x if math.isfinite(x) else None
-
-
 def parse_order(raw: object, order_bounds: tuple[float, float]) -> Order | str:
     """One order, or why it is refused. Leverage is sent as a size; SHORT is stored negative."""
     if not isinstance(raw, Mapping):
@@ -110,10 +96,10 @@ def parse_order(raw: object, order_bounds: tuple[float, float]) -> Order | str:
     price = _price(raw.get("price"))
     if price is None:
         return f"price is not a number in [{PRICE_RANGE[0]:g}, {PRICE_RANGE[1]:g}]"
-    slippage = _number(raw.get("slippage", 0.0))
+    slippage = finite_number(raw.get("slippage", 0.0))
     if slippage is None or not 0 <= slippage < 1:
         return "slippage is not a fraction in [0, 1)"
-    size = _number(raw.get("leverage", 0.0))
+    size = finite_number(raw.get("leverage", 0.0))
     if size is None:
         return "leverage is not a finite number"
     size = abs(size)
@@ -133,7 +119,7 @@ def parse_miner(hotkey: str, raw: object, order_bounds: tuple[float, float],
     if len(raw["orders"]) > max_orders:
         return None, [Rejection(hotkey, None, f"{len(raw['orders'])} orders, more than the {max_orders} allowed")]
     size = raw.get("account_size")
-    account = None if size is None else _number(size)
+    account = None if size is None else finite_number(size)
     if size is not None and (account is None or account < 0):
         return None, [Rejection(hotkey, None, "account_size is not a non-negative finite number")]
     rejected: list[Rejection] = []
@@ -189,7 +175,7 @@ def parse_file(obj: object, order_bounds: tuple[float, float], max_orders: int =
     prices, rejected = parse_prices(obj.get("prices"))
     miners: dict[str, MinerOrders] = {}
     for hotkey, raw in obj["miners"].items():
-        if not valid_hotkey(hotkey):
+        if not printable_id(hotkey):
             rejected.append(Rejection(hotkey[:128].encode("ascii", "backslashreplace").decode(), None,
                                       "a hotkey must be 1–128 printable ASCII characters without spaces"))
             continue
