@@ -401,9 +401,9 @@ def test_a_squatter_copying_a_trader_late_takes_nothing(seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_junior_copies_take_nothing_that_matters(seed):
     """Copies that joined with their source (first seen at the same hour, sorting after it: junior)
-    or later: the same book, the book one, three or eight hours late, and the book plus noise that
-    keeps its cosine just under the 0.95 of dedup. Each is projected off its source and tested on
-    what it adds: the source keeps 90 % of its pay and no copy takes a fifth of it."""
+    or later: the book one, three or eight hours late, and the book plus noise that keeps its cosine
+    just under the 0.95 of dedup. Each is projected off its source and tested on what it adds: the
+    source keeps 90 % of its pay and no copy takes a fifth of it."""
     X, sidx, prices = _tm_panel(seed)
     params = TradeMixParams(miner_cap=1.0)
     base = scored(X.astype(np.float16), sidx, prices, "fixed", params)
@@ -414,13 +414,68 @@ def test_junior_copies_take_nothing_that_matters(seed):
     lo = len(sidx) - TM.dedup_hours
     cos = float(np.sum(noisy[lo:] * src[lo:]) / np.linalg.norm(noisy[lo:]) / np.linalg.norm(src[lo:]))
     assert 0.9 < cos < 0.95
-    copies = {"same": src, "lag1": _lagged(src, 1), "lag3": _lagged(src, 3), "lag8": _lagged(src, 8), "noisy": noisy}
+    copies = {"lag1": _lagged(src, 1), "lag3": _lagged(src, 3), "lag8": _lagged(src, 8), "noisy": noisy}
     for name, c in copies.items():
         Xc = np.concatenate([X, np.clip(c, -1, 1)[:, None]], axis=1).astype(np.float16)  # column 4: junior
         s = scored(Xc, sidx, prices, "fixed", params)
         assert s.shares_rv[0] >= 0.9 * honest, name
         assert s.shares_rv[4] <= 0.2 * honest, name
         assert s.shares_rv[1:4] == pytest.approx(base.shares_rv[1:4], rel=0.25, abs=0.02)
+
+
+def _market_timer(prices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A market timer: long or short all four assets alike, by a noisy view of the next 24 hours of
+    their mean log return (AR(1) noise, φ 0.95): an RV book of 0, all of it market exposure."""
+    lp = np.log(prices).mean(axis=1)
+    ahead = np.concatenate([lp[24:] - lp[:-24], np.zeros(24)])
+    view = 0.7 * ahead / ahead.std() + 0.7 * _ar1(rng, 0.95, (len(lp), 1))[:, 0]
+    return np.clip(0.3 * view, -1, 1)[:, None] * np.ones(4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_late_copy_of_a_market_timer_takes_nothing_of_the_beta_channel(seed):
+    """T8 for the beta channel: a hotkey sends a market timer's exposure an hour late, with an RV
+    book of its own so that the RV channel sees no copy. The beta channel had no seniority pass and
+    clustered the two (cos ≥ 0.95): the copy took half the timer's beta pool (t 6.1–8.3 of its own).
+    Its exposure trails the timer's: it has no beta evidence and does not stand in the cluster. An
+    independent second timer, on the other hand, trails no one and is paid."""
+    X, sidx, prices = market_panel(seed, ["skill"] * 3 + ["noise"], hours=1440)
+    X = X.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    timer = _market_timer(prices, rng)
+    params = TradeMixParams(miner_cap=1.0)
+    alone = scored(np.concatenate([X, timer[:, None]], axis=1).astype(np.float16), sidx, prices, "fixed", params)
+    assert alone.gate_beta[4] and alone.shares_beta[4] > 0.9
+    copy = _lagged(timer, 1) + 0.2 * rng.uniform(-1, 1, timer.shape) * (np.arange(4) - 1.5)
+    Xc = np.concatenate([X, timer[:, None], np.clip(copy, -1, 1)[:, None]], axis=1).astype(np.float16)
+    s = scored(Xc, sidx, prices, "fixed", params)
+    assert s.shares_beta[5] == 0.0 and s.t_beta[5] == 0.0
+    assert s.shares_beta[4] == pytest.approx(alone.shares_beta[4])
+    other = _market_timer(prices, np.random.default_rng(seed + 100))
+    Xo = np.concatenate([X, timer[:, None], other[:, None]], axis=1).astype(np.float16)
+    s = scored(Xo, sidx, prices, "fixed", params)
+    assert s.gate_beta[4] and s.gate_beta[5] and min(s.shares_beta[4:6]) > 0.2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_book_sent_by_two_hotkeys_from_the_same_start_earns_less_than_on_one(seed):
+    """T11: the same book at the same hours from the same first sample. Positions are timelocked, so
+    no one sees a book within its hour; two hotkeys sending it from the same start are one book split
+    (one operator's, or one model run twice), and neither can be told for the original: hotkey order,
+    which the sender picks, would otherwise hand one of them the whole credit. They share one credit
+    n² ways, each a quarter, so the book earns less on two hotkeys than on one."""
+    X, sidx, prices = _tm_panel(seed)
+    params = TradeMixParams(miner_cap=1.0)
+    base = scored(X.astype(np.float16), sidx, prices, "fixed", params)
+    assert base.gate_rv[0] and base.shares_rv[0] > 0.1
+    for column in (0, 4):  # the copy's hotkey sorting before or after the source's
+        Xc = np.insert(X, column, X[:, 0], axis=1).astype(np.float16)
+        s = scored(Xc, sidx, prices, "fixed", params)
+        pair = s.shares_rv[[0, 1]] if column == 0 else s.shares_rv[[0, 4]]
+        assert pair[0] == pair[1] > 0
+        assert pair.sum() < 0.75 * base.shares_rv[0]
+        others = np.delete(s.shares_rv, [0, 1] if column == 0 else [0, 4])
+        assert np.all(others >= base.shares_rv[1:4] - 1e-12)  # what the pair loses goes to the others
 
 
 def _junk_book(rng: np.random.Generator, kind: str, T: int) -> np.ndarray:

@@ -343,6 +343,55 @@ def test_benjamini_hochberg_by_hand():
     assert tm.benjamini_hochberg(np.array([]), 0.05).tolist() == []
 
 
+def test_benjamini_hochberg_counts_one_book_once_by_hand():
+    """T12: four hotkeys with one book (p .03 each) and two others (.5). Over the six, the bounds
+    .05·k/6 make the 4th (.03 ≤ .0333) the largest to meet its bound: all four copies pass. Over the
+    three clusters the book is one test, .03 against .05/3 = .0167: nothing passes. A cluster that
+    is discovered passes its members whose p is within the largest p discovered."""
+    p = np.array([0.03, 0.03, 0.03, 0.03, 0.5, 0.5])
+    everyone = np.ones(6, dtype=bool)
+    assert tm.benjamini_hochberg(p, 0.05).tolist() == [True] * 4 + [False] * 2
+    clusters = [[0, 1, 2, 3], [4], [5]]
+    assert tm.clustered_discoveries(p, everyone, clusters, 0.05).tolist() == [False] * 6
+    # .01 in a cluster of three and .02 alone: bounds .025 and .05 over two tests; both discovered,
+    # the cutoff .02 admits the cluster's .01 and .015 but not its .03, and nothing not considered
+    p = np.array([0.01, 0.03, 0.015, 0.02, 0.001])
+    considered = np.array([True, True, True, True, False])
+    got = tm.clustered_discoveries(p, considered, [[0, 1, 2, 4], [3]], 0.05)
+    assert got.tolist() == [True, False, True, True, False]
+    assert not tm.clustered_discoveries(p, np.zeros(5, dtype=bool), [[0, 1, 2, 4], [3]], 0.05).any()
+
+
+def test_cosine_error_grows_with_persistence():
+    """T9: the standard error of the cosine of two unrelated books, √((1 + 2Σ_k a_i(k)a_j(k)) /
+    (W·(A − 1))): for iid books about 1/√(720·3) = 0.0215; for AR(1) books with φ 0.9 the lags add
+    2·Σ 0.81^k ≈ 8.5 to the 1 (√9.5 ≈ 3.1 × as large), and the sample cosines of such unrelated
+    pairs scatter by about that much."""
+    rng = np.random.default_rng(3)
+    iid = rng.standard_normal((40, 720, 4))
+    ar = np.zeros_like(iid)
+    for t in range(720):
+        ar[:, t] = (0.9 * ar[:, t - 1] if t else 0.0) + iid[:, t]
+    se_iid, se_ar = tm.cosine_error(iid, 3), tm.cosine_error(ar, 3)
+    off = ~np.eye(40, dtype=bool)
+    assert se_iid[off].mean() == pytest.approx(1 / math.sqrt(2160), rel=0.05)
+    assert se_ar[off].mean() == pytest.approx(math.sqrt(9.5 / 2160), rel=0.15)
+    assert np.std(tm.cosine_matrix(ar.reshape(40, -1))[off]) == pytest.approx(se_ar[off].mean(), rel=0.25)
+
+
+def test_trailing_margin_shrinks_as_the_books_near_one():
+    """T8/T9: i trails j when lead[i, j] beats |sim| and beats lead[j, i] by margin·(1 − sim²). At
+    cos 0.98 (a book rebalanced every day or two, an hour late) the margin is 0.05·0.0396 = 0.002:
+    0.998 against 0.97 trails; at 0.3 it is 0.0455, and 0.36 against 0.32 does not."""
+    sim = np.array([[1.0, 0.98], [0.98, 1.0]])
+    lead = np.array([[0.0, 0.998], [0.97, 0.0]])
+    assert tm.trailing(sim, lead, 0.2, 0.05).tolist() == [[False, True], [False, False]]
+    sim = np.array([[1.0, 0.3], [0.3, 1.0]])
+    lead = np.array([[0.0, 0.36], [0.32, 0.0]])
+    assert not tm.trailing(sim, lead, 0.2, 0.05).any()
+    assert tm.trailing(sim, lead + np.array([[0, 0.01], [0, 0]]), 0.2, 0.05)[0, 1]  # 0.37 − 0.32 > 0.0455
+
+
 def test_seniority_gram_schmidt_by_hand():
     e = np.eye(5)
     A = e[0]
@@ -533,7 +582,7 @@ def test_planted_skill_is_paid_and_copies_and_junk_are_not():
     """Four skilled traders with independent edges, a copy of the first under a hotkey sorting after
     it and another sorting before it, iid noise, a constant book and AR(1) noise. Every skilled
     trader is paid, the junk nothing, and the first trader's group with its two copies takes no more
-    than 1.1 × what the first takes without them (the senior copy, l99, holds the book). Over seeds
+    than 1.1 × what the first takes without them (the three share the book's one credit). Over seeds
     0–39 of this panel, fixed mode pays every skilled trader in 39, the junk nothing in 36 (the
     p-value's floor: see the module's docstring) and never lets the copies gain; compat's copies
     gain once (T6)."""
@@ -550,7 +599,8 @@ def test_planted_skill_is_paid_and_copies_and_junk_are_not():
     alone = tm.trade_mix_salience(X[:, :4], sidx, prices, hotkeys[:4], "fixed")
     group = sum(out.get(h, 0.0) for h in ("m00", "m00x", "l99"))
     assert alone["m00"] > 0.05 and group <= 1.1 * alone["m00"]
-    assert out.get("m00", 0.0) == 0.0  # the senior copy (l99 sorts first) holds the book
+    # the three sent one book from the same start: none is the original, they split it (T11)
+    assert out["m00"] == out["m00x"] == out["l99"] > 0
     assert out[BURN_KEY] == pytest.approx(1 - sum(v for k, v in out.items() if k != BURN_KEY))
 
 

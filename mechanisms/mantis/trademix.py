@@ -106,6 +106,66 @@ submitted), and:
   minute apart) would otherwise be tested, and a t-statistic does not care how small it is (such
   a copy had t 3.8 and was paid on its whole book's pnl).
 
+- T9, alike beyond chance, and by shared noise: the seniority pass projects a junior off a senior
+  whose RV book has |cos| ≥ 0.2 with its own, so that a copy keeps only what it adds. But traders
+  who see the same future hold books alike through their skill alone (the cosine of two independent
+  traders is about the product of their books' correlations with what is coming: 0.44 each gives
+  0.19), and over 30 days of persistent books a cosine scatters by ±0.07. On the devnet's 60-day
+  panels 11–22 of 300 pairs of independent skilled traders reached 0.2, the juniors lost up to half
+  their t (4.3 → 2.4) or their gate, and the pay's rank correlation with planted skill was 0.69 /
+  0.74 / 0.87. Fixed mode counts a pair alike (`fixed_alikeness`) when the cosine of its books, or
+  of what is left of them once the residual returns of the next 1–48 hours (the labels' span) have
+  explained what they can (`unexplained`, least squares per asset), passes 0.2 by two of its
+  standard errors (`cosine_error`: the books' persistence sets how many values a cosine really
+  rests on), and the pass projects only where the books' own cosine reaches 0.2. A copy shares its
+  source's noise, so its remainder is its source's (cos 1.0); independent traders share only skill,
+  and the same 300 pairs are alike in none. A remainder alone never makes a pair alike: two traders
+  who see different parts of the same returns have remainders that lean against each other (−0.2
+  to −0.36 where their books' cosine is 0). T8 reads the same line (0.2 plus two standard errors)
+  for its alike books, so persistent honest books no longer trail each other by chance, and its
+  margin shrinks as 1 − cos², a cosine's sampling error, so a late copy of a book rebalanced every
+  day or two (cos 0.98 with its source) still trails it. And a suspect of copying late, a book that
+  trails some book, by T8 or by the cosines over the rows both books trade (a copy that sends flat
+  books first dilutes its cosines below any line), keeps nothing when the books likest to it, at
+  lags 1–12 (no one sees a book within its hour), explain it together to a cosine of 0.95 over its
+  own rows (`joint_copies`): an average of eight traders' books an hour late, alike by remainder with
+  few of them, took 29–44 % of the RV pool (uncapped) under the remainders alone, and 15 % of the
+  whole pool when sent only for the last ten days; both take nothing now. The beta channel, which
+  has no seniority pass, gets T8's test on the market exposures (one series, not four, so alike
+  beyond two standard errors and leading by at least one): a late copy of a market timer's exposure
+  has no beta evidence and took half the timer's beta pool before.
+- T10, pnl over the evidence's rows: the reference pays on the trailing 720 rows' costed pnl while
+  its evidence reads the whole history. A month's pnl of traders of equal skill is largely that
+  month's luck (eight independent twins of one trader: ±28–59 % around their mean), and
+  softplus(t − 2) multiplies in a second draw of it. Fixed mode takes the costed pnl over every
+  row of the history and scales it per row of the miner's life there (attribution_hours over the
+  rows since its first sample): ±12–25 % for the same twins, and a miner younger than the history
+  is paid its rate, not its age. A book that no longer trades earns nothing (`trading`): over the
+  trailing attribution window its size (root mean square) must reach the activity gate's 1e−4 and
+  a tenth of its size over the miner's life, so a trader that went flat a month ago, or keeps a
+  token book of ±0.001 moving, is not paid for the months before (it took a fifth of its trading
+  pay).
+- T11, one book on several hotkeys: dedup gives a cluster of near-identical books (cos ≥ 0.95) one
+  credit, split among its paid members. But the seniority pass has already left every junior
+  copy nothing, so the senior alone is paid, with the whole credit, and among hotkeys that sent
+  the book from the same first sample the senior is whichever sorts first, which the sender
+  chooses. Positions are timelocked: no one sees another's book within its hour, and a late copy
+  trails its source (T8). Hotkeys that send one book from the same start are one book split (one
+  operator's hotkeys, or one model run twice) and none is the original. Fixed mode counts in a
+  cluster's n, paid or not, every member standing as early as the cluster's earliest (by first
+  sample; a book that trails another stands NEVER, and a cluster of such books nowhere): they share
+  one credit n² ways, so a book on n hotkeys earns 1/n of what it earns on one. On the devnet's
+  60-day panels a top-quartile trader with three such copies took 1.3–1.8 × what an independent
+  twin of it took; with T11 0.3–0.8 ×.
+- T12, one book, one test and one pnl: Benjamini–Hochberg's bar falls as discoveries rise, so one
+  book on four hotkeys, four equal p-values, passed where the book alone (p 0.008) did not. Fixed
+  mode runs it over the dedup clusters, each one test at its smallest p (`clustered_discoveries`).
+  And a junior passes on what it adds to its seniors (T5) but the reference pays it on its whole
+  book's pnl: three hotkeys sending one operator's book with modest noise each (cos 0.85, under
+  dedup's 0.95) kept 10–15 % of the book after the pass, passed, and were each paid on all of it.
+  Fixed mode scales a book's costed pnl by the share of its gross pnl that what it adds earns
+  (fees are the whole book's: what is left after a projection trades the seniors' turnover too).
+
 Both modes: the panel's rows after the last sample any miner has a value for (the platform's
 panels carry prices to the epoch's end, values to the training cutoff) are not hours anyone could
 have traded: the scored rows end there, as the reference's data ends at its cutoff. A price that
@@ -116,10 +176,10 @@ days): the same operations in the same order, each miner's moments over the shif
 reference reduces its own 1-D array (`_row_moments`).
 
 Sizes: the hourly grid of 60 days is ~1 440 rows, so only those rows of the panel are read (a few
-MB at 256 miners), and every step is a few FFTs and small matrix products: 1.7 s at 256 miners ×
-60 days in fixed mode (T8's lagged cosines and projections included), 0.5 s in compat, about 90 MB
-beyond the panel. The circle of the shift test is the panel's own T
-rows (the statistic is defined mod T, and numpy's FFT of any length near 1 500 costs
+MB at 256 miners), and every step is a few FFTs and small matrix products: 2.3 s at 256 miners ×
+60 days in fixed mode (T8's lagged cosines and projections and T9's remainders and standard errors
+included; 1.1 s before T9–T12), 0.3 s in compat, about 90 MB beyond the panel. The circle of the
+shift test is the panel's own T rows (the statistic is defined mod T, and numpy's FFT of any length near 1 500 costs
 microseconds), so no rows are dropped to reach a fast FFT length.
 """
 
@@ -140,6 +200,7 @@ from mechanisms.weights import BURN_KEY
 EPS = 1e-12  # the reference's guard in every denominator
 MIN_SHARE = 1e-9  # shares at or below this are not reported (the reference's cut)
 FLAT_NULL = 1e-9  # T4: a null whose spread is below this fraction of |S| is rounding, not variation
+NEVER = np.iinfo(np.int64).max  # T11: the standing of a book that trails another
 A = len(TRADE_MIX_ASSETS)
 
 
@@ -392,17 +453,36 @@ def forward_sum(y: np.ndarray, h: int) -> np.ndarray:
 # -- evidence: the circular-shift null ----------------------------------------------------------
 
 
+def unexplained(q: np.ndarray, resid: np.ndarray, valid: np.ndarray, hours: int) -> np.ndarray:
+    """(T, H, A) (fixed, T9): each RV book less what the residual returns of the next 1..`hours` rows
+    explain of it, asset by asset (least squares on those `hours` returns, one coefficient per asset,
+    row ahead and miner; returns past the panel's end, or on rows before the factors' warm-up, are
+    0). What is left is the part of a book that no view of the coming `hours` accounts for: a
+    skilled trader's noise, and all of a worthless book."""
+    T, H, A = q.shape
+    r = np.where(valid[:, None], resid, 0.0)
+    out = np.empty(q.shape)
+    for a in range(A):
+        ahead = np.zeros((T, hours))
+        for k in range(1, min(hours, T - 1) + 1):
+            ahead[: T - k, k - 1] = r[k:, a]
+        fit = np.linalg.lstsq(ahead, q[:, :, a], rcond=None)[0]
+        out[:, :, a] = q[:, :, a] - ahead @ fit
+    return out
+
+
 def label_spectra(labels: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The rfft (F, C) of each label array (T,) or (T, C) over rows, NaN as 0: shared by all miners."""
     return [np.fft.rfft(np.nan_to_num(y.reshape(len(y), -1), nan=0.0), axis=0) for y in labels]
 
 
-def circular_statistics(x: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
+def circular_statistics(x: np.ndarray, spectrum: np.ndarray, Xf: np.ndarray | None = None) -> np.ndarray:
     """(H, T): S_j(k) = Σ_c Σ_t x[(t − k) mod T, j, c]·y[t, c] for every miner j and shift k, of books
-    x (T, H, C) against the labels whose rfft is `spectrum` (F, C). Row j is contiguous, so each
-    miner's reductions over k run as over its own 1-D array."""
+    x (T, H, C) against the labels whose rfft is `spectrum` (F, C); `Xf`, the books' own rfft over
+    rows, when the caller has it (one for every horizon). Row j is contiguous, so each miner's
+    reductions over k run as over its own 1-D array."""
     T = x.shape[0]
-    Xf = np.fft.rfft(x, axis=0)
+    Xf = np.fft.rfft(x, axis=0) if Xf is None else Xf
     S = np.fft.irfft(np.conj(Xf) * spectrum[:, None, :], n=T, axis=0).sum(axis=2)
     return np.ascontiguousarray(S.T)
 
@@ -454,8 +534,9 @@ def evidence(x: np.ndarray, spectra: Sequence[np.ndarray], blend: Sequence[float
     if T < 3 * params.null_margin_hours or n < params.min_null or H == 0:
         return np.zeros(H), np.ones(H)
     z_obs, z_null = np.zeros(H), np.zeros((H, n))
+    Xf = np.fft.rfft(x, axis=0)
     for w_h, spectrum in zip(blend, spectra):
-        S = circular_statistics(x, spectrum)
+        S = circular_statistics(x, spectrum, Xf)
         null = S[:, shifts]
         mu, spread = _row_moments(null)
         sd = spread + EPS
@@ -486,10 +567,41 @@ def benjamini_hochberg(p: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
+def clustered_discoveries(p: np.ndarray, considered: np.ndarray, clusters: list[list[int]], q: float) -> np.ndarray:
+    """(H,) bool (fixed, T12): Benjamini–Hochberg at level q over the dedup clusters with a considered
+    member, each one test at its members' smallest p; a member of a discovered cluster passes when its
+    own p is within the largest p discovered. n hotkeys sending one book are one test, not n."""
+    out = np.zeros(len(p), dtype=bool)
+    groups = [[i for i in c if considered[i]] for c in clusters]
+    groups = [g for g in groups if g]
+    if not groups:
+        return out
+    best = np.array([min(p[i] for i in g) for g in groups])
+    found = benjamini_hochberg(best, q)
+    if found.any():
+        cutoff = best[found].max()
+        for g in (g for g, hit in zip(groups, found.tolist()) if hit):
+            out[[i for i in g if p[i] <= cutoff]] = True
+    return out
+
+
 def cosine_matrix(books: np.ndarray) -> np.ndarray:
     """(H, H) cosine similarity of flattened books (H, N), ε in the norms (a zero book has 0)."""
     norm = np.linalg.norm(books, axis=1) + EPS
     return (books @ books.T) / np.outer(norm, norm)
+
+
+def cosine_error(books: np.ndarray, per_row: int, max_lag: int = 168) -> np.ndarray:
+    """(H, H) the standard error of the cosine of two unrelated books (H, W, A) over their rows:
+    √((1 + 2·Σ_k a_i(k)·a_j(k)) / (W·per_row)), a_i(k) book i's autocorrelation at lag k rows
+    (pooled over assets) up to `max_lag`, per_row the values a row of the book can vary in (an RV
+    book A − 1: w·q = 0; the market exposure 1)."""
+    H, W, _ = books.shape
+    flat = books.reshape(H, -1)
+    energy = np.einsum("ij,ij->i", flat, flat) + EPS
+    acf = np.array([np.einsum("ij,ij->i", books[:, k:].reshape(H, -1), books[:, : W - k].reshape(H, -1)) / energy
+                    for k in range(1, min(max_lag, W - 1) + 1)])  # (K, H)
+    return np.sqrt(np.maximum(1.0 + 2.0 * acf.T @ acf, 1.0) / max(W * per_row, 1))
 
 
 def seniority_order(first_seen: np.ndarray) -> np.ndarray:
@@ -510,11 +622,34 @@ def lagged_cosines(books: np.ndarray, max_lag: int) -> np.ndarray:
     return lead
 
 
+def _cosines_at_lag(books: np.ndarray, k: int) -> np.ndarray:
+    """(H, H) c[i, j] = cos(book_i(t), book_j(t − k)) over the rows t ≥ k where both are not flat
+    (i's at t, j's at t − k): flat rows, of a copy that starts late, would dilute its cosines."""
+    H, W, _ = books.shape
+    now, before = books[:, k:], books[:, : W - k]
+    e_now, e_before = np.einsum("ita,ita->it", now, now), np.einsum("jta,jta->jt", before, before)
+    a_now, a_before = (e_now > 0).astype(np.float64), (e_before > 0).astype(np.float64)
+    num = now.reshape(H, -1) @ before.reshape(H, -1).T
+    return num / (np.sqrt((e_now @ a_before.T) * (a_now @ e_before.T)) + EPS)
+
+
+def trading_cosines(books: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """(same, lead) as `cosine_matrix` and `lagged_cosines` give them, over the rows where both books
+    trade (T9's suspects of copying late: a copy that sends flat books first still trails there)."""
+    H, W, _ = books.shape
+    lead = np.zeros((H, H))
+    for k in range(1, min(max_lag, W - 1) + 1):
+        np.maximum(lead, np.abs(_cosines_at_lag(books, k)), out=lead)
+    return _cosines_at_lag(books, 0), lead
+
+
 def trailing(sim: np.ndarray, lead: np.ndarray, threshold: float, margin: float) -> np.ndarray:
-    """(H, H) bool, [i, j]: i's book trails j's (T8). Their books are alike (|sim| ≥ threshold),
-    j's book of some hours before explains i's now better than j's at the same moment (lead[i, j] >
-    |sim[i, j]|), and better than i's earlier book explains j's, by the margin."""
-    out = (np.abs(sim) >= threshold) & (lead > np.abs(sim)) & (lead - lead.T > margin)
+    """(H, H) bool, [i, j]: i's book trails j's (T8). Their books are alike (|sim| ≥ threshold; it
+    and the margin a number or (H, H)), j's book of some hours before explains i's now better than j's at the same
+    moment (lead[i, j] > |sim[i, j]|), and better than i's earlier book explains j's, by the margin
+    times 1 − sim² (a cosine's sampling error shrinks so as it nears 1: a late copy of a slow book
+    leads by little, and surely)."""
+    out = (np.abs(sim) >= threshold) & (lead > np.abs(sim)) & (lead - lead.T > margin * (1.0 - sim**2))
     np.fill_diagonal(out, False)
     return out
 
@@ -536,6 +671,39 @@ def lead_lag_order(first_seen: np.ndarray, trails: np.ndarray) -> np.ndarray:
     return np.array(order, dtype=np.int64)
 
 
+def joint_copies(books: np.ndarray, sim: np.ndarray, suspects: np.ndarray, sources: np.ndarray, lags: int,
+                 copy_cosine: float) -> np.ndarray:
+    """(H,) bool (fixed, T9): the `suspects` that the `sources` books likest to them, at lags
+    1..`lags` rows together (no one sees a book within its hour), explain to a cosine of
+    `copy_cosine` over their own rows
+    of `books` (H, W, A) (those not flat: a copy may start late, and flat rows dilute its cosines
+    below any line): a late copy of several books at once (an average of many traders' books an hour
+    late), which T8 projects off one leader at a time. At most one column per eight values, so that
+    chance explains little."""
+    H, W, A = books.shape
+    out = np.zeros(H, dtype=bool)
+    room = max(1, W * A // (8 * lags))  # books, at the most
+    for j in np.flatnonzero(suspects).tolist():
+        alike = np.flatnonzero(sources)
+        alike = alike[alike != j]
+        alike = alike[np.argsort(-np.abs(sim[j, alike]), kind="stable")][:room]
+        if len(alike) < 2:  # one leader is T8's
+            continue
+        rows = np.flatnonzero(np.any(books[j] != 0.0, axis=1))  # its own rows: a copy may start late
+        if len(rows) * A < 8 * len(alike) * lags:
+            continue
+        y = books[j, rows].reshape(-1)
+        basis = np.zeros((len(rows), A, len(alike) * lags))
+        for n, s in enumerate(alike.tolist()):
+            for k in range(1, lags + 1):
+                ok = rows >= k
+                basis[ok, :, n * lags + k - 1] = books[s, rows[ok] - k]
+        basis = basis.reshape(len(rows) * A, -1)
+        fit = basis @ np.linalg.lstsq(basis, y, rcond=None)[0]
+        out[j] = y @ y > 0 and (y - fit) @ (y - fit) <= (1.0 - copy_cosine**2) * (y @ y)
+    return out
+
+
 def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.ndarray, threshold: float,
                           sources: np.ndarray | None = None, trails: np.ndarray | None = None,
                           lags: int = 0, width: int = 1, block: int = 48, copy_cosine: float = 0.95) -> np.ndarray:
@@ -553,6 +721,7 @@ def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.nda
     out = np.array(books, dtype=np.float64, copy=True)
     order = seniority_order(first_seen) if trails is None else lead_lag_order(first_seen, trails)
     norm2 = np.zeros(len(out))  # a processed senior's squared norm: it no longer changes
+    spans: dict[int, list[np.ndarray]] = {}
     step = np.empty(out.shape[1])
     usable = np.ones(len(out), dtype=bool) if sources is None else np.asarray(sources, dtype=bool)
     for pos, j in enumerate(order.tolist()):
@@ -565,12 +734,13 @@ def seniority_residualize(books: np.ndarray, sim: np.ndarray, first_seen: np.nda
             if norm2[s] <= EPS:
                 continue
             if trails is not None and trails[j, s] and lags > 0:
-                basis = np.zeros((len(xj), lags + 1))
-                for k in range(lags + 1):
-                    basis[k * width :, k] = books[s][: len(xj) - k * width]  # its raw book: all of it is old news
+                if s not in spans:  # the senior's lag span, block by block, for every junior trailing it
+                    basis = np.zeros((len(xj), lags + 1))
+                    for k in range(lags + 1):
+                        basis[k * width :, k] = books[s][: len(xj) - k * width]  # its raw book: all of it is old news
+                    spans[s] = [np.linalg.qr(basis[lo : lo + block * width])[0] for lo in range(0, len(xj), block * width)]
                 before = xj @ xj
-                for lo in range(0, len(xj), block * width):  # block by block: a copy that starts late is one
-                    q = np.linalg.qr(basis[lo : lo + block * width])[0]
+                for lo, q in zip(range(0, len(xj), block * width), spans[s]):  # a copy that starts late is one
                     xj[lo : lo + block * width] -= q @ (q.T @ xj[lo : lo + block * width])
                 if xj @ xj <= (1.0 - copy_cosine**2) * before:
                     xj[:] = 0.0  # a copy of the leader's lags (cosine ≥ copy_cosine): what is left is not its own
@@ -597,11 +767,15 @@ def dedup_clusters(sim: np.ndarray, threshold: float, priority: np.ndarray) -> l
     return clusters
 
 
-def split_clusters(raw: np.ndarray, clusters: list[list[int]]) -> np.ndarray:
-    """Each cluster's members with raw > 0 share one credit: n of them get total/n² each."""
+def split_clusters(raw: np.ndarray, clusters: list[list[int]], standing: np.ndarray | None = None) -> np.ndarray:
+    """Each cluster's members with raw > 0 share one credit: n of them get total/n² each. With
+    `standing` (fixed, T11: the first sample, NEVER for a book that trails another) n also counts
+    the members that stand as early as the cluster's earliest, paid or not: hotkeys that sent one
+    book from the same start are one book split n ways. A cluster of trailing books stands nowhere."""
     out = raw.copy()
     for members in clusters:
-        paid = [i for i in members if raw[i] > 0]
+        first = None if standing is None else min(standing[j] for j in members)
+        paid = [i for i in members if raw[i] > 0 or (first is not None and first != NEVER and standing[i] == first)]
         if len(paid) > 1:
             total = sum(raw[i] for i in paid)
             for i in paid:
@@ -633,7 +807,7 @@ def softplus(x: float) -> float:
 
 
 def channel_shares(gate: np.ndarray, t: np.ndarray, attribution: np.ndarray, coverage: np.ndarray, sim: np.ndarray,
-                   params: TradeMixParams, mode: Mode) -> tuple[np.ndarray, float]:
+                   params: TradeMixParams, mode: Mode, standing: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(shares (H,), burn) of one channel: raw = softplus(t − shift)·attribution·coverage for gated
     miners, dedup clusters seeded by t split, then `capped_shares`: per miner (compat), or per
     cluster, its members sharing the cluster's capped share equally (fixed, T6)."""
@@ -641,7 +815,7 @@ def channel_shares(gate: np.ndarray, t: np.ndarray, attribution: np.ndarray, cov
     for i in np.flatnonzero(gate).tolist():
         raw[i] = softplus(t[i] - params.softplus_shift) * attribution[i] * coverage[i]
     clusters = dedup_clusters(sim, params.dedup_cosine_threshold, t)
-    raw = split_clusters(raw, clusters)
+    raw = split_clusters(raw, clusters, standing)
     if mode == "compat":
         return capped_shares(raw, params.miner_cap)
     totals = np.array([raw[c].sum() for c in clusters])
@@ -703,6 +877,52 @@ class Scored:
         return self.split[0] * self.burn_rv + self.split[1] * self.burn_beta
 
 
+def late_copies(books: np.ndarray, sim: np.ndarray, trails: np.ndarray, sources: np.ndarray,
+                params: TradeMixParams) -> np.ndarray:
+    """(H,) bool (fixed, T9): RV books (H, W, A) over the dedup window that copy several books late:
+    `joint_copies` of the suspects, the books that trail one (T8's `trails`) or that trail one over
+    the rows both books trade (`trading_cosines`: flat rows first dilute a copy's cosines)."""
+    suspects = trails.any(axis=1) | trailing(*trading_cosines(books, params.lead_lag_hours), params.seniority_cosine,
+                                             params.lead_margin).any(axis=1)
+    return joint_copies(books, sim, suspects, sources, params.lead_lag_hours, params.dedup_cosine_threshold)
+
+
+def late_exposures(m: np.ndarray, sim: np.ndarray, params: TradeMixParams) -> np.ndarray:
+    """(H,) bool (fixed, T9): market exposures m (W, H) over the dedup window that trail another's
+    (T8 on the beta channel, which has no seniority pass). One series, not four, scatters wider: the
+    books must be alike beyond two standard errors, and lead by at least one."""
+    exposure = np.ascontiguousarray(m.T)[:, :, None]
+    error = cosine_error(exposure, 1)
+    return trailing(sim, lagged_cosines(exposure, params.lead_lag_hours), params.seniority_cosine + 2.0 * error,
+                    np.maximum(params.lead_margin, error)).any(axis=1)
+
+
+def fixed_alikeness(q: np.ndarray, f: Factors, sim: np.ndarray, params: TradeMixParams) -> tuple[np.ndarray, np.ndarray]:
+    """(alike (H, H): `sim` where two RV books count as alike for the seniority pass, 0 elsewhere;
+    trails (H, H): T8) in fixed mode, over the newest dedup_hours rows. T9: a pair is alike when the
+    cosine of its books, or of their remainders (`unexplained`), passes the threshold by two of its
+    standard errors (`cosine_error`), or when one of them trails the other (T8's test, at the
+    threshold itself: its lead test guards against chance). The pass projects only where the books'
+    own cosine reaches the threshold."""
+    T, H, _ = q.shape
+    books = q[max(0, T - params.dedup_hours) :].transpose(1, 0, 2)
+    line = params.seniority_cosine + 2.0 * cosine_error(books, q.shape[2] - 1)
+    trails = trailing(sim, lagged_cosines(books, params.lead_lag_hours), line, params.lead_margin)
+    rest = unexplained(q, f.resid, f.valid, max(params.horizons_hours))[T - books.shape[1] :].transpose(1, 0, 2)
+    shared = np.abs(cosine_matrix(rest.reshape(H, -1))) >= line
+    return np.where(shared | (np.abs(sim) >= line) | trails | trails.T, sim, 0.0), trails
+
+
+def trading(books: np.ndarray, recent: slice, life: np.ndarray, params: TradeMixParams) -> np.ndarray:
+    """(H,) bool (fixed, T10): books (T, H, C) still traded over the `recent` rows: their size there
+    (root mean square) is at least activity_min_std and a tenth of their size over the miner's life
+    (`life` = attribution rows per row of it). A book gone flat, or kept to a token of itself, is
+    not paid for the rows before."""
+    recent_size = np.sqrt(np.mean(books[recent] ** 2, axis=(0, 2)))
+    life_size = np.sqrt(np.sum(books**2, axis=(0, 2)) * life / params.attribution_hours)
+    return (recent_size >= params.activity_min_std) & (recent_size >= 0.1 * life_size)
+
+
 def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: Mode, params: TradeMixParams) -> Scored:
     """Score positions P (T, H, A) (absent = 0, clipped), presence `submitted` (T, H) and prices
     (T, A) (all > 0) on the hourly grid, at its last row."""
@@ -731,29 +951,57 @@ def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: M
     # T5: a book passes on its own evidence as well as on what it adds to its seniors', and only a
     # senior with positive evidence of its own is one a junior is projected off
     t_own, p_own = evidence(q, spectra_rv, params.blend_weights, params, mode) if mode == "fixed" else (None, None)
-    trails = None if mode == "compat" else trailing(sim_rv, lagged_cosines(q[lo:].transpose(1, 0, 2), params.lead_lag_hours),
-                                                    params.seniority_cosine, params.lead_margin)  # T8
-    books = seniority_residualize(q.transpose(1, 0, 2).reshape(H, -1), sim_rv, first_seen, params.seniority_cosine,
+    alike, trails = (sim_rv, None) if mode == "compat" else fixed_alikeness(q, f, sim_rv, params)
+    books = seniority_residualize(q.transpose(1, 0, 2).reshape(H, -1), alike, first_seen, params.seniority_cosine,
                                   None if t_own is None else t_own > 0, trails, params.lead_lag_hours, q.shape[2],
                                   params.lead_block_hours, params.dedup_cosine_threshold)
     q_gate = books.reshape(H, T, -1).transpose(1, 0, 2)
-    t_rv, p_rv = evidence(q_gate, spectra_rv, params.blend_weights, params, mode)
-    if t_own is not None:
-        t_rv, p_rv = np.minimum(t_rv, t_own), np.maximum(p_rv, p_own)
+    if mode == "fixed":  # T9: a late copy of several books keeps nothing
+        q_gate[:, late_copies(q[lo:].transpose(1, 0, 2), sim_rv, trails, t_own > 0, params)] = 0.0
+    if t_own is None:
+        t_rv, p_rv = evidence(q_gate, spectra_rv, params.blend_weights, params, mode)
+    else:  # a book the pass left as it was has its own evidence (each miner's is its own)
+        t_rv, p_rv = t_own.copy(), p_own.copy()
+        moved = np.flatnonzero(np.any(q_gate != q, axis=(0, 2)))
+        if len(moved):
+            t_moved, p_moved = evidence(q_gate[:, moved], spectra_rv, params.blend_weights, params, mode)
+            t_rv[moved], p_rv[moved] = np.minimum(t_moved, t_own[moved]), np.maximum(p_moved, p_own[moved])
     t_be, p_be = evidence(m[:, :, None], label_spectra([y_beta]), (1.0,), params, mode)
+    late_be = np.zeros(H, dtype=bool) if mode == "compat" else late_exposures(m[lo:], sim_beta, params)
+    t_be[late_be], p_be[late_be] = 0.0, 1.0  # T9: a late copy of a market timer has no evidence of its own
 
     gate_rv, gate_be = np.zeros(H, dtype=bool), np.zeros(H, dtype=bool)
-    for gate, considered, p in ((gate_rv, eligible & active_rv, p_rv), (gate_be, eligible, p_be)):
-        idx = np.flatnonzero(considered)
-        if len(idx):
-            gate[idx] = benjamini_hochberg(p[idx], params.fdr_q)
+    for gate, considered, p, t, sim in ((gate_rv, eligible & active_rv, p_rv, t_rv, sim_rv),
+                                        (gate_be, eligible, p_be, t_be, sim_beta)):
+        if mode == "compat":
+            idx = np.flatnonzero(considered)
+            if len(idx):
+                gate[idx] = benjamini_hochberg(p[idx], params.fdr_q)
+        else:  # T12: one book is one test, on however many hotkeys
+            gate[:] = clustered_discoveries(p, considered, dedup_clusters(sim, params.dedup_cosine_threshold, t),
+                                            params.fdr_q)
 
-    lo_a = max(0, T - params.attribution_hours)
-    attr_rv = costed_pnl(q[lo_a:], f.resid[lo_a:], params.fee)
-    attr_be = costed_pnl(m[lo_a:], f.mkt[lo_a:], params.fee)
+    if mode == "compat":
+        lo_a = max(0, T - params.attribution_hours)
+        attr_rv = costed_pnl(q[lo_a:], f.resid[lo_a:], params.fee)
+        attr_be = costed_pnl(m[lo_a:], f.mkt[lo_a:], params.fee)
+    else:  # T10: the costed pnl of every row the evidence reads, per row of the miner's life there,
+        # for a book that still trades
+        # (T12: the RV book's scaled by the share of its gross pnl that what it adds to its seniors earns)
+        life = params.attribution_hours / np.maximum(T - first_seen, 1)
+        recent = slice(max(0, T - params.attribution_hours), T)
+        gross = costed_pnl(q, f.resid, 0.0)
+        added = np.clip(costed_pnl(q_gate, f.resid, 0.0) / np.where(gross > 0, gross, 1.0), 0.0, 1.0)
+        attr_rv = costed_pnl(q, f.resid, params.fee) * added * life * trading(q, recent, life, params)
+        attr_be = costed_pnl(m, f.mkt, params.fee) * life * trading(m[:, :, None], recent, life, params)
 
-    s_rv, burn_rv = channel_shares(gate_rv, t_rv, attr_rv, coverage, sim_rv, params, mode)
-    s_be, burn_be = channel_shares(gate_be, t_be, attr_be, coverage, sim_beta, params, mode)
+    # T11: who stands as a book's owner in a dedup cluster; a book that trails another (T8) never does
+    senior_rv = senior_be = None
+    if mode == "fixed":
+        senior_rv = np.where(trails.any(axis=1), NEVER, first_seen)
+        senior_be = np.where(late_be, NEVER, first_seen)
+    s_rv, burn_rv = channel_shares(gate_rv, t_rv, attr_rv, coverage, sim_rv, params, mode, senior_rv)
+    s_be, burn_be = channel_shares(gate_be, t_be, attr_be, coverage, sim_beta, params, mode, senior_be)
     return Scored(t_rv, p_rv, t_be, p_be, gate_rv, gate_be, eligible, coverage, first_seen, attr_rv, attr_be,
                   s_rv, s_be, burn_rv, burn_be, (params.channel_split_rv, 1.0 - params.channel_split_rv))
 
@@ -814,8 +1062,10 @@ def trade_mix_salience(X: np.ndarray, sidx: np.ndarray, prices: np.ndarray, hotk
         return _result(s.shares, s.burn, hotkeys, mode)
 
 
-__all__ = ["Factors", "Scored", "TradeMixParams", "benjamini_hochberg", "capped_shares", "causal_factors",
-           "channel_shares", "circular_statistics", "cosine_matrix", "costed_pnl", "decompose", "dedup_clusters",
-           "evidence", "forward_sum", "grid_rows", "hourly_panel", "label_spectra", "lagged_cosines",
+__all__ = ["NEVER", "Factors", "Scored", "TradeMixParams", "benjamini_hochberg", "capped_shares", "causal_factors",
+           "channel_shares", "circular_statistics", "clustered_discoveries", "cosine_error", "cosine_matrix",
+           "costed_pnl", "decompose", "dedup_clusters", "evidence", "fixed_alikeness", "forward_sum", "grid_rows",
+           "hourly_panel", "joint_copies", "label_spectra", "lagged_cosines", "late_copies", "late_exposures",
            "lead_lag_order", "null_shifts", "p_values", "priced", "score_grid", "seniority_order",
-           "seniority_residualize", "softplus", "split_clusters", "trade_mix_salience", "trailing"]
+           "seniority_residualize", "softplus", "split_clusters", "trade_mix_salience", "trading", "trading_cosines",
+           "trailing", "unexplained"]
