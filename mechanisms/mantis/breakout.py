@@ -537,23 +537,9 @@ def gate(values: np.ndarray, labels: np.ndarray, clusters: np.ndarray, params: B
     return passed, p
 
 
-def rank_scores(values: np.ndarray) -> np.ndarray:
-    """B3: (n, K) each column's ranks over its finite values, standardised (mean 0, std 1; a column
-    that does not vary is 0), 0 where a value is missing."""
-    Z = np.zeros(values.shape)
-    for j in range(values.shape[1]):
-        m = np.isfinite(values[:, j])
-        if m.sum() < 2:
-            continue
-        r = average_ranks(values[m, j])
-        sd = r.std()
-        if sd > 0:
-            Z[m, j] = (r - r.mean()) / sd
-    return Z
-
-
-def _ranked(values: np.ndarray) -> np.ndarray:
-    """(n, H) each column's average ranks over its finite values, NaN where it has none."""
+def ranked(values: np.ndarray) -> np.ndarray:
+    """(n, H) each column's average ranks over its finite values, NaN where it has none: what B2's
+    rank cohorts and B3's fit read, computed once."""
     R = np.full(values.shape, np.nan)
     for j in range(values.shape[1]):
         m = np.isfinite(values[:, j])
@@ -562,14 +548,29 @@ def _ranked(values: np.ndarray) -> np.ndarray:
     return R
 
 
-def copy_groups(values: np.ndarray, names: list[str], params: BreakoutParams) -> np.ndarray:
+def rank_scores(ranks: np.ndarray) -> np.ndarray:
+    """B3: (n, K) each column's ranks (`ranked`) standardised over its finite values (mean 0, std 1;
+    a column that does not vary, or has fewer than two values, is 0), 0 where a value is missing."""
+    Z = np.zeros(ranks.shape)
+    for j in range(ranks.shape[1]):
+        m = np.isfinite(ranks[:, j])
+        if m.sum() < 2:
+            continue
+        r = ranks[m, j]
+        sd = r.std()
+        if sd > 0:
+            Z[m, j] = (r - r.mean()) / sd
+    return Z
+
+
+def copy_groups(values: np.ndarray, ranks: np.ndarray, names: list[str], params: BreakoutParams) -> np.ndarray:
     """B2: (H,) each column's group root: exact clones of the events' values, and soft cohorts of
     the values and of their ranks (what B1 and B3 read: an increasing map of a source's values is
     its copy there, however far its values' correlation with the source's falls)."""
     V = values[:, :, None]
     kw = {"mode": "fixed", "min_rows": params.copy_min_events}
     roots = join_groups(find_correlated_cohorts(V, names, **kw), names)
-    roots = join_groups(find_correlated_cohorts(_ranked(values)[:, :, None], names, **kw), names, roots)
+    roots = join_groups(find_correlated_cohorts(ranks[:, :, None], names, **kw), names, roots)
     return join_groups(find_clusters(V, names, **kw), names, roots)
 
 
@@ -585,10 +586,11 @@ def _fixed(X: np.ndarray, cols: np.ndarray, events: Events, names: list[str], pa
     if not passed.any():
         return {}
     present = np.isfinite(values)
-    rep, share = group_shares(copy_groups(values, names, params), present, np.ones(len(labels), dtype=bool),
+    ranks = ranked(values)
+    rep, share = group_shares(copy_groups(values, ranks, names, params), present, np.ones(len(labels), dtype=bool),
                               eligible=passed)
     reps = np.unique(rep[passed])
-    coef = _fit(rank_scores(values[:, reps]), labels, np.ones(len(labels)), params)  # B4
+    coef = _fit(rank_scores(ranks[:, reps]), labels, np.ones(len(labels)), params)  # B4
     if coef is None:
         return {}
     importance = np.zeros(len(names))
