@@ -675,11 +675,10 @@ def joint_copies(books: np.ndarray, sim: np.ndarray, suspects: np.ndarray, sourc
                  copy_cosine: float) -> np.ndarray:
     """(H,) bool (fixed, T9): the `suspects` that the `sources` books likest to them, at lags
     1..`lags` rows together (no one sees a book within its hour), explain to a cosine of
-    `copy_cosine` over their own rows
-    of `books` (H, W, A) (those not flat: a copy may start late, and flat rows dilute its cosines
-    below any line): a late copy of several books at once (an average of many traders' books an hour
-    late), which T8 projects off one leader at a time. At most one column per eight values, so that
-    chance explains little."""
+    `copy_cosine` over their own rows of `books` (H, W, A) (those not flat: a copy may start late,
+    and flat rows dilute its cosines below any line): a late copy of several books at once (an
+    average of many traders' books an hour late), which T8 projects off one leader at a time. At
+    most one column per eight values, so that chance explains little."""
     H, W, A = books.shape
     out = np.zeros(H, dtype=bool)
     room = max(1, W * A // (8 * lags))  # books, at the most
@@ -987,7 +986,7 @@ def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: M
         attr_be = costed_pnl(m[lo_a:], f.mkt[lo_a:], params.fee)
     else:  # T10: the costed pnl of every row the evidence reads, per row of the miner's life there,
         # for a book that still trades
-        # (T12: the RV book's scaled by the share of its gross pnl that what it adds to its seniors earns)
+        # (T12: the RV book's pnl scaled by the share of its gross pnl that what it adds to its seniors earns)
         life = params.attribution_hours / np.maximum(T - first_seen, 1)
         recent = slice(max(0, T - params.attribution_hours), T)
         gross = costed_pnl(q, f.resid, 0.0)
