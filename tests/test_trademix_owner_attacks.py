@@ -29,16 +29,10 @@ import pytest
 
 from mechanisms.mantis import trademix as tm
 from mechanisms.mantis.trademix import TradeMixParams
+from tests.test_breakout_trademix_attacks import _lagged
 from tests.test_trademix import assert_valid_map, market_panel, scored
 
 UNCAPPED = TradeMixParams(miner_cap=1.0)  # shares show the evidence, not the cap
-
-
-def _lagged(book: np.ndarray, lag: int) -> np.ndarray:
-    """The book `lag` rows late (flat before): what a copier sees once the timelock opens."""
-    out = np.zeros_like(book)
-    out[lag:] = book[: len(book) - lag]
-    return out
 
 
 def _with(X: np.ndarray, *cols: np.ndarray) -> np.ndarray:

@@ -112,7 +112,7 @@ from scipy.special import stdtr
 from mechanisms.mantis.clones import find_clusters, find_correlated_cohorts, group_shares, join_groups
 from mechanisms.mantis.entry import checked_panel, single_threaded
 from mechanisms.mantis.panel import Mode, in_columns, presence
-from mechanisms.mantis.significance import average_ranks, holm
+from mechanisms.mantis.significance import average_ranks, holm, ranks
 from mechanisms.mantis.universe import BREAKOUT_ASSETS
 
 A = len(BREAKOUT_ASSETS)  # 33 assets, two values each
@@ -540,12 +540,8 @@ def gate(values: np.ndarray, labels: np.ndarray, clusters: np.ndarray, params: B
 def ranked(values: np.ndarray) -> np.ndarray:
     """(n, H) each column's average ranks over its finite values, NaN where it has none: what B2's
     rank cohorts and B3's fit read, computed once."""
-    R = np.full(values.shape, np.nan)
-    for j in range(values.shape[1]):
-        m = np.isfinite(values[:, j])
-        if m.any():
-            R[m, j] = average_ranks(values[m, j])
-    return R
+    return np.column_stack([ranks(values[:, j]) for j in range(values.shape[1])]) if values.shape[1] else \
+        np.full(values.shape, np.nan)
 
 
 def rank_scores(ranks: np.ndarray) -> np.ndarray:

@@ -609,38 +609,29 @@ def seniority_order(first_seen: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(first_seen)), first_seen))
 
 
-def lagged_cosines(books: np.ndarray, max_lag: int) -> np.ndarray:
-    """(H, H) lead[i, j] = max over k in 1..max_lag of |cos(book_i(t), book_j(t − k))| over the
-    rows both cover: how well j's book of k hours before explains i's now. books (H, W, A)."""
+def _cosines_at_lag(books: np.ndarray, k: int, trading: bool = False) -> np.ndarray:
+    """(H, H) c[i, j] = cos(book_i(t), book_j(t − k)) over the rows t ≥ k of books (H, W, A); with
+    `trading`, over those rows where both books are not flat (i's at t, j's at t − k): flat rows, of
+    a copy that starts late, would dilute its cosines."""
     H, W, _ = books.shape
-    lead = np.zeros((H, H))
-    for k in range(1, min(max_lag, W - 1) + 1):
-        now = books[:, k:].reshape(H, -1)
-        before = books[:, : W - k].reshape(H, -1)
-        c = (now @ before.T) / np.outer(np.linalg.norm(now, axis=1) + EPS, np.linalg.norm(before, axis=1) + EPS)
-        np.maximum(lead, np.abs(c), out=lead)
-    return lead
-
-
-def _cosines_at_lag(books: np.ndarray, k: int) -> np.ndarray:
-    """(H, H) c[i, j] = cos(book_i(t), book_j(t − k)) over the rows t ≥ k where both are not flat
-    (i's at t, j's at t − k): flat rows, of a copy that starts late, would dilute its cosines."""
-    H, W, _ = books.shape
-    now, before = books[:, k:], books[:, : W - k]
-    e_now, e_before = np.einsum("ita,ita->it", now, now), np.einsum("jta,jta->jt", before, before)
+    now, before = books[:, k:].reshape(H, -1), books[:, : W - k].reshape(H, -1)
+    if not trading:
+        return (now @ before.T) / np.outer(np.linalg.norm(now, axis=1) + EPS, np.linalg.norm(before, axis=1) + EPS)
+    e_now = np.einsum("ita,ita->it", books[:, k:], books[:, k:])
+    e_before = np.einsum("jta,jta->jt", books[:, : W - k], books[:, : W - k])
     a_now, a_before = (e_now > 0).astype(np.float64), (e_before > 0).astype(np.float64)
-    num = now.reshape(H, -1) @ before.reshape(H, -1).T
-    return num / (np.sqrt((e_now @ a_before.T) * (a_now @ e_before.T)) + EPS)
+    return (now @ before.T) / (np.sqrt((e_now @ a_before.T) * (a_now @ e_before.T)) + EPS)
 
 
-def trading_cosines(books: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """(same, lead) as `cosine_matrix` and `lagged_cosines` give them, over the rows where both books
-    trade (T9's suspects of copying late: a copy that sends flat books first still trails there)."""
+def lagged_cosines(books: np.ndarray, max_lag: int, trading: bool = False) -> np.ndarray:
+    """(H, H) lead[i, j] = max over k in 1..max_lag of |cos(book_i(t), book_j(t − k))| over the
+    rows both cover (`trading`: and both trade): how well j's book of k hours before explains i's
+    now. books (H, W, A)."""
     H, W, _ = books.shape
     lead = np.zeros((H, H))
     for k in range(1, min(max_lag, W - 1) + 1):
-        np.maximum(lead, np.abs(_cosines_at_lag(books, k)), out=lead)
-    return _cosines_at_lag(books, 0), lead
+        np.maximum(lead, np.abs(_cosines_at_lag(books, k, trading)), out=lead)
+    return lead
 
 
 def trailing(sim: np.ndarray, lead: np.ndarray, threshold: float, margin: float) -> np.ndarray:
@@ -806,14 +797,15 @@ def softplus(x: float) -> float:
 
 
 def channel_shares(gate: np.ndarray, t: np.ndarray, attribution: np.ndarray, coverage: np.ndarray, sim: np.ndarray,
-                   params: TradeMixParams, mode: Mode, standing: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                   params: TradeMixParams, mode: Mode, standing: np.ndarray | None = None,
+                   clusters: list[list[int]] | None = None) -> tuple[np.ndarray, float]:
     """(shares (H,), burn) of one channel: raw = softplus(t − shift)·attribution·coverage for gated
     miners, dedup clusters seeded by t split, then `capped_shares`: per miner (compat), or per
     cluster, its members sharing the cluster's capped share equally (fixed, T6)."""
     raw = np.zeros(len(t))
     for i in np.flatnonzero(gate).tolist():
         raw[i] = softplus(t[i] - params.softplus_shift) * attribution[i] * coverage[i]
-    clusters = dedup_clusters(sim, params.dedup_cosine_threshold, t)
+    clusters = dedup_clusters(sim, params.dedup_cosine_threshold, t) if clusters is None else clusters
     raw = split_clusters(raw, clusters, standing)
     if mode == "compat":
         return capped_shares(raw, params.miner_cap)
@@ -880,9 +872,10 @@ def late_copies(books: np.ndarray, sim: np.ndarray, trails: np.ndarray, sources:
                 params: TradeMixParams) -> np.ndarray:
     """(H,) bool (fixed, T9): RV books (H, W, A) over the dedup window that copy several books late:
     `joint_copies` of the suspects, the books that trail one (T8's `trails`) or that trail one over
-    the rows both books trade (`trading_cosines`: flat rows first dilute a copy's cosines)."""
-    suspects = trails.any(axis=1) | trailing(*trading_cosines(books, params.lead_lag_hours), params.seniority_cosine,
-                                             params.lead_margin).any(axis=1)
+    the rows both books trade (flat rows first dilute a copy's cosines)."""
+    suspects = trails.any(axis=1) | trailing(_cosines_at_lag(books, 0, trading=True),
+                                             lagged_cosines(books, params.lead_lag_hours, trading=True),
+                                             params.seniority_cosine, params.lead_margin).any(axis=1)
     return joint_copies(books, sim, suspects, sources, params.lead_lag_hours, params.dedup_cosine_threshold)
 
 
@@ -969,16 +962,18 @@ def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: M
     late_be = np.zeros(H, dtype=bool) if mode == "compat" else late_exposures(m[lo:], sim_beta, params)
     t_be[late_be], p_be[late_be] = 0.0, 1.0  # T9: a late copy of a market timer has no evidence of its own
 
+    # the dedup clusters (seeded by t) that pay splits, and that T12 counts once in the gate
+    clusters_rv, clusters_be = (dedup_clusters(sim, params.dedup_cosine_threshold, t)
+                                for sim, t in ((sim_rv, t_rv), (sim_beta, t_be)))
     gate_rv, gate_be = np.zeros(H, dtype=bool), np.zeros(H, dtype=bool)
-    for gate, considered, p, t, sim in ((gate_rv, eligible & active_rv, p_rv, t_rv, sim_rv),
-                                        (gate_be, eligible, p_be, t_be, sim_beta)):
+    for gate, considered, p, clusters in ((gate_rv, eligible & active_rv, p_rv, clusters_rv),
+                                          (gate_be, eligible, p_be, clusters_be)):
         if mode == "compat":
             idx = np.flatnonzero(considered)
             if len(idx):
                 gate[idx] = benjamini_hochberg(p[idx], params.fdr_q)
         else:  # T12: one book is one test, on however many hotkeys
-            gate[:] = clustered_discoveries(p, considered, dedup_clusters(sim, params.dedup_cosine_threshold, t),
-                                            params.fdr_q)
+            gate[:] = clustered_discoveries(p, considered, clusters, params.fdr_q)
 
     if mode == "compat":
         lo_a = max(0, T - params.attribution_hours)
@@ -999,8 +994,8 @@ def score_grid(P: np.ndarray, submitted: np.ndarray, prices: np.ndarray, mode: M
     if mode == "fixed":
         senior_rv = np.where(trails.any(axis=1), NEVER, first_seen)
         senior_be = np.where(late_be, NEVER, first_seen)
-    s_rv, burn_rv = channel_shares(gate_rv, t_rv, attr_rv, coverage, sim_rv, params, mode, senior_rv)
-    s_be, burn_be = channel_shares(gate_be, t_be, attr_be, coverage, sim_beta, params, mode, senior_be)
+    s_rv, burn_rv = channel_shares(gate_rv, t_rv, attr_rv, coverage, sim_rv, params, mode, senior_rv, clusters_rv)
+    s_be, burn_be = channel_shares(gate_be, t_be, attr_be, coverage, sim_beta, params, mode, senior_be, clusters_be)
     return Scored(t_rv, p_rv, t_be, p_be, gate_rv, gate_be, eligible, coverage, first_seen, attr_rv, attr_be,
                   s_rv, s_be, burn_rv, burn_be, (params.channel_split_rv, 1.0 - params.channel_split_rv))
 
@@ -1066,5 +1061,5 @@ __all__ = ["NEVER", "Factors", "Scored", "TradeMixParams", "benjamini_hochberg",
            "costed_pnl", "decompose", "dedup_clusters", "evidence", "fixed_alikeness", "forward_sum", "grid_rows",
            "hourly_panel", "joint_copies", "label_spectra", "lagged_cosines", "late_copies", "late_exposures",
            "lead_lag_order", "null_shifts", "p_values", "priced", "score_grid", "seniority_order",
-           "seniority_residualize", "softplus", "split_clusters", "trade_mix_salience", "trading", "trading_cosines",
+           "seniority_residualize", "softplus", "split_clusters", "trade_mix_salience", "trading",
            "trailing", "unexplained"]
